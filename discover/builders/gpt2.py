@@ -1,0 +1,220 @@
+"""The GPT-2 models of the LTS benchmark (Archai's GPT-2 with a Transformer-XL adaptive input and softmax).
+
+Blocks are pre-LayerNorm: LN -> causal attention (c_attn d -> 3d, c_proj d -> d) -> residual -> LN -> MLP
+(d -> d_inner -> d, GELU) -> residual; a final LN. Per-layer ``n_head`` and ``d_inner`` come from the config lists.
+The adaptive input embedding has one table per vocabulary cluster (width d_embed // div_val^i, each projected to
+d_model); with div_val 1 a single table, projected only when d_embed != d_model. The adaptive softmax ties its
+output weights to the input tables and, where ``tie_projs[i]`` is true, its projections too.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from primitives.roles import tag
+from .init import materialise
+
+LN_EPS = 1e-5
+
+
+class AdaptiveEmbedding(nn.Module):
+    def __init__(self, n_token: int, d_embed: int, d_model: int, cutoffs: list[int], div_val: int):
+        super().__init__()
+        self.d_model, self.div_val = d_model, div_val
+        self.bounds = [0] + list(cutoffs)
+        self.emb_layers = nn.ModuleList()
+        self.emb_projs = nn.ParameterList()
+        if div_val == 1:
+            self.emb_layers.append(nn.Embedding(n_token, d_embed))
+            if d_embed != d_model:
+                self.emb_projs.append(nn.Parameter(torch.empty(d_model, d_embed)))
+        else:
+            for i, (lo, hi) in enumerate(zip(self.bounds, self.bounds[1:])):
+                width = d_embed // div_val ** i
+                self.emb_layers.append(nn.Embedding(hi - lo, width))
+                self.emb_projs.append(nn.Parameter(torch.empty(d_model, width)))
+        tag(self, "embedding")
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.div_val == 1:
+            out = self.emb_layers[0](ids)
+            if len(self.emb_projs):
+                out = F.linear(out, self.emb_projs[0])
+        else:
+            flat = ids.reshape(-1)
+            out = torch.zeros(flat.numel(), self.d_model, dtype=self.emb_projs[0].dtype, device=ids.device)
+            for i, (lo, hi) in enumerate(zip(self.bounds, self.bounds[1:])):
+                index = ((flat >= lo) & (flat < hi)).nonzero().squeeze(-1)
+                if index.numel():
+                    out[index] = F.linear(self.emb_layers[i](flat[index] - lo), self.emb_projs[i])
+            out = out.view(*ids.shape, self.d_model)
+        return out * math.sqrt(self.d_model)  # Transformer-XL's embedding scale
+
+
+class Attention(nn.Module):
+    def __init__(self, d_model: int, n_head: int):
+        super().__init__()
+        self.n_head = n_head
+        self.c_attn = nn.Linear(d_model, 3 * d_model)
+        self.c_proj = nn.Linear(d_model, d_model)
+        tag(self, "attention")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, seq, width = x.shape
+        q, k, v = (t.view(batch, seq, self.n_head, -1).transpose(1, 2) for t in self.c_attn(x).split(width, -1))
+        context = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.c_proj(context.transpose(1, 2).reshape(batch, seq, width))
+
+
+class MLP(nn.Module):
+    def __init__(self, d_model: int, d_inner: int):
+        super().__init__()
+        self.c_fc = nn.Linear(d_model, d_inner)
+        self.c_proj = nn.Linear(d_inner, d_model)
+        tag(self, "ffn")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, d_model: int, n_head: int, d_inner: int, index: int):
+        super().__init__()
+        self.ln_1 = tag(nn.LayerNorm(d_model, eps=LN_EPS), "norm")
+        self.attn = Attention(d_model, n_head)
+        self.ln_2 = tag(nn.LayerNorm(d_model, eps=LN_EPS), "norm")
+        self.mlp = MLP(d_model, d_inner)
+        tag(self, layer=index)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class AdaptiveSoftmax(nn.Module):
+    """Transformer-XL's projected adaptive log-softmax, tied to an ``AdaptiveEmbedding``.
+
+    Only the parameters that are not tied live here: the cluster logits, the output biases, untied projections and,
+    when ``tie_weight`` is false, the output weights. The tied ones are read from the embedding at call time.
+    """
+
+    def __init__(self, embedding: AdaptiveEmbedding, d_embed: int, d_model: int, cutoffs: list[int], div_val: int,
+                 tie_projs: list[bool], tie_weight: bool):
+        super().__init__()
+        self.embedding = [embedding]  # a list, so the tied module is not registered (and counted) twice
+        self.bounds, self.div_val, self.tie_projs = [0] + list(cutoffs), div_val, list(tie_projs)
+        self.n_clusters = len(cutoffs) - 1
+        if self.n_clusters:
+            self.cluster_weight = nn.Parameter(torch.empty(self.n_clusters, d_embed))
+            self.cluster_bias = nn.Parameter(torch.empty(self.n_clusters))
+        spans = [(lo, hi) for lo, hi in zip(self.bounds, self.bounds[1:])]
+        widths = [d_embed] * len(spans) if div_val == 1 else [d_embed // div_val ** i for i in range(len(spans))]
+        tables = [(spans[-1][1], d_embed)] if div_val == 1 else [(hi - lo, w) for (lo, hi), w in zip(spans, widths)]
+        self.out_biases = nn.ParameterList(nn.Parameter(torch.empty(rows)) for rows, _ in tables)
+        self.out_weights = None if tie_weight else nn.ParameterList(
+            nn.Parameter(torch.empty(rows, width)) for rows, width in tables)
+        self.out_projs = nn.ParameterList()
+        self.proj_index: list[int | None] = []   # cluster i -> own projection index, or None (tied / identity)
+        for i, width in enumerate(widths):
+            needs_proj = div_val != 1 or d_embed != d_model
+            if needs_proj and not self.tie_projs[i]:
+                self.proj_index.append(len(self.out_projs))
+                self.out_projs.append(nn.Parameter(torch.empty(d_model, width)))
+            else:
+                self.proj_index.append(None)
+        tag(self, "head")
+
+    def _proj(self, i: int) -> torch.Tensor | None:
+        if self.proj_index[i] is not None:
+            return self.out_projs[self.proj_index[i]]
+        embedding = self.embedding[0]
+        if not len(embedding.emb_projs):
+            return None
+        return embedding.emb_projs[0 if self.div_val == 1 else i]
+
+    def _weight_bias(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        weights = self.out_weights if self.out_weights is not None else [e.weight for e in self.embedding[0].emb_layers]
+        if self.div_val == 1:
+            lo, hi = self.bounds[i], self.bounds[i + 1]
+            return weights[0][lo:hi], self.out_biases[0][lo:hi]
+        return weights[i], self.out_biases[i]
+
+    @staticmethod
+    def _logits(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, proj: torch.Tensor | None):
+        if proj is not None:
+            hidden = hidden @ proj
+        return F.linear(hidden, weight, bias)
+
+    def forward(self, hidden: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood of each ``target`` token given ``hidden`` (N x d_model) -> (N,)."""
+        weight, bias = self._weight_bias(0)
+        if self.n_clusters:
+            weight = torch.cat([weight, self.cluster_weight])
+            bias = torch.cat([bias, self.cluster_bias])
+        head = self._logits(hidden, weight, bias, self._proj(0)).log_softmax(-1)
+        nll = torch.zeros_like(target, dtype=hidden.dtype)
+        shortlist = self.bounds[1]
+        for i, (lo, hi) in enumerate(zip(self.bounds, self.bounds[1:])):
+            index = ((target >= lo) & (target < hi)).nonzero().squeeze(-1)
+            if not index.numel():
+                continue
+            local = (target[index] - lo).unsqueeze(1)
+            if i == 0:
+                logprob = head[index].gather(1, local).squeeze(1)
+            else:
+                tail = self._logits(hidden[index], *self._weight_bias(i), self._proj(i)).log_softmax(-1)
+                logprob = head[index, shortlist + i - 1] + tail.gather(1, local).squeeze(1)
+            nll[index] = -logprob
+        return nll
+
+
+class GPT2Model(nn.Module):
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        d_model, d_embed, cutoffs = config["d_model"], config["d_embed"], config["cutoffs"]
+        self.word_emb = AdaptiveEmbedding(config["n_token"], d_embed, d_model, cutoffs, config["div_val"])
+        self.wpe = tag(nn.Embedding(config["tgt_len"], d_model), "embedding")
+        self.blocks = nn.ModuleList(Block(d_model, heads, inner, i)
+                                    for i, (heads, inner) in enumerate(zip(config["n_head"], config["d_inner"])))
+        self.ln_f = tag(nn.LayerNorm(d_model, eps=LN_EPS), "norm")
+        self.crit = AdaptiveSoftmax(self.word_emb, d_embed, d_model, cutoffs, config["div_val"],
+                                    config["tie_projs"], config["tie_weight"])
+        self.layer_ops = [{"operation": "SA", "parameter": "causal", "heads": h, "ffn_widths": [d_model, i, d_model]}
+                          for h, i in zip(config["n_head"], config["d_inner"])]
+        self.tgt_len = config["tgt_len"]
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (batch, seq, d_model); ``crit(hidden, targets)`` gives the LM loss."""
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        x = self.word_emb(input_ids) + self.wpe(positions)
+        for block in self.blocks:
+            x = block(x)
+        return self.ln_f(x)
+
+    def lm_loss(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Mean next-token NLL over a batch of token ids."""
+        hidden = self(input_ids[:, :-1])
+        return self.crit(hidden.reshape(-1, hidden.shape[-1]), input_ids[:, 1:].reshape(-1)).mean()
+
+
+def build_gpt2(config: dict[str, Any], seed: int = 0, device: str | torch.device = "cpu") -> GPT2Model:
+    """A seeded, initialised LTS GPT-2 model for a normalised config (see ``lts_data.normalise_config``).
+
+    Initialised like Archai: weights N(0, weight_init_std), adaptive projections N(0, proj_init_std), biases 0,
+    LayerNorm 1/0, and GPT-2's residual projections (``c_proj``) scaled by 1/sqrt(2 n_layer).
+    """
+    std, proj_std = config["weight_init_std"], config["proj_init_std"]
+    residual_std = std / math.sqrt(2 * config["n_layer"])
+
+    def std_of(name: str) -> float | None:
+        if "emb_projs" in name or "out_projs" in name:
+            return proj_std
+        if name.endswith("c_proj.weight"):
+            return residual_std
+        return None
+
+    return materialise(lambda: GPT2Model(config), seed, std=std, std_of=std_of, device=device)

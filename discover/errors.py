@@ -1,0 +1,32 @@
+"""Errors a user can act on: each message names the problem and the fix."""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ZcDiscoverError(Exception):
+    """Base class: the CLI prints these without a traceback and exits with status 2."""
+
+
+class UnknownNameError(ZcDiscoverError, KeyError):
+    """A benchmark, builder, proxy, statistic or feature name that does not exist."""
+
+    def __init__(self, kind: str, name: str, choices: Iterable[str]):
+        choices = sorted(set(choices))
+        close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        shown = ", ".join(choices[:20]) + (", ..." if len(choices) > 20 else "")
+        self.kind, self.name, self.suggestions = kind, name, close
+        super().__init__(f"unknown {kind} {name!r}.{hint} Known: {shown}.")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
+        return self.args[0]
+
+
+class DataError(ZcDiscoverError):
+    """Benchmark data that is missing, malformed or fails its checksum."""
+
+
+class ConfigError(ZcDiscoverError, ValueError):
+    """An architecture config that a builder cannot turn into a model."""
