@@ -50,11 +50,33 @@ def build_parser() -> Parser:
     fetch.add_argument("--allow-unverified", action="store_true",
                        help="accept a benchmark that has no pinned checksum (its sha256 is printed)")
 
-    feat = verbs.add_parser("featurize", parents=[common], help="write the feature table of a benchmark")
+    work = argparse.ArgumentParser(add_help=False)
+    work.add_argument("--builder", help="as-trained (default), spec or legacy (FlexiBERT only)")
+    work.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+    work.add_argument("--jobs", type=int, default=-1, help="parallel workers (default -1: all cores)")
+
+    feat = verbs.add_parser("featurize", parents=[common, work], help="write the feature table of a benchmark")
     feat.add_argument("name")
-    feat.add_argument("--builder", help="as-trained (default), spec or legacy (FlexiBERT only)")
-    feat.add_argument("--seed", type=int, default=0)
     feat.add_argument("-o", "--output", required=True, help="a .parquet or .csv file")
+    feat.add_argument("--backend", default="loky", choices=["loky", "dask"],
+                      help="joblib backend: local processes, or a Dask cluster")
+    feat.add_argument("--scheduler", help="Dask scheduler address (default: start a local cluster)")
+    feat.add_argument("--device", default="cpu", help="where SVDs run: cpu (default) or cuda")
+    feat.add_argument("--no-cache", action="store_true", help="recompute even if a cached table exists")
+
+    score = verbs.add_parser("score", parents=[common, work], help="rank quality of one proxy or formula")
+    score.add_argument("name")
+    which = score.add_mutually_exclusive_group(required=True)
+    which.add_argument("--proxy", help="a registered proxy (see 'zc-discover compare')")
+    which.add_argument("--formula", help="an expression over feature names, e.g. 'sum_ffn_logdet / n_layers'")
+    score.add_argument("--ids", help="file of architecture ids to evaluate on, one per line")
+    score.add_argument("--alpha", type=float, help="zerolm: use this alpha instead of choosing one on a sample")
+    score.add_argument("--json", action="store_true", help="print one JSON object")
+
+    comp = verbs.add_parser("compare", parents=[common, work], help="many proxies side by side (CSV + Markdown)")
+    comp.add_argument("name")
+    comp.add_argument("--proxies", nargs="+", help="proxies to compare (default: all registered)")
+    comp.add_argument("-o", "--output", default=None, help="folder for compare.csv / compare.md")
     return parser
 
 
@@ -77,17 +99,60 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmark(args: argparse.Namespace):
+    from .registry import load_benchmark
+    return load_benchmark(args.name, args.data_dir, offline=args.offline or None)
+
+
 def cmd_featurize(args: argparse.Namespace) -> int:
     from .featurize import featurize, write_table
-    from .registry import load_benchmark
-    benchmark = load_benchmark(args.name, args.data_dir, offline=args.offline or None)
-    table = featurize(benchmark, builder=args.builder, seed=args.seed)
+    benchmark = _benchmark(args)
+    table = featurize(benchmark, builder=args.builder, seed=args.seed, n_jobs=args.jobs, backend=args.backend,
+                      scheduler=args.scheduler, device=args.device, use_cache=not args.no_cache)
     path = write_table(table, args.output)
     log.info("wrote %d rows x %d columns to %s", len(table), table.shape[1], path)
     return 0
 
 
-COMMANDS = {"benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "featurize": cmd_featurize}
+def cmd_score(args: argparse.Namespace) -> int:
+    import json
+    import math
+
+    from .score import read_ids, score
+    benchmark = _benchmark(args)
+    ids = read_ids(args.ids) if args.ids else None
+    options = {"alpha": args.alpha} if args.alpha is not None else {}
+    result = score(benchmark, args.proxy, args.formula, ids, args.builder, args.seed, args.jobs, options)
+    if args.json:
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}
+        print(json.dumps(clean, default=str))
+        return 0
+    print(f"{result['benchmark']} ({result['builder']}, seed {result['seed']}, n={result['n']}): {result['proxy']}")
+    if result["reason"]:
+        print(f"  no correlation: {result['reason']}")
+    for key in ("spearman", "kendall", "kendall_iso_params", "top10_precision"):
+        print(f"  {key:<20} {result[key]:.4f}")
+    for key, value in result["info"].items():
+        if key != "sample_ids":
+            print(f"  {key:<20} {value}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare, write_report
+    benchmark = _benchmark(args)
+    report = compare(benchmark, args.proxies, args.builder, args.seed, args.jobs)
+    print(report.to_markdown(index=False, floatfmt=".3f"))
+    if args.output:
+        meta = {"benchmark": benchmark.name, "builder": args.builder or benchmark.spec.builders[0],
+                "seed": args.seed, "n": len(benchmark)}
+        for path in write_report(report, args.output, meta):
+            log.info("wrote %s", path)
+    return 0
+
+
+COMMANDS = {"benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "featurize": cmd_featurize, "score": cmd_score,
+            "compare": cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,8 +18,7 @@ from discover.builders import init
 
 
 def time_pass(bench, builder):
-    init._draws.clear()
-    init._cached_bytes = 0
+    init.clear_draw_cache()
     times = []
     for arch in bench.archs:
         start = time.perf_counter()

@@ -27,3 +27,24 @@ def flexibert(data_dir):
 def gpt2(data_dir):
     from discover import load_benchmark
     return load_benchmark("lts-gpt2-wt103", data_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Feature caches of this test session live in a temporary folder, never in the user's cache."""
+    os.environ["ZC_DISCOVER_CACHE"] = str(tmp_path_factory.mktemp("zc-cache"))
+
+
+@pytest.fixture(scope="session")
+def tables(flexibert, gpt2):
+    """Feature tables of the real benchmarks, computed once per test session (on both cores)."""
+    from discover.featurize import featurize
+    cache = {}
+
+    def get(name: str, builder: str | None = None):
+        key = (name, builder)
+        if key not in cache:
+            bench = flexibert if name == "nas-bench-bert" else gpt2
+            cache[key] = (bench, featurize(bench, builder, seed=0, n_jobs=2))
+        return cache[key]
+    return get

@@ -40,3 +40,40 @@ def test_python_dash_m_entry_point():
     import sys
     result = subprocess.run([sys.executable, "-m", "discover", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("zc-discover ")
+
+
+def test_score_json_has_the_contract_keys(capsys, tables, data_dir):
+    import json
+    tables("nas-bench-bert", "legacy")  # features cached for this session
+    assert main(["score", "flexibert", "--proxy", "params", "--builder", "legacy", "--json", "-q",
+                 "--data-dir", str(data_dir)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"benchmark", "proxy", "n", "spearman", "kendall", "kendall_iso_params"} <= set(result)
+    assert result["benchmark"] == "nas-bench-bert" and result["n"] == 500
+
+
+def test_score_formula_with_ids_file(capsys, tables, data_dir, tmp_path):
+    import json
+    tables("nas-bench-bert")
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(str(i) for i in range(100)) + "\n")
+    assert main(["score", "nas-bench-bert", "--formula", "sum_ffn_logdet_xavier + sum_attention_logdet_xavier",
+                 "--ids", str(ids), "--json", "-q", "--data-dir", str(data_dir)]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 100
+
+
+def test_compare_writes_csv_and_markdown(capsys, tables, data_dir, tmp_path):
+    tables("nas-bench-bert")
+    assert main(["compare", "nas-bench-bert", "--proxies", "params", "zerolm", "nsc", "-o", str(tmp_path), "-q",
+                 "--data-dir", str(data_dir)]) == 0
+    table = pd.read_csv(tmp_path / "compare.csv")
+    assert list(table["proxy"])[0] in {"zerolm", "nsc"} and len(table) == 3
+    assert "| zerolm" in (tmp_path / "compare.md").read_text()
+
+
+def test_hostile_formula_is_refused_on_the_command_line(capsys, tables, data_dir):
+    tables("nas-bench-bert")
+    assert main(["score", "nas-bench-bert", "--formula", "__import__('os').system('echo pwned')", "-q",
+                 "--data-dir", str(data_dir)]) == 2
+    captured = capsys.readouterr()
+    assert "formula refused" in captured.err and "pwned" not in captured.out

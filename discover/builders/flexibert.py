@@ -63,7 +63,11 @@ class SelfAttention(nn.Module):
         self.heads = heads
         self.query, self.key, self.value = (nn.Linear(hidden, hidden) for _ in range(3))
         self.weight = nn.Linear(hidden, hidden, bias=False) if scoring == "WMA" else None
+        self.hidden = hidden
         tag(self, "attention")
+
+    def zc_flops(self, seq: int) -> float:
+        return 4.0 * seq * seq * self.hidden  # Q K^T and softmax(.) V over all heads
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         query = self.query(x)
@@ -97,7 +101,14 @@ class LinearTransform(nn.Module):
         super().__init__()
         self.kind, self.heads, self.per_head = kind, heads, per_head
         self.input = nn.Linear(hidden, hidden)
+        self.hidden = hidden
         tag(self, "mixing")
+
+    def zc_flops(self, seq: int) -> float:
+        width = self.hidden // self.heads if self.per_head else self.hidden
+        if self.kind == "DFT":  # a 2-D FFT of N points costs about 5 N log2 N
+            return 5.0 * seq * self.hidden * math.log2(seq * width)
+        return 2.0 * seq * seq * self.hidden + 2.0 * seq * width * self.hidden  # the two DCT matrix products
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.input(x)
@@ -136,6 +147,10 @@ class ConvAttention(nn.Module):
         self.key_conv_attn_layer = tag(SeparableConv1d(hidden, width, kernel), "mixing")
         self.conv_kernel_layer = tag(nn.Linear(width, self.attn_heads * kernel), "mixing")
         self.conv_out_layer = tag(nn.Linear(hidden, width), "mixing")
+        self.width = width
+
+    def zc_flops(self, seq: int) -> float:
+        return 4.0 * seq * seq * self.width + 2.0 * seq * self.width * self.kernel  # attention + dynamic conv
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape

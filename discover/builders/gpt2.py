@@ -45,13 +45,13 @@ class AdaptiveEmbedding(nn.Module):
             if len(self.emb_projs):
                 out = F.linear(out, self.emb_projs[0])
         else:
-            flat = ids.reshape(-1)
-            out = torch.zeros(flat.numel(), self.d_model, dtype=self.emb_projs[0].dtype, device=ids.device)
+            # Masks instead of gathers: no data-dependent shapes, so the model also runs on the meta device
+            # (FLOP counting) at the price of projecting every token through every cluster.
+            out = 0
             for i, (lo, hi) in enumerate(zip(self.bounds, self.bounds[1:])):
-                index = ((flat >= lo) & (flat < hi)).nonzero().squeeze(-1)
-                if index.numel():
-                    out[index] = F.linear(self.emb_layers[i](flat[index] - lo), self.emb_projs[i])
-            out = out.view(*ids.shape, self.d_model)
+                inside = ((ids >= lo) & (ids < hi)).unsqueeze(-1)
+                local = (ids - lo).clamp(0, hi - lo - 1)
+                out = out + F.linear(self.emb_layers[i](local), self.emb_projs[i]) * inside
         return out * math.sqrt(self.d_model)  # Transformer-XL's embedding scale
 
 
@@ -61,7 +61,11 @@ class Attention(nn.Module):
         self.n_head = n_head
         self.c_attn = nn.Linear(d_model, 3 * d_model)
         self.c_proj = nn.Linear(d_model, d_model)
+        self.d_model = d_model
         tag(self, "attention")
+
+    def zc_flops(self, seq: int) -> float:
+        return 4.0 * seq * seq * self.d_model  # scores and weighted values, causal mask not discounted
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, width = x.shape

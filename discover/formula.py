@@ -1,0 +1,137 @@
+"""Formulas over feature columns: a whitelist parser into sympy, and one object that knows every form.
+
+A formula is an arithmetic expression over feature names, numbers, ``+ - * / **`` and the registered operators
+(``primitives.operators``). It is parsed with Python's ``ast`` and rebuilt node by node from a whitelist, so nothing
+a user types is ever evaluated as Python: attributes, subscripts, calls of other names, lambdas, comprehensions and
+dunder names are refused before anything runs.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import sympy
+
+from primitives.operators import OPERATORS, SYMPY_TO_NUMPY
+from .errors import UnknownNameError, ZcDiscoverError
+
+MAX_LENGTH = 4000
+MAX_NODES = 400
+MAX_EXPONENT = 16
+
+_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+           ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
+_UNARY = {ast.USub: lambda a: -a, ast.UAdd: lambda a: a}
+
+
+class FormulaError(ZcDiscoverError, ValueError):
+    """A formula that is malformed or uses something outside the whitelist."""
+
+
+def _refuse(node: ast.AST, why: str) -> FormulaError:
+    snippet = ast.unparse(node) if isinstance(node, ast.AST) else str(node)
+    return FormulaError(f"formula refused: {why} ({snippet[:60]!r}). Allowed: feature names, numbers, + - * / **, "
+                        f"and {', '.join(sorted(OPERATORS))}.")
+
+
+def parse(text: str, features: Iterable[str]) -> sympy.Expr:
+    """Parse ``text`` into a sympy expression over the given feature names, refusing anything else."""
+    features = set(features)
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaError("formula is empty")
+    if len(text) > MAX_LENGTH:
+        raise FormulaError(f"formula is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise FormulaError(f"formula is not a valid expression: {exc.msg} at column {exc.offset}") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+        raise FormulaError(f"formula has more than {MAX_NODES} syntax nodes")
+    return _convert(tree.body, features)
+
+
+def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise _refuse(node, "only numbers may appear as constants")
+        return sympy.Float(node.value) if isinstance(node.value, float) else sympy.Integer(node.value)
+    if isinstance(node, ast.Name):
+        if node.id.startswith("__"):
+            raise _refuse(node, "dunder names are not allowed")
+        if node.id not in features:
+            raise UnknownNameError("feature", node.id, features)
+        return sympy.Symbol(node.id)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _convert(node.left, features), _convert(node.right, features)
+        if isinstance(node.op, ast.Pow) and not (right.is_number and abs(float(right)) <= MAX_EXPONENT):
+            raise _refuse(node, f"exponents must be numbers of magnitude at most {MAX_EXPONENT}")
+        result = _BINARY[type(node.op)](left, right)
+        # Constant sub-expressions are folded by sympy: keep them finite and of bounded size, so that a chain of
+        # powers cannot build a number with billions of digits.
+        if result.is_number and (result.is_finite is False or abs(complex(result)) > 1e300):
+            raise _refuse(node, "a constant part of the formula is infinite or beyond 1e300")
+        return result
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)](_convert(node.operand, features))
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in OPERATORS:
+            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+            close = difflib.get_close_matches(name, OPERATORS, n=2)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise _refuse(node, f"{name!r} is not a registered operator{hint}")
+        if node.keywords:
+            raise _refuse(node, "operators take positional arguments only")
+        op = OPERATORS[node.func.id]
+        if len(node.args) != op.arity:
+            raise _refuse(node, f"{op.name} takes {op.arity} argument(s), got {len(node.args)}")
+        return op.sympy(*(_convert(arg, features) for arg in node.args))
+    raise _refuse(node, f"{type(node).__name__} is not allowed in a formula")
+
+
+class Formula:
+    """A proxy formula: its sympy expression, and how it prints, exports and evaluates."""
+
+    def __init__(self, expr: sympy.Expr, name: str | None = None):
+        self.expr = expr
+        self.name = name or str(expr)
+
+    @classmethod
+    def from_string(cls, text: str, features: Iterable[str], name: str | None = None) -> "Formula":
+        return cls(parse(text, features), name)
+
+    @property
+    def features(self) -> list[str]:
+        return sorted(s.name for s in self.expr.free_symbols)
+
+    def sympy(self) -> sympy.Expr:
+        return self.expr
+
+    def latex(self) -> str:
+        # Feature names as upright words: sympy would read their underscores as nested subscripts.
+        names = {sym: r"\mathrm{" + sym.name.replace("_", r"\_") + "}" for sym in self.expr.free_symbols}
+        return sympy.latex(self.expr, symbol_names=names)
+
+    def __str__(self) -> str:
+        return str(self.expr)
+
+    def to_python(self) -> str:
+        """A Python expression over ``row[...]`` / numpy that computes the formula (used by exports)."""
+        from sympy.printing.numpy import NumPyPrinter
+        return NumPyPrinter({"fully_qualified_modules": True}).doprint(self.expr)
+
+    def evaluate(self, table: pd.DataFrame | dict) -> np.ndarray:
+        """Scores for each row of ``table`` (a DataFrame, or a mapping of feature -> values)."""
+        missing = [f for f in self.features if f not in table]
+        if missing:
+            available = table.columns if isinstance(table, pd.DataFrame) else table.keys()
+            raise UnknownNameError("feature", missing[0], available)
+        symbols = [sympy.Symbol(f) for f in self.features]
+        function = sympy.lambdify(symbols, self.expr, modules=[SYMPY_TO_NUMPY, "numpy"])
+        columns = [np.asarray(table[f], dtype=float) for f in self.features]
+        n = len(table) if isinstance(table, pd.DataFrame) else len(columns[0]) if columns else 1
+        with np.errstate(all="ignore"):
+            values = function(*columns)
+        return np.broadcast_to(np.asarray(values, dtype=float), (n,)).copy()

@@ -1,0 +1,80 @@
+"""Rank quality of a proxy: signed Spearman, Kendall tau-b, Kendall among near-equal sizes, top-10% precision.
+
+All are oriented so that higher is better (the benchmark's target already is). A proxy that is constant or not finite
+on the evaluated set gets NaN with a reason, never a crash and never 0.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+ISO_PARAMS_TOLERANCE = 0.1
+
+
+@dataclass(frozen=True)
+class RankQuality:
+    n: int
+    spearman: float
+    kendall: float
+    kendall_iso_params: float
+    top10_precision: float
+    iso_pairs: int = 0
+    reason: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def kendall_tau_b_pairs(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -> float:
+    """Kendall tau-b restricted to the pairs (i[k], j[k]): (C - D) / sqrt((P - Tx) (P - Ty))."""
+    dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
+    pairs = len(i)
+    tied_x, tied_y = np.count_nonzero(dx == 0), np.count_nonzero(dy == 0)
+    denominator = math.sqrt((pairs - tied_x) * (pairs - tied_y))
+    return float(np.sum(dx * dy) / denominator) if denominator > 0 else math.nan
+
+
+def iso_param_pairs(n_params: np.ndarray, tolerance: float = ISO_PARAMS_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs i < j whose parameter counts differ by less than ``tolerance`` of the larger one."""
+    i, j = np.triu_indices(len(n_params), k=1)
+    p, q = n_params[i], n_params[j]
+    larger = np.maximum(p, q)
+    keep = np.abs(p - q) < tolerance * np.where(larger > 0, larger, 1)
+    return i[keep], j[keep]
+
+
+def top_fraction_precision(scores: np.ndarray, target: np.ndarray, fraction: float = 0.1) -> float:
+    """Share of the proxy's top ``fraction`` that is also in the target's top ``fraction``."""
+    k = max(1, int(round(fraction * len(scores))))
+    top_proxy = set(np.argsort(-scores, kind="stable")[:k])
+    top_target = set(np.argsort(-target, kind="stable")[:k])
+    return len(top_proxy & top_target) / k
+
+
+def rank_quality(scores, target, n_params=None) -> RankQuality:
+    scores = np.asarray(scores, dtype=float)
+    target = np.asarray(target, dtype=float)
+    n = len(scores)
+    if n != len(target):
+        raise ValueError(f"{n} scores for {len(target)} targets")
+    reason = None
+    if n < 3:
+        reason = f"only {n} architectures; rank correlations need at least 3"
+    elif not np.all(np.isfinite(scores)):
+        reason = f"{np.count_nonzero(~np.isfinite(scores))} of {n} scores are not finite"
+    elif np.all(scores == scores[0]):
+        reason = "the proxy is constant on these architectures"
+    if reason:
+        return RankQuality(n, math.nan, math.nan, math.nan, math.nan, 0, reason)
+    spearman = float(stats.spearmanr(scores, target).statistic)
+    kendall = float(stats.kendalltau(scores, target, variant="b").statistic)
+    iso, pairs = math.nan, 0
+    if n_params is not None:
+        i, j = iso_param_pairs(np.asarray(n_params, dtype=float))
+        pairs = len(i)
+        if pairs:
+            iso = kendall_tau_b_pairs(scores, target, i, j)
+    return RankQuality(n, spearman, kendall, iso, top_fraction_precision(scores, target), pairs)

@@ -1,0 +1,72 @@
+"""joblib dispatch shared by featurization and search: local processes (loky) or a Dask cluster.
+
+Work is always split in the main process and results come back in submission order, so the output never depends on
+the number of workers. Linear algebra runs single-threaded inside each task for the same reason: LAPACK's results
+can differ in the last bits with the thread count.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import joblib
+import torch
+from tqdm.auto import tqdm
+
+from .errors import ZcDiscoverError
+
+BACKENDS = ("loky", "dask")
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_single_threaded(function: Callable, args: tuple) -> Any:
+    with single_threaded():
+        return function(*args)
+
+
+@contextlib.contextmanager
+def backend(name: str = "loky", scheduler: str | None = None, n_jobs: int = 1) -> Iterator[None]:
+    """Make ``name`` joblib's backend inside the block; ``dask`` connects to ``scheduler`` or starts a local cluster."""
+    if name not in BACKENDS:
+        from .errors import UnknownNameError
+        raise UnknownNameError("backend", name, BACKENDS)
+    if name == "loky":
+        yield
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ZcDiscoverError("the dask backend needs dask.distributed: pip install 'zc-discover[dask]'") from None
+    cluster = None
+    if scheduler is None:
+        workers = n_jobs if n_jobs and n_jobs > 0 else None
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+    try:
+        with Client(scheduler or cluster) as client, joblib.parallel_config(backend="dask"):
+            client.run(torch.set_num_threads, 1)
+            yield
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def parallel_map(function: Callable, argument_tuples: Iterable[tuple], n_jobs: int = 1, desc: str | None = None,
+                 total: int | None = None, dask: bool = False) -> list[Any]:
+    """``[function(*args) for args in argument_tuples]`` in parallel, in order, with a progress bar on a terminal."""
+    argument_tuples = list(argument_tuples)
+    if n_jobs == 1 and not dask:
+        results = (_run_single_threaded(function, args) for args in argument_tuples)
+    else:
+        tasks = (joblib.delayed(_run_single_threaded)(function, args) for args in argument_tuples)
+        results = joblib.Parallel(n_jobs=n_jobs if not dask else -1, return_as="generator")(tasks)
+    return list(tqdm(results, total=total or len(argument_tuples), desc=desc, disable=None, leave=False))

@@ -1,0 +1,5 @@
+"""Proxies by name. Importing this package registers every built-in proxy."""
+from . import weight_proxies  # noqa: F401  (registers)
+from .registry import PROXIES, Proxy, ProxyContext, ProxyResult, get_proxy, register_proxy
+
+__all__ = ["PROXIES", "Proxy", "ProxyContext", "ProxyResult", "get_proxy", "register_proxy"]

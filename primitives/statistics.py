@@ -1,0 +1,129 @@
+"""Per-matrix statistics, all computed from one set of singular values (float64).
+
+Each statistic is registered once with its name, function and description; a duplicate name is an error. A function
+takes the singular values ``s`` (descending) and the matrix shape ``(m, n)`` and returns a float that is defined for
+every finite matrix, the zero matrix included (documented per statistic).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+Shape = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Statistic:
+    name: str
+    function: Callable[[np.ndarray, Shape], float]
+    description: str
+    combine: str = "sum"   # how a layer's matrices of one role combine: "sum" (additive) or "max"
+
+
+STATISTICS: dict[str, Statistic] = {}
+
+
+def register(name: str, description: str, combine: str = "sum"):
+    def decorator(function: Callable[[np.ndarray, Shape], float]):
+        if name in STATISTICS:
+            raise ValueError(f"statistic {name!r} is registered twice")
+        if combine not in ("sum", "max"):
+            raise ValueError(f"combine must be 'sum' or 'max', got {combine!r}")
+        STATISTICS[name] = Statistic(name, function, description, combine)
+        return function
+    return decorator
+
+
+def _energy(s: np.ndarray) -> np.ndarray:
+    return s * s
+
+
+@register("numel", "number of entries m * n")
+def numel(s, shape):
+    return float(shape[0] * shape[1])
+
+
+@register("fro2", "squared Frobenius norm ||W||_F^2 = sum s_i^2")
+def fro2(s, shape):
+    return float(_energy(s).sum())
+
+
+@register("capacity", "fro2 / min(m, n): ZeroLM's module capacity")
+def capacity(s, shape):
+    return float(_energy(s).sum() / min(shape))
+
+
+@register("nuclear", "nuclear norm sum s_i")
+def nuclear(s, shape):
+    return float(s.sum())
+
+
+@register("spectral", "spectral norm s_max (0 for the zero matrix)", combine="max")
+def spectral(s, shape):
+    return float(s[0]) if s.size else 0.0
+
+
+@register("stable_rank", "stable rank fro2 / s_max^2 (0 for the zero matrix)")
+def stable_rank(s, shape):
+    return float(_energy(s).sum() / s[0] ** 2) if s.size and s[0] > 0 else 0.0
+
+
+@register("eff_rank", "effective rank exp(entropy of s / sum s) (0 for the zero matrix)")
+def eff_rank(s, shape):
+    total = s.sum()
+    if total <= 0:
+        return 0.0
+    p = s[s > 0] / total
+    return float(math.exp(-(p * np.log(p)).sum()))
+
+
+@register("logdet", "spectral capacity sum log(1 + s_i^2) of the matrix as initialised")
+def logdet(s, shape):
+    return float(np.log1p(_energy(s)).sum())
+
+
+@register("logdet_xavier", "sum log(1 + s_i^2) with W rescaled to Xavier variance 2 / (m + n) (NSC's convention; "
+                           "0 for the zero matrix)")
+def logdet_xavier(s, shape):
+    m, n = shape
+    energy = _energy(s)
+    variance = energy.sum() / (m * n)
+    if variance <= 0:
+        return 0.0
+    return float(np.log1p(energy * (2.0 / (m + n)) / variance).sum())
+
+
+@register("pca99", "how many singular values hold 99% of the energy sum s_i^2 (0 for the zero matrix)")
+def pca99(s, shape):
+    energy = _energy(s)
+    total = energy.sum()
+    if total <= 0:
+        return 0.0
+    return float(np.searchsorted(np.cumsum(energy) / total, 0.99 - 1e-12) + 1)
+
+
+@register("log_cond", "log(s_max / s_min) over min(m, n) singular values, s_min floored at 1e-12 s_max "
+                      "(0 for the zero matrix)", combine="max")
+def log_cond(s, shape):
+    if not s.size or s[0] <= 0:
+        return 0.0
+    return float(math.log(s[0] / max(s[-1], s[0] * 1e-12)))
+
+
+def singular_values(matrix: torch.Tensor, name: str = "matrix") -> np.ndarray:
+    """Singular values of a 2-D tensor in float64, descending; a non-finite matrix is a clear error."""
+    m = matrix.detach().to(torch.float64)
+    if not torch.isfinite(m).all():
+        raise ValueError(f"{name} {tuple(matrix.shape)} has non-finite entries; its spectrum is undefined. Check the "
+                         "model's initialisation or weights.")
+    if m.shape[0] < m.shape[1]:
+        m = m.T  # same singular values; LAPACK is faster on tall matrices
+    return torch.linalg.svdvals(m).cpu().numpy()
+
+
+def matrix_statistics(s: np.ndarray, shape: Shape, names: list[str] | None = None) -> dict[str, float]:
+    return {name: STATISTICS[name].function(s, shape) for name in (names or STATISTICS)}
