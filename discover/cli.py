@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import ZcDiscoverError
+from .search import SearchConfig
 
 log = logging.getLogger("discover")
 
@@ -72,6 +73,25 @@ def build_parser() -> Parser:
     score.add_argument("--ids", help="file of architecture ids to evaluate on, one per line")
     score.add_argument("--alpha", type=float, help="zerolm: use this alpha instead of choosing one on a sample")
     score.add_argument("--json", action="store_true", help="print one JSON object")
+
+    search = verbs.add_parser("search", parents=[common, work], help="discover a proxy formula")
+    search.add_argument("names", nargs="+", metavar="NAME", help="benchmark(s) to search on (several: one formula "
+                        "for all, fitness = the minimum over them)")
+    search.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
+    search.add_argument("--folds", type=int, default=5, help="cross-validation folds for the held-out estimate "
+                        "(default 5; 1: no folds)")
+    search.add_argument("--train-ids", help="train on these ids (one per line), report on the rest")
+    search.add_argument("--transfer", nargs="+", default=[], metavar="NAME",
+                        help="benchmarks never searched on, to report the final formula on")
+    search.add_argument("--population", type=int, default=SearchConfig.population)
+    search.add_argument("--generations", type=int, default=SearchConfig.generations)
+    search.add_argument("--fitness", choices=["spearman", "kendall"], default=SearchConfig.fitness)
+    search.add_argument("--resume", action="store_true", help="continue an interrupted search in RUN_DIR")
+    search.add_argument("--force", action="store_true", help="overwrite an existing RUN_DIR")
+
+    export = verbs.add_parser("export", parents=[common], help="the chosen formula of a run folder")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--format", default="sympy", choices=["python", "latex", "sympy", "json"])
 
     comp = verbs.add_parser("compare", parents=[common, work], help="many proxies side by side (CSV + Markdown)")
     comp.add_argument("name")
@@ -151,7 +171,50 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "featurize": cmd_featurize, "score": cmd_score,
+def cmd_search(args: argparse.Namespace) -> int:
+    from .discovery import discover
+    from .registry import load_benchmark
+    from .score import read_ids
+    from .search import SearchConfig
+    load = lambda name: load_benchmark(name, args.data_dir, offline=args.offline or None)  # noqa: E731
+    benchmarks = [load(name) for name in args.names]
+    transfer = [load(name) for name in args.transfer]
+    config = SearchConfig(population=args.population, generations=args.generations, fitness=args.fitness,
+                          seed=args.seed)
+    train_ids = read_ids(args.train_ids) if args.train_ids else None
+    try:
+        run = discover(benchmarks, args.output, config, folds=args.folds, train_ids=train_ids, transfer=transfer,
+                       builder=args.builder, n_jobs=args.jobs, resume=args.resume, force=args.force,
+                       progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"zc-discover: interrupted; continue with: zc-discover search ... -o {args.output} --resume",
+              file=sys.stderr)
+        return 130
+    print(f"formula: {run.formula}")
+    for name, held in run.metrics["heldout"].items():
+        if held.get("kendall") is not None:
+            print(f"held out on {name}: Kendall {held['kendall']:.4f}, Spearman {held['spearman']:.4f}, "
+                  f"Kendall iso-params {held['kendall_iso_params']:.4f}")
+    for name, result in run.metrics["transfer"].items():
+        print(f"transfer to {name}: Kendall {result['kendall']:.4f}, Spearman {result['spearman']:.4f}")
+    print(f"run folder: {run.path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .discovery import load_run
+    from .export import render
+    run = load_run(args.run_dir)
+    arguments = run.config.get("arguments", {})
+    held = next(iter(run.metrics.get("heldout", {}).values()), {}).get("kendall")
+    meta = {"version": run.config.get("versions", {}).get("zc-discover", "?"),
+            "benchmarks": arguments.get("benchmarks", []), "seed": arguments.get("seed"),
+            "heldout": f"{held:.3f}" if isinstance(held, float) else "n/a"}
+    sys.stdout.write(render(run.formula, args.format, meta))
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "export": cmd_export, "benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "featurize": cmd_featurize, "score": cmd_score,
             "compare": cmd_compare}
 
 

@@ -33,7 +33,7 @@ from .parallel import parallel_map
 from .registry import Benchmark
 
 log = logging.getLogger(__name__)
-FEATURE_VERSION = 2   # bump when a feature's definition changes: cached tables are keyed by it
+FEATURE_VERSION = 3   # bump when a feature's definition changes: cached tables are keyed by it
 FLOPS_SEQ_LEN = 128
 
 

@@ -21,6 +21,8 @@ from .errors import UnknownNameError, ZcDiscoverError
 MAX_LENGTH = 4000
 MAX_NODES = 400
 MAX_EXPONENT = 16
+# sympy prints these functions capitalised; accepting its spelling lets a printed formula be read back.
+SYMPY_ALIASES = {"Abs": "abs", "Min": "min", "Max": "max"}
 
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
            ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
@@ -77,15 +79,18 @@ def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_convert(node.operand, features))
     if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in OPERATORS:
-            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            close = difflib.get_close_matches(name, OPERATORS, n=2)
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        name = SYMPY_ALIASES.get(name, name)
+        if name not in OPERATORS:
+            shown = name or ast.unparse(node.func)
+            close = difflib.get_close_matches(shown, OPERATORS, n=2)
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
-            raise _refuse(node, f"{name!r} is not a registered operator{hint}")
+            raise _refuse(node, f"{shown!r} is not a registered operator{hint}")
         if node.keywords:
             raise _refuse(node, "operators take positional arguments only")
-        op = OPERATORS[node.func.id]
-        if len(node.args) != op.arity:
+        op = OPERATORS[name]
+        variadic = name in ("min", "max")  # sympy prints Max(a, b, c) for nested maxima
+        if len(node.args) != op.arity and not (variadic and len(node.args) >= 2):
             raise _refuse(node, f"{op.name} takes {op.arity} argument(s), got {len(node.args)}")
         return op.sympy(*(_convert(arg, features) for arg in node.args))
     raise _refuse(node, f"{type(node).__name__} is not allowed in a formula")

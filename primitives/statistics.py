@@ -69,7 +69,8 @@ def spectral(s, shape):
 
 @register("stable_rank", "stable rank fro2 / s_max^2 (0 for the zero matrix)")
 def stable_rank(s, shape):
-    return float(_energy(s).sum() / s[0] ** 2) if s.size and s[0] > 0 else 0.0
+    # relative to s_max, so that a matrix of tiny entries (whose s_max^2 underflows) still has a defined value
+    return float(np.sum((s / s[0]) ** 2)) if s.size and s[0] > 0 else 0.0
 
 
 @register("eff_rank", "effective rank exp(entropy of s / sum s) (0 for the zero matrix)")

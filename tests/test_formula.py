@@ -51,3 +51,10 @@ def test_arbitrary_text_never_runs_code(text):
         Formula.from_string(text, TABLE.columns)
     except (FormulaError, UnknownNameError):
         pass
+
+
+def test_sympy_printed_forms_read_back():
+    f = Formula.from_string("abs(flops - 2) + max(flops, n_layers, sum_ffn_logdet) + min(flops, 1)", TABLE.columns)
+    again = Formula.from_string(str(f), TABLE.columns)
+    np.testing.assert_allclose(again.evaluate(TABLE), f.evaluate(TABLE))
+    assert "Abs" in str(f) and "Max" in str(f)

@@ -1,0 +1,62 @@
+"""A discovered formula in the forms a researcher reuses: a standalone Python module, LaTeX, sympy text, JSON."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .formula import Formula
+
+EXPORT_FORMATS = ("python", "latex", "sympy", "json")
+
+MODULE_TEMPLATE = '''"""Zero-cost proxy discovered by zc-discover {version}.
+
+    {formula}
+
+Searched on {benchmarks} (seed {seed}); held-out Kendall tau {heldout}.
+Higher scores predict better trained architectures.
+"""
+import functools  # noqa: F401  (used by min/max, if the formula has them)
+
+import numpy
+
+FEATURES = {features!r}
+
+
+def score_features(row):
+    """The proxy from a mapping of feature name -> value (a dict, a pandas row or a DataFrame of many models)."""
+{assignments}
+    return {expression}
+
+
+def score_model(model):
+    """The proxy of a torch model (FlexiBERT, LTS GPT-2, or Hugging Face style BERT/GPT-2 modules)."""
+    from primitives.features import model_features
+    return float(score_features(model_features(model)))
+'''
+
+
+def python_module(formula: Formula, meta: dict[str, Any]) -> str:
+    assignments = "\n".join(f"    {name} = numpy.asarray(row[{name!r}], dtype=float)" for name in formula.features)
+    return MODULE_TEMPLATE.format(version=meta.get("version", "?"), formula=str(formula),
+                                  benchmarks=", ".join(meta.get("benchmarks", [])), seed=meta.get("seed", "?"),
+                                  heldout=meta.get("heldout", "n/a"), features=formula.features,
+                                  assignments=assignments or "    pass", expression=formula.to_python())
+
+
+def latex_document(formula: Formula, meta: dict[str, Any]) -> str:
+    return (f"% zc-discover {meta.get('version', '?')}: proxy searched on {', '.join(meta.get('benchmarks', []))}\n"
+            f"\\begin{{equation}}\n  \\mathrm{{proxy}} = {formula.latex()}\n\\end{{equation}}\n")
+
+
+def render(formula: Formula, fmt: str, meta: dict[str, Any]) -> str:
+    if fmt == "python":
+        return python_module(formula, meta)
+    if fmt == "latex":
+        return latex_document(formula, meta)
+    if fmt == "sympy":
+        return str(formula) + "\n"
+    if fmt == "json":
+        return json.dumps({"formula": str(formula), "latex": formula.latex(), "features": formula.features,
+                           "python": formula.to_python(), **meta}, indent=2) + "\n"
+    from .errors import UnknownNameError
+    raise UnknownNameError("export format", fmt, EXPORT_FORMATS)

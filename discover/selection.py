@@ -1,0 +1,21 @@
+"""Choosing the final formula from a Pareto front: the simplest one within ``delta`` of the best validation score."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+DEFAULT_DELTA = 0.01
+
+
+def choose(front: pd.DataFrame, delta: float = DEFAULT_DELTA) -> pd.Series:
+    """``front`` has columns ``complexity`` and ``validation`` (higher is better). Among the rows whose validation
+    score is within ``delta`` of the best, the least complex wins; ties go to the better validation score, then to
+    the first row. Rows with a non-finite validation score are never chosen."""
+    usable = front[front["validation"].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v))]
+    if usable.empty:
+        raise ValueError("no formula on the front has a finite validation score")
+    best = usable["validation"].max()
+    near = usable[usable["validation"] >= best - delta]
+    order = near.assign(_neg_val=-near["validation"]).sort_values(["complexity", "_neg_val"], kind="stable")
+    return front.loc[order.index[0]]

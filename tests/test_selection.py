@@ -1,0 +1,29 @@
+import math
+
+import pandas as pd
+import pytest
+
+from discover.selection import choose
+
+
+def front(rows):
+    return pd.DataFrame(rows, columns=["complexity", "validation", "formula"])
+
+
+def test_simplest_within_delta_of_best():
+    table = front([(1, 0.60, "a"), (3, 0.705, "b"), (5, 0.71, "c"), (9, 0.72, "d")])
+    assert choose(table, delta=0.02)["formula"] == "b"
+    assert choose(table, delta=0.0)["formula"] == "d"
+    assert choose(table, delta=1.0)["formula"] == "a"
+
+
+def test_ties_in_complexity_go_to_better_validation():
+    table = front([(3, 0.70, "x"), (3, 0.71, "y"), (7, 0.715, "z")])
+    assert choose(table, delta=0.01)["formula"] == "y"
+
+
+def test_non_finite_validation_is_never_chosen():
+    table = front([(1, math.nan, "nan"), (2, 0.5, "ok")])
+    assert choose(table)["formula"] == "ok"
+    with pytest.raises(ValueError, match="no formula"):
+        choose(front([(1, math.nan, "nan")]))
