@@ -64,6 +64,8 @@ def build_parser() -> Parser:
     feat.add_argument("--scheduler", help="Dask scheduler address (default: start a local cluster)")
     feat.add_argument("--device", default="cpu", help="where SVDs run: cpu (default) or cuda")
     feat.add_argument("--no-cache", action="store_true", help="recompute even if a cached table exists")
+    feat.add_argument("--with-activations", action="store_true",
+                      help="add activation and gradient statistics from a probe batch (data-dependent)")
 
     score = verbs.add_parser("score", parents=[common, work], help="rank quality of one proxy or formula")
     score.add_argument("name")
@@ -86,6 +88,8 @@ def build_parser() -> Parser:
     search.add_argument("--population", type=int, default=SearchConfig.population)
     search.add_argument("--generations", type=int, default=SearchConfig.generations)
     search.add_argument("--fitness", choices=["spearman", "kendall"], default=SearchConfig.fitness)
+    search.add_argument("--with-activations", action="store_true",
+                        help="also search over data-dependent activation and gradient features")
     search.add_argument("--resume", action="store_true", help="continue an interrupted search in RUN_DIR")
     search.add_argument("--force", action="store_true", help="overwrite an existing RUN_DIR")
 
@@ -96,7 +100,12 @@ def build_parser() -> Parser:
     comp = verbs.add_parser("compare", parents=[common, work], help="many proxies side by side (CSV + Markdown)")
     comp.add_argument("name")
     comp.add_argument("--proxies", nargs="+", help="proxies to compare (default: all registered)")
-    comp.add_argument("-o", "--output", default=None, help="folder for compare.csv / compare.md")
+    comp.add_argument("-o", "--output", default=None,
+                      help="folder for compare.csv, compare.md, scatter.png and kendall.png")
+    comp.add_argument("--runs", nargs="+", default=[], metavar="RUN_DIR", help="add discovered proxies of run folders")
+    comp.add_argument("--batch", type=int, help="probe batch size of data-dependent proxies (default 16)")
+    comp.add_argument("--seq", type=int, help="probe sequence length (default 128 FlexiBERT, 192 GPT-2)")
+    comp.add_argument("--no-plots", action="store_true", help="tables only")
     return parser
 
 
@@ -128,7 +137,8 @@ def cmd_featurize(args: argparse.Namespace) -> int:
     from .featurize import featurize, write_table
     benchmark = _benchmark(args)
     table = featurize(benchmark, builder=args.builder, seed=args.seed, n_jobs=args.jobs, backend=args.backend,
-                      scheduler=args.scheduler, device=args.device, use_cache=not args.no_cache)
+                      scheduler=args.scheduler, device=args.device, use_cache=not args.no_cache,
+                      with_activations=args.with_activations)
     path = write_table(table, args.output)
     log.info("wrote %d rows x %d columns to %s", len(table), table.shape[1], path)
     return 0
@@ -160,13 +170,19 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare, write_report
+    from .discovery import load_run
     benchmark = _benchmark(args)
-    report = compare(benchmark, args.proxies, args.builder, args.seed, args.jobs)
-    print(report.to_markdown(index=False, floatfmt=".3f"))
+    runs = [load_run(path) for path in args.runs]
+    options = {k: v for k, v in (("batch", args.batch), ("seq", args.seq)) if v}
+    report = compare(benchmark, args.proxies, args.builder, args.seed, args.jobs, options=options, runs=runs)
+    print(report.drop(columns=["needs_gradients"]).to_markdown(index=False, floatfmt=".3f"))
+    failed = report.loc[report["failed"] > 0, ["proxy", "failed"]]
+    for _, row in failed.iterrows():
+        log.warning("%s failed on %d architecture(s) (NaN there; reasons in the proxy cache)", row.proxy, row.failed)
     if args.output:
         meta = {"benchmark": benchmark.name, "builder": args.builder or benchmark.spec.builders[0],
-                "seed": args.seed, "n": len(benchmark)}
-        for path in write_report(report, args.output, meta):
+                "seed": args.seed, "n": len(benchmark), "runs": [str(r.path) for r in runs]}
+        for path in write_report(report, args.output, meta, plots=not args.no_plots):
             log.info("wrote %s", path)
     return 0
 
@@ -185,7 +201,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         run = discover(benchmarks, args.output, config, folds=args.folds, train_ids=train_ids, transfer=transfer,
                        builder=args.builder, n_jobs=args.jobs, resume=args.resume, force=args.force,
-                       progress=not args.quiet)
+                       progress=not args.quiet, with_activations=args.with_activations)
     except KeyboardInterrupt:
         print(f"zc-discover: interrupted; continue with: zc-discover search ... -o {args.output} --resume",
               file=sys.stderr)

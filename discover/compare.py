@@ -5,6 +5,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .featurize import featurize
@@ -14,35 +15,59 @@ from .registry import Benchmark
 from .score import proxy_scores
 
 COLUMNS = ["proxy", "spearman", "kendall", "kendall_iso_params", "top10_precision", "seconds_per_arch", "needs_data",
-           "needs_gradients", "n", "note"]
+           "needs_gradients", "n", "failed", "note"]
 
 
 def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str | None = None, seed: int = 0,
-            n_jobs: int = 1, table: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per proxy; seconds per architecture include the featurization a proxy needs."""
+            n_jobs: int = 1, table: pd.DataFrame | None = None, options: dict | None = None,
+            runs: list | None = None) -> pd.DataFrame:
+    """One row per proxy; seconds per architecture include the featurization a proxy needs. ``options`` reach the
+    proxies (e.g. ``batch`` and ``seq`` of the probe batch for data-dependent ones); ``runs`` (loaded run folders)
+    add their discovered formulas. The scores of each proxy travel in ``report.attrs['scores']`` for the plots."""
     builder = builder or benchmark.spec.builders[0]
     names = list(proxies or PROXIES)
     for name in names:
         get_proxy(name)  # unknown names fail before any work, with suggestions
     table = featurize(benchmark, builder, seed, n_jobs) if table is None else table
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
-    rows = []
+    rows, all_scores = [], {}
     for name in names:
         proxy = get_proxy(name)
         start = time.perf_counter()
-        _, scores, info = proxy_scores(benchmark, table, name, None, builder, seed)
+        _, scores, info = proxy_scores(benchmark, table, name, None, builder, seed, {"n_jobs": n_jobs,
+                                                                                    **(options or {})})
         seconds = (time.perf_counter() - start) / len(table) + (feature_seconds if proxy.uses_features else 0.0)
+        if "seconds_per_arch" in info:  # measured when the proxy was computed (it may come from the cache now)
+            seconds = info["seconds_per_arch"]
+        all_scores[name] = scores
         quality = rank_quality(scores, table["target"], table["n_params"])
         note = quality.reason or ("alpha=" + format(info["alpha"], "g") if "alpha" in info else "")
         rows.append({"proxy": name, "spearman": quality.spearman, "kendall": quality.kendall,
                      "kendall_iso_params": quality.kendall_iso_params, "top10_precision": quality.top10_precision,
                      "seconds_per_arch": seconds, "needs_data": proxy.needs_data,
-                     "needs_gradients": proxy.needs_gradients, "n": quality.n, "note": note})
-    return pd.DataFrame(rows, columns=COLUMNS).sort_values("kendall", ascending=False, na_position="last",
-                                                           ignore_index=True)
+                     "needs_gradients": proxy.needs_gradients, "n": quality.n,
+                     "failed": int(info.get("failed", 0)), "note": note})
+    for run in runs or []:  # discovered proxies, scored unchanged on this benchmark
+        name = f"discovered:{run.path.name}"
+        scores = run.formula.evaluate(table)
+        all_scores[name] = scores
+        quality = rank_quality(scores, table["target"], table["n_params"])
+        held = run.metrics.get("heldout", {}).get(benchmark.name, {})
+        note = f"{run.formula}" + (f"; held-out Kendall {held['kendall']:.3f}" if held.get("kendall") else "")
+        rows.append({"proxy": name, "spearman": quality.spearman, "kendall": quality.kendall,
+                     "kendall_iso_params": quality.kendall_iso_params, "top10_precision": quality.top10_precision,
+                     "seconds_per_arch": feature_seconds, "needs_data": False, "needs_gradients": False,
+                     "n": quality.n, "failed": 0, "note": note, "heldout_kendall": held.get("kendall"),
+                     "heldout_kendall_std": held.get("kendall_std")})
+    report = pd.DataFrame(rows, columns=COLUMNS + (["heldout_kendall", "heldout_kendall_std"] if runs else []))
+    report = report.sort_values("kendall", ascending=False, na_position="last", ignore_index=True)
+    report.attrs["scores"] = {k: np.asarray(v, dtype=float).tolist() for k, v in all_scores.items()}
+    report.attrs["target"] = table["target"].astype(float).tolist()
+    return report
 
 
-def write_report(report: pd.DataFrame, out_dir: str | Path, meta: dict) -> list[Path]:
+def write_report(report: pd.DataFrame, out_dir: str | Path, meta: dict, plots: bool = True) -> list[Path]:
+    """compare.csv, compare.md, compare.json and (with matplotlib) scatter.png and kendall.png."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv, markdown = out / "compare.csv", out / "compare.md"
@@ -52,4 +77,8 @@ def write_report(report: pd.DataFrame, out_dir: str | Path, meta: dict) -> list[
               "architectures within 10% of each other's parameter count.\n\n")
     markdown.write_text(header + report.to_markdown(index=False, floatfmt=".3f") + "\n")
     (out / "compare.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return [csv, markdown]
+    written = [csv, markdown]
+    if plots:
+        from .plots import kendall_bars, scatter_grid
+        written += [scatter_grid(report, out / "scatter.png", meta), kendall_bars(report, out / "kendall.png", meta)]
+    return written

@@ -182,15 +182,19 @@ def _simplified(expr: sympy.Expr, tables: dict[str, pd.DataFrame], reference: di
 def discover(benchmarks: list[Benchmark], out_dir: str | Path, config: SearchConfig | None = None, folds: int = 5,
              train_ids: list[str] | None = None, transfer: list[Benchmark] | None = None,
              builder: str | None = None, n_jobs: int = 1, resume: bool = False, force: bool = False,
-             progress: bool = True) -> Run:
-    """Search for one proxy formula across ``benchmarks``; report it held out, on ``transfer``, and export it."""
+             progress: bool = True, with_activations: bool = False) -> Run:
+    """Search for one proxy formula across ``benchmarks``; report it held out, on ``transfer``, and export it.
+    ``with_activations`` lets the search use data-dependent features too (an LPZero-like space)."""
     config = config or SearchConfig()
     if train_ids is not None and len(benchmarks) > 1:
         raise ZcDiscoverError("--train-ids applies to a single benchmark; search one benchmark at a time with it")
-    tables = {b.name: featurize(b, builder if b.spec.family == "flexibert" else None, config.seed, n_jobs)
-              for b in benchmarks}
-    transfer_tables = {b.name: featurize(b, builder if b.spec.family == "flexibert" else None, config.seed, n_jobs)
-                       for b in (transfer or [])}
+
+    def table(bench: Benchmark) -> pd.DataFrame:
+        return featurize(bench, builder if bench.spec.family == "flexibert" else None, config.seed, n_jobs,
+                         with_activations=with_activations)
+
+    tables = {b.name: table(b) for b in benchmarks}
+    transfer_tables = {b.name: table(b) for b in (transfer or [])}
     return search_tables(tables, out_dir, config, folds, train_ids, transfer_tables, n_jobs, resume, force,
                          progress, checksums={b.name: b.checksum for b in benchmarks}, builder=builder)
 

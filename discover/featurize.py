@@ -105,10 +105,18 @@ def _compute(benchmark: Benchmark, builder: str | None, seed: int, n_jobs: int, 
 
 def featurize(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
               backend: str = "loky", scheduler: str | None = None, device: str = "cpu",
-              use_cache: bool = True) -> pd.DataFrame:
+              use_cache: bool = True, with_activations: bool = False) -> pd.DataFrame:
     """The feature table of ``benchmark``: ``arch_id``, ``target``, ``n_params``, structure, FLOPs, and
-    ``<agg>_<role>_<stat>`` for every registered statistic. Cached on disk; identical for any ``n_jobs``/backend."""
+    ``<agg>_<role>_<stat>`` for every registered statistic. Cached on disk; identical for any ``n_jobs``/backend.
+    ``with_activations`` adds data-dependent statistics from a probe batch (``discover.zc.activation_features``)."""
     builder = builder or benchmark.spec.builders[0]
+    if with_activations:
+        from .zc.compute import activation_table
+        weights = featurize(benchmark, builder, seed, n_jobs, backend, scheduler, device, use_cache)
+        extra = activation_table(benchmark, builder, seed, n_jobs=n_jobs, use_cache=use_cache)
+        merged = weights.merge(extra, on="arch_id", how="left", validate="one_to_one")
+        merged.attrs.update(weights.attrs)
+        return merged
     key: dict[str, Any] = {"benchmark": benchmark.checksum, "builder": builder, "seed": int(seed),
                            "init": INIT_VERSION, "features": FEATURE_VERSION, "stats": sorted(STATISTICS),
                            "device": torch.device(device).type}

@@ -126,3 +126,18 @@ def test_exported_module_scores_a_torch_model(tables, data_dir, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     expected = Formula.from_string(metrics["formula"], table.columns).evaluate(table)[table.arch_id == "7"][0]
     assert module.score_model(build_model(bench, "7")) == pytest.approx(expected, rel=1e-9)
+
+
+def test_compare_with_a_run_draws_the_figures(capsys, tables, data_dir, tmp_path):
+    from discover.discovery import search_tables
+    from discover.search import SearchConfig
+    _, table = tables("nas-bench-bert")
+    search_tables({"nas-bench-bert": table}, tmp_path / "run", SearchConfig(population=30, generations=2), folds=2,
+                  progress=False)
+    out = tmp_path / "report"
+    assert main(["compare", "nas-bench-bert", "--proxies", "params", "zerolm", "--runs", str(tmp_path / "run"),
+                 "-o", str(out), "-q", "--data-dir", str(data_dir)]) == 0
+    report = pd.read_csv(out / "compare.csv")
+    assert "discovered:run" in set(report["proxy"])
+    for figure in ("scatter.png", "kendall.png"):
+        assert (out / figure).stat().st_size > 5000

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from primitives.roles import tag
 from ..errors import ConfigError, UnknownNameError
 from .init import materialise
+from .probe_hooks import attend, record_activation
 
 VOCAB, EMBED, MAX_POSITIONS, TOKEN_TYPES = 30522, 128, 512, 2
 LEGACY_HIDDEN, LEGACY_FFN = 256, 1024
@@ -64,6 +65,7 @@ class SelfAttention(nn.Module):
         self.query, self.key, self.value = (nn.Linear(hidden, hidden) for _ in range(3))
         self.weight = nn.Linear(hidden, hidden, bias=False) if scoring == "WMA" else None
         self.hidden = hidden
+        self.zc_heads = heads
         tag(self, "attention")
 
     def zc_flops(self, seq: int) -> float:
@@ -74,7 +76,7 @@ class SelfAttention(nn.Module):
         if self.weight is not None:
             query = self.weight(query)
         q, k, v = (split_heads(t, self.heads) for t in (query, self.key(x), self.value(x)))
-        return merge_heads(F.scaled_dot_product_attention(q, k, v))
+        return merge_heads(attend(self, q, k, v))
 
 
 def dct_matrix(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -148,6 +150,7 @@ class ConvAttention(nn.Module):
         self.conv_kernel_layer = tag(nn.Linear(width, self.attn_heads * kernel), "mixing")
         self.conv_out_layer = tag(nn.Linear(hidden, width), "mixing")
         self.width = width
+        self.zc_heads = self.attn_heads
 
     def zc_flops(self, seq: int) -> float:
         return 4.0 * seq * seq * self.width + 2.0 * seq * self.width * self.kernel  # attention + dynamic conv
@@ -162,7 +165,7 @@ class ConvAttention(nn.Module):
         conv_out = conv_out.transpose(1, 2).reshape(-1, self.head_size, self.kernel) @ conv_kernel
         conv_out = conv_out.reshape(batch, seq, self.attn_heads, self.head_size)
         q, k, v = (split_heads(t, self.attn_heads) for t in (query, self.key(x), self.value(x)))
-        context = F.scaled_dot_product_attention(q, k, v).transpose(1, 2)     # (B, seq, heads, head_size)
+        context = attend(self, q, k, v).transpose(1, 2)                       # (B, seq, heads, head_size)
         return torch.cat([context, conv_out], dim=2).reshape(batch, seq, -1)
 
 
@@ -197,6 +200,8 @@ class FeedForward(nn.Module):
             h = dense(h)
             if i < len(self.dense) - 1:
                 h = F.gelu(h)
+                if i == 0:
+                    record_activation(self, h)
         return self.LayerNorm(x + h)
 
 

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from primitives.roles import tag
 from .init import materialise
+from .probe_hooks import attend, record_activation
 
 LN_EPS = 1e-5
 
@@ -62,6 +63,7 @@ class Attention(nn.Module):
         self.c_attn = nn.Linear(d_model, 3 * d_model)
         self.c_proj = nn.Linear(d_model, d_model)
         self.d_model = d_model
+        self.zc_heads = n_head
         tag(self, "attention")
 
     def zc_flops(self, seq: int) -> float:
@@ -70,7 +72,7 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, width = x.shape
         q, k, v = (t.view(batch, seq, self.n_head, -1).transpose(1, 2) for t in self.c_attn(x).split(width, -1))
-        context = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        context = attend(self, q, k, v, causal=True)
         return self.c_proj(context.transpose(1, 2).reshape(batch, seq, width))
 
 
@@ -82,7 +84,9 @@ class MLP(nn.Module):
         tag(self, "ffn")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+        h = F.gelu(self.c_fc(x), approximate="tanh")
+        record_activation(self, h)
+        return self.c_proj(h)
 
 
 class Block(nn.Module):

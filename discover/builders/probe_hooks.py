@@ -1,0 +1,40 @@
+"""What a model exposes to data-dependent proxies while it is being probed (and costs nothing otherwise).
+
+A module being probed carries a dict ``zc_probe``. Attention modules then compute their attention explicitly, record
+the probabilities, and scale each head's output by a head mask (ones, requiring grad: its gradient is the head's
+importance, Michel et al. 2019). FFN modules record their hidden activations (after the first non-linearity).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+PROBE_ATTR = "zc_probe"
+
+
+def attend(module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v per head; explicit, recorded and head-masked when ``module`` is probed."""
+    probe = getattr(module, PROBE_ATTR, None)
+    if probe is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if causal:
+        seq = q.shape[-2]
+        scores = scores.masked_fill(torch.ones(seq, seq, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+    probs = scores.softmax(-1)
+    probe["probs"] = probs
+    context = probs @ v
+    mask = probe.get("head_mask")
+    if mask is not None:
+        context = context * mask.view(1, -1, 1, 1)
+    return context
+
+
+def record_activation(module, hidden: torch.Tensor) -> None:
+    probe = getattr(module, PROBE_ATTR, None)
+    if probe is not None:
+        if hidden.requires_grad:
+            hidden.retain_grad()
+        probe["act"] = hidden

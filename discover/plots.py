@@ -1,0 +1,64 @@
+"""Figures of a comparison: proxy-vs-target scatter plots, and a bar chart of Kendall tau (needs matplotlib)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ZcDiscoverError
+
+
+def _pyplot():
+    try:
+        import matplotlib
+        matplotlib.use("Agg")  # files only: no display needed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ZcDiscoverError("plots need matplotlib: pip install 'zc-discover[plot]'") from None
+    return plt
+
+
+def scatter_grid(report: pd.DataFrame, path: Path, meta: dict) -> Path:
+    plt = _pyplot()
+    scores, target = report.attrs["scores"], report.attrs["target"]
+    names = [p for p in report["proxy"] if p in scores]
+    columns = min(4, max(1, len(names)))
+    rows = math.ceil(len(names) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.8 * rows), squeeze=False)
+    kendall = dict(zip(report["proxy"], report["kendall"]))
+    for axis, name in zip(axes.flat, names):
+        axis.scatter(scores[name], target, s=4, alpha=0.5)
+        tau = kendall.get(name)
+        axis.set_title(f"{name}\nKendall {tau:.3f}" if tau == tau else f"{name}\n(undefined)", fontsize=8)
+        axis.tick_params(labelsize=6)
+        axis.locator_params(axis="x", nbins=4)
+    for axis in list(axes.flat)[len(names):]:
+        axis.axis("off")
+    figure.suptitle(f"{meta['benchmark']} ({meta['builder']}): proxy (x) vs target (y)", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def kendall_bars(report: pd.DataFrame, path: Path, meta: dict) -> Path:
+    """Kendall tau of every proxy on all architectures; a discovered proxy shows its held-out tau (with spread)."""
+    plt = _pyplot()
+    data = report.dropna(subset=["kendall"]).copy()
+    heldout = data["heldout_kendall"] if "heldout_kendall" in data else pd.Series([None] * len(data), index=data.index)
+    values = [h if h is not None and h == h else k for h, k in zip(heldout, data["kendall"])]
+    errors = [(s if s is not None and s == s else 0.0)
+              for s in (data["heldout_kendall_std"] if "heldout_kendall_std" in data else [None] * len(data))]
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    figure, axis = plt.subplots(figsize=(7, 0.3 * len(values) + 1.2))
+    colours = ["tab:orange" if str(data["proxy"].iloc[i]).startswith("discovered:") else "tab:blue" for i in order]
+    axis.barh([data["proxy"].iloc[i] for i in order], [values[i] for i in order],
+              xerr=[errors[i] for i in order], color=colours)
+    axis.set_xlabel("Kendall tau (discovered proxies: held-out mean over folds)")
+    axis.set_title(f"{meta['benchmark']} ({meta['builder']})", fontsize=10)
+    axis.axvline(0, color="black", linewidth=0.5)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,170 @@
+"""One architecture under probe: the passes data-dependent proxies share, each run at most once and timed.
+
+- ``task``: forward with attention and FFN recording on, the task loss, and its backward (weight gradients, head-mask
+  gradients, activation gradients). FlexiBERT's task is binary classification of the mean-pooled hidden states by a
+  fixed random linear head (seeded) against random labels; GPT-2's is its language-modelling loss.
+- ``jacobian``: the gradient of a fixed random read-out of the outputs with respect to the input embeddings, per
+  example (from the task pass's forward).
+- ``synflow``: the model in float64 with |weights|, a fixed positive read-out of its outputs on one all-zero-token
+  sequence.
+- ``grasp``: the Hessian-gradient product H g of the task loss (finite difference: one more forward/backward).
+Proxies read from these and add their own arithmetic; ``seconds`` records each pass's cost.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from functools import cached_property
+
+import torch
+from torch import nn
+
+from primitives.decompose import TaggedTensor, decompose
+from ..builders.probe_hooks import PROBE_ATTR
+from .inputs import Batch
+
+GRADIENT_ROLES = ("attention", "mixing", "ffn")
+
+
+class ProbeRun:
+    def __init__(self, model: nn.Module, batch: Batch, family: str):
+        self.model, self.batch, self.family = model, batch, family
+        self.seconds: dict[str, float] = {}
+        self.tensors: list[TaggedTensor] = decompose(model)
+        self.attention_modules = [m for m in model.modules() if hasattr(m, "zc_heads")]
+        self.ffn_modules = [m for m in model.modules() if type(m).__name__ in ("FeedForward", "MLP")]
+
+    def weights(self) -> list[TaggedTensor]:
+        """The weight matrices gradient proxies sum over: attention, mixing and FFN (embedding lookups excluded)."""
+        return [t for t in self.tensors if t.role in GRADIENT_ROLES and t.kind != "bias" and t.tensor.dim() >= 2]
+
+    def _timed(self, name: str, function):
+        start = time.perf_counter()
+        try:
+            return function()
+        finally:
+            self.seconds[name] = time.perf_counter() - start
+
+    def _embedding_module(self) -> nn.Module:
+        return self.model.embeddings if hasattr(self.model, "embeddings") else self.model.word_emb
+
+    @cached_property
+    def _shared(self) -> dict:
+        """One forward pass serves two backward passes: the task loss (weights, head masks, activations) and a read-out
+        of the outputs (the Jacobian with respect to the input embeddings)."""
+        def run():
+            for m in self.attention_modules:
+                setattr(m, PROBE_ATTR, {"head_mask": torch.ones(m.zc_heads, requires_grad=True)})
+            for m in self.ffn_modules:
+                setattr(m, PROBE_ATTR, {})
+            captured = {}
+
+            def keep(_, __, output):
+                captured["x"] = output
+
+            handle = self._embedding_module().register_forward_hook(keep)
+            try:
+                self.model.zero_grad(set_to_none=True)
+                hidden, loss = self._forward_with_loss()
+                embedded = captured["x"]
+                loss.backward(retain_graph=True)
+                attention = [getattr(m, PROBE_ATTR) for m in self.attention_modules]
+                ffn = [getattr(m, PROBE_ATTR) for m in self.ffn_modules]
+                # Everything the task gradient left behind is copied out before the second backward pass, whose
+                # gradient hooks would otherwise add into the retained activation gradients.
+                result = {
+                    "loss": float(loss.detach()),
+                    "grads": {t.name: t.tensor.grad.detach().clone() if t.tensor.grad is not None else
+                              torch.zeros_like(t.tensor) for t in self.weights()},
+                    "probs": [p["probs"].detach() for p in attention],
+                    "head_mask_grads": [p["head_mask"].grad.detach().clone() for p in attention],
+                    "acts": [p["act"].detach() for p in ffn],
+                    "act_grads": [p["act"].grad.detach().clone() if p["act"].grad is not None else
+                                  torch.zeros_like(p["act"]) for p in ffn],
+                }
+                readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
+                jacobian = torch.autograd.grad(readout, embedded)[0]
+                result["jacobian"] = jacobian.detach().reshape(self.batch.ids.shape[0], -1)
+                return result
+            finally:
+                handle.remove()
+                for m in self.attention_modules + self.ffn_modules:
+                    delattr(m, PROBE_ATTR)
+                self.model.zero_grad(set_to_none=True)
+        return self._timed("task", run)
+
+    def readout(self, width: int, dtype: torch.dtype, positive: bool = False) -> torch.Tensor:
+        """A fixed random direction (seeded) to read a scalar out of the final hidden states.
+
+        Summing them would not do: a final LayerNorm makes every token's features sum to exactly zero, so that sum
+        has no gradient at all."""
+        u = torch.randn(width, generator=torch.Generator().manual_seed(self.batch.seed + 2), dtype=torch.float64)
+        return (u.abs() if positive else u).to(dtype)
+
+    def _forward_with_loss(self, model: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(final hidden states, task loss) from one forward pass."""
+        model = model or self.model
+        if self.family == "gpt2":
+            hidden = model(self.batch.ids[:, :-1])
+            loss = model.crit(hidden.reshape(-1, hidden.shape[-1]), self.batch.ids[:, 1:].reshape(-1)).mean()
+            return hidden, loss
+        hidden = model(self.batch.ids)
+        head = torch.Generator().manual_seed(self.batch.seed + 1)
+        weight = torch.randn(2, hidden.shape[-1], generator=head, dtype=hidden.dtype) * 0.02
+        return hidden, nn.functional.cross_entropy(hidden.mean(dim=1) @ weight.T, self.batch.labels)
+
+    @property
+    def task(self) -> dict:
+        return self._shared
+
+    @property
+    def jacobian(self) -> torch.Tensor:
+        """(batch, seq * width) gradients of the read-out with respect to each example's input embeddings."""
+        return self._shared["jacobian"]
+
+    @cached_property
+    def synflow(self) -> dict[str, torch.Tensor]:
+        """|theta| * dR/dtheta per weight matrix, R = a positive read-out of the |weights| model's outputs (float64)."""
+        def run():
+            model = copy.deepcopy(self.model).double()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.abs_()
+            ids = torch.zeros(1, self.batch.ids.shape[1], dtype=torch.long)
+            hidden = model(ids)
+            (hidden * self.readout(hidden.shape[-1], hidden.dtype, positive=True)).sum().backward()
+            params = dict(model.named_parameters())
+            return {t.name: (params[t.name] * params[t.name].grad).detach() for t in self.weights()}
+        return self._timed("synflow", run)
+
+    @cached_property
+    def grasp(self) -> dict[str, torch.Tensor]:
+        """theta * (H g) per weight matrix for the task loss (GraSP; the score is minus its sum).
+
+        Choice: H g by a central-free finite difference, (grad L(theta + e g) - grad L(theta)) / e with
+        e = 1e-3 ||theta|| / ||g|| over the measured matrices: one more forward and backward instead of a double
+        backward, which costs about three times as much (and which torch's fused attention kernels do not support).
+        """
+        def run():
+            weights = [t.tensor for t in self.weights()]
+            grads = [self.task["grads"][t.name] for t in self.weights()]
+            g_norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads))
+            w_norm = torch.sqrt(sum((w.detach().double() ** 2).sum() for w in weights))
+            if g_norm == 0:
+                return {t.name: torch.zeros_like(t.tensor) for t in self.weights()}
+            step = float(1e-3 * w_norm / g_norm)
+            with torch.no_grad():
+                for w, g in zip(weights, grads):
+                    w.add_(g, alpha=step)
+            try:
+                self.model.zero_grad(set_to_none=True)
+                self._forward_with_loss()[1].backward()
+                shifted = [w.grad.detach().clone() if w.grad is not None else torch.zeros_like(w) for w in weights]
+            finally:
+                with torch.no_grad():
+                    for w, g in zip(weights, grads):
+                        w.sub_(g, alpha=step)
+                self.model.zero_grad(set_to_none=True)
+            return {t.name: (t.tensor.detach() * (s - g) / step)
+                    for t, s, g in zip(self.weights(), shifted, grads)}
+        return self._timed("grasp", run)

@@ -1,0 +1,26 @@
+"""SynFlow and LogSynFlow.
+
+Choice: the input is one sequence of token id 0 (LayerNorm makes an all-ones input degenerate), the model runs in
+float64 with every parameter replaced by its absolute value, and R is a fixed positive random read-out of its final
+hidden states (their plain sum is identically zero behind a final LayerNorm, so it has no gradient).
+"""
+import torch
+
+from ..registry import data_proxy
+
+
+@data_proxy("synflow", "Tanaka et al., SynFlow, NeurIPS 2020 (as a proxy: Abdelfattah et al. 2021)",
+            "sum of |theta| * dR/dtheta over attention, mixing and FFN matrices", ("synflow",), needs_gradients=True)
+def synflow(run) -> float:
+    return float(sum(s.sum() for s in run.synflow.values()))
+
+
+@data_proxy("logsynflow", "Cavagnero et al., LogSynFlow (2022)",
+            "sum of |theta| * log(1 + |dR/dtheta|): synflow with log-compressed gradients", ("synflow",))
+def logsynflow(run) -> float:
+    total = 0.0
+    for name, product in run.synflow.items():
+        weight = next(t.tensor for t in run.weights() if t.name == name).detach().abs().double()
+        gradient = torch.where(weight > 0, product / weight.clamp_min(1e-300), torch.zeros_like(product))
+        total += float((weight * torch.log1p(gradient.abs())).sum())
+    return total

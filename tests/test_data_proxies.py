@@ -1,0 +1,167 @@
+"""Data-dependent proxies: hand-worked cases on crafted probe results, plumbing on tiny real models."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from discover import load_benchmark
+from discover.builders.flexibert import build_flexibert
+from discover.zc.compute import data_proxy_table, probe_arch
+from discover.zc.inputs import make_batch
+from discover.zc.probe import ProbeRun
+from discover.zc.registry import DATA_PROXIES
+from tests.test_loaders import GPT2, lts_folder
+
+TINY = {"hidden_size": 128, "layers": [{"operation_type": "SA", "operation_parameter": "SDP",
+                                         "num_operation_heads": 2, "feed_forward_dimension": 64,
+                                         "num_feed_forward": 2}]}
+
+
+def tiny_run(builder="spec", batch=3, seq=6):
+    model = build_flexibert(TINY, builder)
+    return ProbeRun(model, make_batch("flexibert", 30522, batch, seq, seed=0), "flexibert")
+
+
+class Crafted:
+    """A stand-in ProbeRun whose task pass is given, for answers that can be worked out by hand."""
+
+    def __init__(self, **task):
+        self.task = task
+        self.batch = make_batch("flexibert", 10, batch=task.get("batch", 2), seq=3)
+        self.tensors = []
+
+    def weights(self):
+        return []
+
+
+def score(name, run):
+    return DATA_PROXIES[name].function(run)
+
+
+def test_naswot_and_activation_distance_by_hand():
+    # two examples whose codes are 101 and 110: Hamming distance 2 of 3
+    acts = [torch.tensor([[[1.0, -1.0, 1.0]], [[1.0, 1.0, -1.0]]])]
+    run = Crafted(acts=acts)
+    assert score("naswot", run) == pytest.approx(math.log(3 * 3 - 1 * 1))  # K = [[3, 1], [1, 3]]
+    assert score("activation_distance", run) == pytest.approx(2 / 3)
+
+
+def test_attention_confidences_by_hand():
+    uniform = torch.full((1, 2, 3, 4), 0.25)
+    one_hot = torch.zeros(1, 2, 3, 4)
+    one_hot[..., 0] = 1.0
+    assert score("attention_confidence", Crafted(probs=[uniform])) == pytest.approx(0.25)
+    assert score("attention_confidence", Crafted(probs=[uniform, one_hot])) == pytest.approx(0.625)
+    assert score("head_softmax_confidence", Crafted(probs=[uniform])) == pytest.approx(0.0, abs=1e-9)
+    assert score("head_softmax_confidence", Crafted(probs=[one_hot, one_hot])) == pytest.approx(2.0)
+
+
+def test_head_importance_and_fisher_by_hand():
+    assert score("head_importance", Crafted(head_mask_grads=[torch.tensor([0.5, -0.25]),
+                                                             torch.tensor([1.0])])) == pytest.approx(1.75)
+    act = torch.ones(2, 3, 1)                   # batch 2, 3 tokens, 1 channel
+    grad = torch.full((2, 3, 1), 0.5)
+    # per example: (sum over tokens of a * g)^2 = 1.5^2; 0.5 * mean over the 2 examples
+    assert score("fisher", Crafted(acts=[act], act_grads=[grad])) == pytest.approx(0.5 * 2.25)
+
+
+def test_w_pca_counts_components():
+    from discover.zc.proxies.w_pca import components
+    rank_one = torch.arange(10.0).reshape(10, 1, 1) * torch.tensor([1.0, 2.0, 3.0])
+    assert components(rank_one) == 1
+    assert components(torch.randn(200, 1, 4, generator=torch.Generator().manual_seed(0))) == 4
+
+
+def test_jacob_cov_prefers_uncorrelated_jacobians():
+    class Jac:
+        def __init__(self, j):
+            self.jacobian = j
+    orthogonal = score("jacob_cov", Jac(torch.eye(3, 6)))
+    correlated = score("jacob_cov", Jac(torch.tensor([[1.0, 2, 3, 4], [1.1, 2, 3, 4], [1.0, 2.1, 3, 4]])))
+    assert orthogonal > correlated
+
+
+def test_gradient_proxies_match_a_direct_autograd():
+    run = tiny_run()
+    weights = [t.tensor for t in run.weights()]
+    for m in run.attention_modules:
+        m.zc_probe = {}
+    loss = run._forward_with_loss()[1]
+    for m in run.attention_modules:
+        del m.zc_probe
+    grads = torch.autograd.grad(loss, weights)
+    assert score("grad_norm", run) == pytest.approx(float(sum(g.norm() for g in grads)), rel=1e-5)
+    assert score("snip", run) == pytest.approx(float(sum((w.detach() * g).abs().sum() for w, g in zip(weights, grads))),
+                                               rel=1e-5)
+
+
+def test_grasp_finite_difference_matches_the_exact_hessian_product():
+    run = tiny_run()
+    approx = score("grasp", run)
+    weights = [t.tensor for t in run.weights()]
+    for m in run.attention_modules:
+        m.zc_probe = {}
+    loss = run._forward_with_loss()[1]
+    grads = torch.autograd.grad(loss, weights, create_graph=True)
+    hg = torch.autograd.grad(sum((g * g.detach()).sum() for g in grads), weights)
+    for m in run.attention_modules:
+        del m.zc_probe
+    exact = -float(sum((w * h).sum() for w, h in zip(weights, hg)))
+    assert approx == pytest.approx(exact, rel=0.05)
+
+
+@pytest.mark.parametrize("builder", ["as-trained", "spec", "legacy"])
+def test_every_proxy_is_finite_on_a_real_model(builder):
+    run = tiny_run(builder)
+    for name, proxy in DATA_PROXIES.items():
+        value = proxy.function(run)
+        assert math.isfinite(value), name
+
+
+@pytest.fixture
+def tiny_lts(tmp_path):
+    return load_benchmark(f"lts:{lts_folder(tmp_path / 'lts', [GPT2, {**GPT2, 'div_val': 1}, {**GPT2, 'n_layer': 1}])}")
+
+
+def test_a_failing_proxy_records_nan_and_reason_and_the_rest_go_on(tiny_lts, monkeypatch):
+    from discover.zc import registry
+
+    def broken(run):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setitem(registry.DATA_PROXIES, "broken", registry.DataProxy("broken", broken, "", "", ("task",)))
+    row = probe_arch(tiny_lts, "config_0_j0", ["broken", "grad_norm"], "as-trained", 0, 2, 8)
+    assert math.isnan(row["broken"]) and "out of memory" in row["broken:error"]
+    assert math.isfinite(row["grad_norm"]) and row["grad_norm:error"] is None and row["grad_norm:seconds"] > 0
+
+
+def test_table_is_the_same_for_any_jobs_and_is_cached(tiny_lts):
+    names = ["grad_norm", "naswot", "head_importance"]
+    one = data_proxy_table(tiny_lts, names, batch=2, seq=8, n_jobs=1, use_cache=False)
+    two = data_proxy_table(tiny_lts, names, batch=2, seq=8, n_jobs=2, use_cache=False)
+    pd.testing.assert_frame_equal(one[["arch_id", *names]], two[["arch_id", *names]])
+    cached = data_proxy_table(tiny_lts, names, batch=2, seq=8)
+    again = data_proxy_table(tiny_lts, names, batch=2, seq=8)
+    np.testing.assert_allclose(again[names].to_numpy(float), cached[names].to_numpy(float))
+
+
+def test_data_proxies_are_scored_and_compared_by_name(tiny_lts):
+    from discover.compare import compare
+    report = compare(tiny_lts, ["params", "grad_norm"], options={"batch": 2, "seq": 8})
+    row = report.set_index("proxy").loc["grad_norm"]
+    assert bool(row.needs_data) and bool(row.needs_gradients) and row.failed == 0 and row.seconds_per_arch > 0
+
+
+def test_activation_features_extend_the_table(tiny_lts):
+    from discover.featurize import featurize
+    from discover.zc.activation_features import activation_feature_names
+    table = featurize(tiny_lts, with_activations=True, use_cache=False)
+    names = activation_feature_names()
+    assert set(names) <= set(table.columns) and "sum_ffn_logdet" in table.columns
+    assert table[names].notna().all().all()
+    assert (table["count_attention"] > 0).all() and (table["mean_attention_attn_entropy"] > 0).all()
+    # one-layer architecture: its sum over layers equals its mean
+    one_layer = table[table.arch_id == "config_2_j0"].iloc[0]
+    assert one_layer["sum_ffn_act_norm"] == pytest.approx(one_layer["mean_ffn_act_norm"])
