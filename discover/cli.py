@@ -70,7 +70,7 @@ def build_parser() -> Parser:
     score = verbs.add_parser("score", parents=[common, work], help="rank quality of one proxy or formula")
     score.add_argument("name")
     which = score.add_mutually_exclusive_group(required=True)
-    which.add_argument("--proxy", help="a registered proxy (see 'zc-discover compare')")
+    which.add_argument("--proxy", help="a registered proxy (see 'zc-discover compare'), or run:RUN_DIR for a discovered one")
     which.add_argument("--formula", help="an expression over feature names, e.g. 'sum_ffn_logdet / n_layers'")
     score.add_argument("--ids", help="file of architecture ids to evaluate on, one per line")
     score.add_argument("--alpha", type=float, help="zerolm: use this alpha instead of choosing one on a sample")

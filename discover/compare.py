@@ -27,16 +27,18 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     builder = builder or benchmark.spec.builders[0]
     names = list(proxies or PROXIES)
     for name in names:
-        get_proxy(name)  # unknown names fail before any work, with suggestions
+        if not name.startswith("run:"):
+            get_proxy(name)  # unknown names fail before any work, with suggestions
     table = featurize(benchmark, builder, seed, n_jobs) if table is None else table
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
     rows, all_scores = [], {}
     for name in names:
-        proxy = get_proxy(name)
+        proxy = get_proxy(name) if not name.startswith("run:") else None
         start = time.perf_counter()
         _, scores, info = proxy_scores(benchmark, table, name, None, builder, seed, {"n_jobs": n_jobs,
                                                                                     **(options or {})})
-        seconds = (time.perf_counter() - start) / len(table) + (feature_seconds if proxy.uses_features else 0.0)
+        uses_features = proxy is None or proxy.uses_features
+        seconds = (time.perf_counter() - start) / len(table) + (feature_seconds if uses_features else 0.0)
         if "seconds_per_arch" in info:  # measured when the proxy was computed (it may come from the cache now)
             seconds = info["seconds_per_arch"]
         all_scores[name] = scores
@@ -44,8 +46,8 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         note = quality.reason or ("alpha=" + format(info["alpha"], "g") if "alpha" in info else "")
         rows.append({"proxy": name, "spearman": quality.spearman, "kendall": quality.kendall,
                      "kendall_iso_params": quality.kendall_iso_params, "top10_precision": quality.top10_precision,
-                     "seconds_per_arch": seconds, "needs_data": proxy.needs_data,
-                     "needs_gradients": proxy.needs_gradients, "n": quality.n,
+                     "seconds_per_arch": seconds, "needs_data": bool(proxy and proxy.needs_data),
+                     "needs_gradients": bool(proxy and proxy.needs_gradients), "n": quality.n,
                      "failed": int(info.get("failed", 0)), "note": note})
     for run in runs or []:  # discovered proxies, scored unchanged on this benchmark
         name = f"discovered:{run.path.name}"

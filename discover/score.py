@@ -57,6 +57,10 @@ def proxy_scores(benchmark: Benchmark, table: pd.DataFrame, proxy: str | None = 
     if formula is not None:
         parsed = Formula.from_string(formula, formula_features(table))
         return str(parsed), parsed.evaluate(table), {"formula": str(parsed), "latex": parsed.latex()}
+    if proxy.startswith("run:"):  # a discovered proxy, by its run folder
+        from .discovery import load_run
+        run = load_run(proxy[4:])
+        return proxy, run.formula.evaluate(table), {"formula": str(run.formula)}
     ctx = ProxyContext(benchmark, table, builder or benchmark.spec.builders[0], seed, options or {})
     result = get_proxy(proxy).function(ctx)
     return proxy, np.asarray(result.scores, dtype=float), result.info

@@ -141,3 +141,19 @@ def test_compare_with_a_run_draws_the_figures(capsys, tables, data_dir, tmp_path
     assert "discovered:run" in set(report["proxy"])
     for figure in ("scatter.png", "kendall.png"):
         assert (out / figure).stat().st_size > 5000
+
+
+def test_a_discovered_proxy_is_scored_by_name(capsys, tables, data_dir, tmp_path):
+    import json
+    from discover.discovery import search_tables
+    from discover.search import SearchConfig
+    _, table = tables("nas-bench-bert")
+    search_tables({"nas-bench-bert": table}, tmp_path / "run", SearchConfig(population=30, generations=2), folds=1,
+                  progress=False)
+    assert main(["score", "nas-bench-bert", "--proxy", f"run:{tmp_path / 'run'}", "--json", "-q",
+                 "--data-dir", str(data_dir)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 500 and result["kendall"] > 0.5
+    assert main(["compare", "nas-bench-bert", "--proxies", "zerolm", f"run:{tmp_path / 'run'}", "-q",
+                 "--data-dir", str(data_dir)]) == 0
+    assert f"run:{tmp_path / 'run'}" in capsys.readouterr().out
