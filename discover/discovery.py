@@ -71,9 +71,13 @@ def split_validation(rows: np.ndarray, fraction: float, seed: int) -> tuple[np.n
 def _problem(name: str, table: pd.DataFrame, features: list[str], learn: np.ndarray, heldout: np.ndarray,
              config: SearchConfig, seed: int) -> Problem:
     train, validation = split_validation(learn, config.validation_fraction, seed)
-    return Problem(name, {f: table[f].to_numpy(float) for f in features}, table["target"].to_numpy(float),
-                   table["n_params"].to_numpy(float), table["arch_id"].astype(str).tolist(), train, validation,
-                   heldout)
+    # Rows reordered as [train | validation | held out], so that each part is a contiguous slice of every column.
+    order = np.concatenate([train, validation, heldout]).astype(int)
+    sizes = np.cumsum([len(train), len(validation), len(heldout)])
+    return Problem(name, {f: table[f].to_numpy(float)[order] for f in features},
+                   table["target"].to_numpy(float)[order], table["n_params"].to_numpy(float)[order],
+                   table["arch_id"].astype(str).to_numpy()[order].tolist(), np.arange(sizes[0]),
+                   np.arange(sizes[0], sizes[1]), np.arange(sizes[1], sizes[2]))
 
 
 def plan_stages(tables: dict[str, pd.DataFrame], features: list[str], config: SearchConfig, folds: int,

@@ -27,7 +27,7 @@ from .errors import ZcDiscoverError
 from .gp import (DEFAULT_OPERATORS, WORST, TreeEvaluator, crossover_one_point, generate, make_pset,
                  tree_to_sympy)
 from .metrics import rank_quality
-from .selection import choose
+from .selection import choose, one_standard_error
 
 log = logging.getLogger(__name__)
 FITNESSES = ("spearman", "kendall")
@@ -98,17 +98,22 @@ def batch_correlation(values: np.ndarray, target: np.ndarray, kind: str, ranks: 
 
 
 class Scorer:
-    """Fitness of trees on one or several problems: the minimum over problems of the train correlation."""
+    """Fitness of trees on one or several problems: the minimum over problems of the train correlation.
+
+    The validation correlation is computed lazily, only for the trees that reach the Pareto front (the only ones it
+    is used for), which saves a third of the work per candidate."""
 
     def __init__(self, problems: list[Problem], kind: str):
         self.problems, self.kind = problems, kind
         self.evaluators = [TreeEvaluator(p.columns) for p in problems]
-        self.memo: dict[str, tuple[float, float, bytes]] = {}
+        self.memo: dict[str, tuple[float, bytes]] = {}
+        self.validation_memo: dict[str, float] = {}
         self.evaluations = 0
         self.invalid = 0
+        self._target_ranks = [stats.rankdata(p.target[p.train]) for p in problems]
 
-    def score(self, trees: list, names: list[str] | None = None) -> list[tuple[float, float, bytes]]:
-        """(train, validation, semantic key) per tree; non-finite or constant candidates get WORST."""
+    def score(self, trees: list, names: list[str] | None = None) -> list[tuple[float, bytes]]:
+        """(train correlation, semantic key) per tree; non-finite or constant candidates get WORST."""
         names = [str(t) for t in trees] if names is None else names
         todo: dict[str, object] = {}
         for name, tree in zip(names, trees):
@@ -121,32 +126,52 @@ class Scorer:
     def _score_new(self, names: list[str], trees: list) -> None:
         count = len(names)
         train = np.full(count, np.inf)
-        validation = np.full(count, np.inf)
         valid = np.ones(count, dtype=bool)
         keys: list[bytes] = []
         for index, (problem, evaluator) in enumerate(zip(self.problems, self.evaluators)):
             values = evaluator.many(trees, names)
-            rows = np.concatenate([problem.train, problem.validation])
-            seen = values[:, rows]
+            seen = values[:, np.concatenate([problem.train, problem.validation])]
             ok = np.isfinite(seen).all(axis=1)
-            ok[ok] = np.ptp(values[ok][:, problem.train], axis=1) > 0
+            fit = seen[:, : len(problem.train)]
+            fit[~ok] = 0.0
+            ok &= fit.max(axis=1) > fit.min(axis=1)
             valid &= ok
-            seen[~ok] = np.arange(len(rows))  # any non-constant row; its scores are discarded below
-            train_ranks = average_ranks(seen[:, : len(problem.train)])
-            validation_ranks = average_ranks(seen[:, len(problem.train):])
-            train = np.minimum(train, batch_correlation(seen[:, : len(problem.train)],
-                                                        problem.target[problem.train], self.kind, train_ranks))
-            validation = np.minimum(validation, batch_correlation(
-                seen[:, len(problem.train):], problem.target[problem.validation], self.kind, validation_ranks))
+            fit[~ok] = np.arange(fit.shape[1])  # any non-constant row; its score is discarded below
+            ranks = average_ranks(fit)
+            train = np.minimum(train, self._correlation(ranks, fit, index))
             if index == 0:  # two trees that order the first benchmark's architectures alike are one candidate
-                keys = [r.tobytes() for r in np.hstack([train_ranks, validation_ranks]).astype(np.float32)]
+                keys = [r.tobytes() for r in ranks.astype(np.float32)]
         for i, name in enumerate(names):
             good = bool(valid[i]) and math.isfinite(train[i])
             self.invalid += not good
-            self.memo[name] = (float(train[i]) if good else WORST,
-                               float(validation[i]) if good and math.isfinite(validation[i]) else WORST,
-                               keys[i] if good else name.encode())
+            self.memo[name] = (float(train[i]) if good else WORST, keys[i] if good else name.encode())
         self.evaluations += count
+
+    def _correlation(self, ranks: np.ndarray, values: np.ndarray, index: int) -> np.ndarray:
+        problem = self.problems[index]
+        if self.kind == "kendall":
+            return batch_correlation(values, problem.target[problem.train], "kendall")
+        centred = ranks - (ranks.shape[1] + 1) / 2.0
+        target = self._target_ranks[index] - (ranks.shape[1] + 1) / 2.0
+        with np.errstate(all="ignore"):
+            return (centred @ target) / np.sqrt(np.einsum("ij,ij->i", centred, centred) * (target @ target))
+
+    def validation(self, individuals: list) -> None:
+        """Set ``ind.validation``: the minimum over problems of the correlation on the inner validation rows."""
+        names = [str(ind) for ind in individuals]
+        todo = [(n, ind) for n, ind in zip(names, individuals) if n not in self.validation_memo]
+        if todo:
+            result = np.full(len(todo), np.inf)
+            for problem, evaluator in zip(self.problems, self.evaluators):
+                values = evaluator.many([t for _, t in todo], [n for n, _ in todo])[:, problem.validation]
+                finite = np.isfinite(values).all(axis=1) & (np.ptp(np.nan_to_num(values), axis=1) > 0)
+                correlation = batch_correlation(np.where(finite[:, None], values, 0.0),
+                                                problem.target[problem.validation], self.kind)
+                result = np.minimum(result, np.where(finite, correlation, WORST))
+            for (name, _), value in zip(todo, result):
+                self.validation_memo[name] = float(value) if math.isfinite(value) else WORST
+        for name, ind in zip(names, individuals):
+            ind.validation = self.validation_memo[name]
 
 
 def _toolbox(pset: gp.PrimitiveSetTyped, config: SearchConfig) -> base.Toolbox:
@@ -188,14 +213,13 @@ def _assign(individuals: list, scorer: Scorer) -> None:
     """Set fitness; among individuals with the same ranking of architectures, only the smallest keeps its score."""
     results = scorer.score(individuals, [str(ind) for ind in individuals])
     best_of_key: dict[bytes, int] = {}
-    for i, (ind, (train, _, key)) in enumerate(zip(individuals, results)):
+    for i, (ind, (train, key)) in enumerate(zip(individuals, results)):
         ind.train, ind.key = train, key
         holder = best_of_key.get(key)
         if holder is None or len(ind) < len(individuals[holder]):
             best_of_key[key] = i
     keep = set(best_of_key.values())
-    for i, (ind, (train, validation, _)) in enumerate(zip(individuals, results)):
-        ind.validation = validation
+    for i, (ind, (train, _)) in enumerate(zip(individuals, results)):
         ind.fitness.values = (train if i in keep else WORST, float(len(ind)))
 
 
@@ -255,6 +279,7 @@ def run_stage(stage: str, problems: list[Problem], features: list[str], config: 
         _assign(population, scorer)
         front = tools.ParetoFront(similar=_same_candidate)
         front.update(population)
+        scorer.validation(list(front))
         logbook, first_generation, elapsed = [], 1, 0.0
     for generation in range(first_generation, config.generations + 1):
         offspring = _vary(population, toolbox, config)
@@ -262,6 +287,7 @@ def run_stage(stage: str, problems: list[Problem], features: list[str], config: 
         _assign(pool, scorer)
         population = tools.selNSGA2(pool, config.population, nd="log")
         front.update([ind for ind in population if ind.fitness.values[0] > WORST])
+        scorer.validation(list(front))
         best = max(front, key=lambda ind: ind.train)
         record = {"stage": stage, "generation": generation, "evaluations": scorer.evaluations,
                   "invalid": scorer.invalid, "front_size": len(front), "best_train": best.train,
@@ -290,7 +316,11 @@ def _finish(stage, seed, problems, front, logbook, config, scorer, seconds) -> S
         rows.append({"complexity": len(ind), "train": ind.train, "validation": ind.validation,
                      "formula": str(tree_to_sympy(ind)), "tree": str(ind)})
     table = pd.DataFrame(rows).sort_values(["complexity", "train"], ascending=[True, False], ignore_index=True)
-    chosen = choose(table, config.delta)
+    # The simplest formula within max(delta, one standard error of the best validation score): differences smaller
+    # than the validation split can resolve are not worth a more complex formula.
+    best_validation = float(table["validation"].max())
+    n_validation = min(len(p.validation) for p in problems)
+    chosen = choose(table, max(config.delta, one_standard_error(best_validation, n_validation)))
     tree = next(ind for ind in front if str(ind) == chosen["tree"])
     heldout = {}
     for problem, evaluator in zip(problems, scorer.evaluators):

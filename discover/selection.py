@@ -8,6 +8,14 @@ import pandas as pd
 DEFAULT_DELTA = 0.01
 
 
+def one_standard_error(correlation: float, n: int) -> float:
+    """Approximate standard error of a Spearman correlation on ``n`` items (Fisher z with Fieller's 1.03 factor,
+    mapped back through dz/drho = 1 / (1 - rho^2)): the tolerance of the 'one standard error' selection rule."""
+    if n <= 3 or not math.isfinite(correlation):
+        return math.inf
+    return (1.0 - min(correlation * correlation, 1.0)) * 1.03 / math.sqrt(n - 3)
+
+
 def choose(front: pd.DataFrame, delta: float = DEFAULT_DELTA) -> pd.Series:
     """``front`` has columns ``complexity`` and ``validation`` (higher is better). Among the rows whose validation
     score is within ``delta`` of the best, the least complex wins; ties go to the better validation score, then to

@@ -3,8 +3,9 @@
     python experiments/bench_search.py [--candidates 3000] [--jobs 2]
 
 Both evaluators score the same random population (typed trees of the default search) on the nas-bench-bert
-(as-trained) feature table: the fast path computes, per candidate, the Spearman correlation on the 375 fitness rows
-and on the 125 validation rows (all 500 evaluated), the naive loop one Spearman on all 500. The fast path is zc-discover's
+(as-trained) feature table: the fast path computes, per candidate, its values on all 500 architectures and the
+Spearman correlation on the 375 fitness rows of a search stage (the validation correlation is computed only for trees
+that reach the Pareto front); the naive loop one Spearman on all 500. The fast path is zc-discover's
 ``Scorer`` (stack-machine evaluation over numpy columns, batched rank correlation) with an empty memo, so every
 candidate is computed; the naive loop is ``gp.compile`` plus ``scipy.stats.spearmanr`` per individual.
 """

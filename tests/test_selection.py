@@ -27,3 +27,10 @@ def test_non_finite_validation_is_never_chosen():
     assert choose(table)["formula"] == "ok"
     with pytest.raises(ValueError, match="no formula"):
         choose(front([(1, math.nan, "nan")]))
+
+
+def test_one_standard_error_shrinks_with_more_items_and_stronger_correlations():
+    from discover.selection import one_standard_error
+    assert one_standard_error(0.9, 125) < one_standard_error(0.9, 40)
+    assert one_standard_error(0.95, 125) < one_standard_error(0.5, 125)
+    assert one_standard_error(0.92, 125) == pytest.approx((1 - 0.92 ** 2) * 1.03 / math.sqrt(122))
