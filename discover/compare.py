@@ -42,13 +42,19 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         if "seconds_per_arch" in info:  # measured when the proxy was computed (it may come from the cache now)
             seconds = info["seconds_per_arch"]
         all_scores[name] = scores
-        quality = rank_quality(scores, table["target"], table["n_params"])
+        failed = int(info.get("failed", 0))
+        # A proxy undefined on some architectures (e.g. attention statistics of a model without attention) is
+        # ranked on the others; the failures are counted in the report, never silently dropped.
+        keep = np.isfinite(scores) if failed else np.ones(len(scores), dtype=bool)
+        quality = rank_quality(scores[keep], table["target"].to_numpy(float)[keep],
+                               table["n_params"].to_numpy(float)[keep])
         note = quality.reason or ("alpha=" + format(info["alpha"], "g") if "alpha" in info else "")
         rows.append({"proxy": name, "spearman": quality.spearman, "kendall": quality.kendall,
                      "kendall_iso_params": quality.kendall_iso_params, "top10_precision": quality.top10_precision,
                      "seconds_per_arch": seconds, "needs_data": bool(proxy and proxy.needs_data),
                      "needs_gradients": bool(proxy and proxy.needs_gradients), "n": quality.n,
-                     "failed": int(info.get("failed", 0)), "note": note})
+                     "failed": failed, "note": note if not failed else
+                     f"ranked on the {quality.n} it is defined on; first failure: {info.get('first_error', '?')}"})
     for run in runs or []:  # discovered proxies, scored unchanged on this benchmark
         name = f"discovered:{run.path.name}"
         scores = run.formula.evaluate(table)

@@ -165,3 +165,20 @@ def test_activation_features_extend_the_table(tiny_lts):
     # one-layer architecture: its sum over layers equals its mean
     one_layer = table[table.arch_id == "config_2_j0"].iloc[0]
     assert one_layer["sum_ffn_act_norm"] == pytest.approx(one_layer["mean_ffn_act_norm"])
+
+
+def test_one_proxy_reuses_what_a_many_proxy_call_computed(tiny_lts, monkeypatch):
+    from discover.zc import compute
+    calls = {"n": 0}
+    real = compute.probe_arch
+
+    def counting(*args):
+        calls["n"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(compute, "probe_arch", counting)
+    data_proxy_table(tiny_lts, ["grad_norm", "snip"], batch=2, seq=8)
+    probed = calls["n"]
+    assert probed == len(tiny_lts)
+    single = data_proxy_table(tiny_lts, ["snip"], batch=2, seq=8)
+    assert calls["n"] == probed and list(single.columns) == ["arch_id", "snip", "snip:error", "snip:seconds"]

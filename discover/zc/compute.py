@@ -96,28 +96,40 @@ def activation_table(benchmark: Benchmark, builder: str | None = None, seed: int
 def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, builder: str | None = None,
                      seed: int = 0, batch: int | None = None, seq: int | None = None, n_jobs: int = 1,
                      use_cache: bool = True) -> pd.DataFrame:
-    """One row per architecture: each proxy's score, ``:error`` and ``:seconds``."""
+    """One row per architecture: each proxy's score, ``:error`` and ``:seconds``.
+
+    Each proxy is cached in a file of its own, so asking for one proxy reuses what an earlier call computed for many;
+    the proxies still missing are computed together, one probe of each architecture serving them all."""
     names = list(names or DATA_PROXIES)
     builder = builder or benchmark.spec.builders[0]
-    key = {"benchmark": benchmark.checksum, "builder": builder, "seed": int(seed), "batch": batch, "seq": seq,
-           "init": INIT_VERSION, "zc": ZC_VERSION, "proxies": sorted(names), "torch": torch.__version__}
-    path = cache.cache_path("zc", benchmark.name, key)
     ids = [a.id for a in benchmark.archs]
-    columns = ["arch_id"] + [f"{n}{suffix}" for n in names for suffix in ("", ":error", ":seconds")]
+    base = {"benchmark": benchmark.checksum, "builder": builder, "seed": int(seed), "batch": batch, "seq": seq,
+            "init": INIT_VERSION, "zc": ZC_VERSION, "torch": torch.__version__}
+    paths = {name: cache.cache_path(f"zc-{name}", benchmark.name, {**base, "proxy": name}) for name in names}
+    parts: dict[str, pd.DataFrame] = {}
     if use_cache:
-        table = cache.read_table(path, ids, columns)
-        if table is not None:
-            return table
-    rows = parallel_map(probe_arch, [(benchmark, i, names, builder, seed, batch, seq) for i in ids], n_jobs,
-                        "probe")
-    table = pd.DataFrame(rows, columns=columns)
+        for name in names:
+            part = cache.read_table(paths[name], ids, ["arch_id", name, f"{name}:error", f"{name}:seconds"])
+            if part is not None:
+                parts[name] = part
+    missing = [name for name in names if name not in parts]
+    if missing:
+        rows = parallel_map(probe_arch, [(benchmark, i, missing, builder, seed, batch, seq) for i in ids], n_jobs,
+                            "probe")
+        computed = pd.DataFrame(rows)
+        for name in missing:
+            part = computed[["arch_id", name, f"{name}:error", f"{name}:seconds"]].astype({f"{name}:error": "string"})
+            failed = part[f"{name}:error"].notna().sum()
+            if failed:
+                log.warning("%s failed on %d of %d architectures (first: %s)", name, failed, len(part),
+                            part[f"{name}:error"].dropna().iloc[0])
+            if use_cache:
+                cache.write_table(part, paths[name])
+            parts[name] = part
+    table = pd.DataFrame({"arch_id": ids})
     for name in names:
-        failed = table[f"{name}:error"].notna().sum()
-        if failed:
-            log.warning("%s failed on %d of %d architectures (first: %s)", name, failed, len(table),
-                        table[f"{name}:error"].dropna().iloc[0])
-    if use_cache:
-        cache.write_table(table.astype({f"{n}:error": "string" for n in names}), path)
+        table = table.merge(parts[name].assign(arch_id=parts[name]["arch_id"].astype(str)), on="arch_id",
+                            how="left", validate="one_to_one")
     return table
 
 
