@@ -182,3 +182,24 @@ def test_one_proxy_reuses_what_a_many_proxy_call_computed(tiny_lts, monkeypatch)
     assert probed == len(tiny_lts)
     single = data_proxy_table(tiny_lts, ["snip"], batch=2, seq=8)
     assert calls["n"] == probed and list(single.columns) == ["arch_id", "snip", "snip:error", "snip:seconds"]
+
+
+def test_lpzero_and_eznas_by_hand():
+    from primitives.decompose import TaggedTensor
+
+    class Run:
+        def __init__(self, weight, grad):
+            self.tensor = TaggedTensor("w", 0, "ffn", "linear", weight)
+            self.task = {"grads": {"w": grad}}
+
+        def weights(self):
+            return [self.tensor]
+
+    weight = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    equal = torch.zeros(2, 2)   # softmax over dim 0 of a constant column: 1/2 each
+    assert score("lpzero", Run(weight, equal)) == pytest.approx(30 / 4 + 0.25)
+    # sign matrix [[1, 1], [-1, 1]] has determinant 2: sigmoid(log 2) = 2/3
+    assert score("eznas", Run(weight, torch.tensor([[0.3, 0.1], [-0.2, 0.5]]))) == pytest.approx(2 / 3)
+    # determinant -2 (undefined log) and a non-square matrix both count sigmoid(0) = 1/2
+    assert score("eznas", Run(weight, torch.tensor([[0.3, 0.1], [0.2, -0.5]]))) == pytest.approx(0.5)
+    assert score("eznas", Run(torch.ones(2, 3), torch.ones(2, 3))) == pytest.approx(0.5)

@@ -1,3 +1,4 @@
 """One module per published data-dependent proxy; importing this package registers them all."""
-from . import (activation_distance, attention_confidence, fisher, grad_norm, grasp, head_importance,  # noqa: F401
-               head_softmax_confidence, jacob_cov, naswot, snip, synaptic_diversity, synflow, w_pca)
+from . import (activation_distance, attention_confidence, eznas, fisher, grad_norm, grasp,  # noqa: F401
+               head_importance, head_softmax_confidence, jacob_cov, lpzero, naswot, snip, synaptic_diversity, synflow,
+               w_pca)
