@@ -1,5 +1,3 @@
-import pytest
-
 from primitives.combinators import MATRIX_ROLES, aggregate, feature_names
 from primitives.statistics import STATISTICS
 

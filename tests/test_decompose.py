@@ -1,6 +1,5 @@
 """Decomposition of zc-discover's own models and of Hugging Face style modules."""
 import pytest
-import torch
 from torch import nn
 
 from primitives import tag

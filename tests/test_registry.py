@@ -1,5 +1,3 @@
-import json
-
 import pytest
 
 from discover import DataError, UnknownNameError, get_spec, load_benchmark

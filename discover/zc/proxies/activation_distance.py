@@ -1,6 +1,5 @@
 """Activation distance: choice - the mean pairwise Hamming distance between the examples' FFN activation codes (the
 codes of ``naswot``), divided by the code length; Serianni & Kalita (2023) adapted NASWOT's distance to BERT."""
-import torch
 
 from ..registry import data_proxy
 from .naswot import codes
