@@ -337,7 +337,3 @@ def stage_seeds(seed: int, stages: list[str]) -> dict[str, int]:
     """Independent seeds per stage, drawn in the main process (so the result does not depend on --jobs)."""
     children = np.random.SeedSequence(int(seed)).spawn(len(stages))
     return {stage: int(child.generate_state(1)[0]) for stage, child in zip(stages, children)}
-
-
-def result_dict(result: StageResult) -> dict:
-    return asdict(result)
