@@ -3,9 +3,13 @@
 Per weight matrix: sign of the gradient -> log-determinant -> sigmoid -> Frobenius norm, summed over matrices.
 Choices: a log-determinant that is undefined counts 0, as in that re-implementation (NaN -> 0) - this covers the
 negative determinants of most sign matrices and, here, every non-square matrix (where ``torch.logdet`` would raise);
-the matrices are the attention, mixing and FFN weights; gradients come from the probe task loss.
+a singular sign matrix has log-determinant -inf there, so it adds sigmoid(-inf) = 0. A sign matrix's determinant is an
+integer, so any |det| < 1/2 that floating point reports is that zero (with either sign). The matrices are the
+attention, mixing and FFN weights; gradients come from the probe task loss.
 """
 import math
+
+from scipy.special import expit
 
 import torch
 
@@ -21,7 +25,10 @@ def eznas(run) -> float:
         grad = grad.reshape(grad.shape[0], -1).double()
         logdet = 0.0
         if grad.shape[0] == grad.shape[1]:
-            sign, value = torch.linalg.slogdet(torch.sign(grad))
-            logdet = float(value) if float(sign) > 0 and math.isfinite(float(value)) else 0.0
-        total += 1.0 / (1.0 + math.exp(-logdet))   # sigmoid; the Frobenius norm of a scalar is its absolute value
+            sign, value = (float(v) for v in torch.linalg.slogdet(torch.sign(grad)))
+            if sign == 0 or value < math.log(0.5):
+                logdet = -math.inf
+            elif sign > 0:
+                logdet = value
+        total += float(expit(logdet))   # the Frobenius norm of a scalar is its absolute value
     return total
