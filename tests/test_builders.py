@@ -139,6 +139,20 @@ def test_gpt2_d_embed_minus_one_builds(tmp_path):
         assert torch.isfinite(model.lm_loss(torch.randint(0, 500, (2, 9))))
 
 
+def test_gpt2_adaptive_softmax_is_a_distribution_over_the_vocabulary(tmp_path):
+    from tests.test_loaders import GPT2, lts_folder
+    from discover import load_benchmark
+    bench = load_benchmark(f"lts:{lts_folder(tmp_path, [GPT2, {**GPT2, 'div_val': 1}])}")
+    for arch in bench.archs:
+        model = build_model(bench, arch)
+        assert model.crit.n_clusters >= 1
+        every_word = torch.arange(arch.config["n_token"])
+        hidden = torch.randn(1, 32, generator=torch.Generator().manual_seed(3)).expand(len(every_word), 32)
+        with torch.no_grad():
+            probabilities = torch.exp(-model.crit(hidden, every_word).double())
+        assert float(probabilities.sum()) == pytest.approx(1.0, abs=1e-5)
+
+
 @pytest.mark.parametrize("builder", ["as-trained", "spec", "legacy"])
 def test_every_operation_runs_forward(builder):
     ids = torch.randint(0, 30522, (2, 12), generator=torch.Generator().manual_seed(1))

@@ -35,6 +35,9 @@ class Crafted:
     def weights(self):
         return []
 
+    def shared(self, name, function):
+        return function(self)
+
 
 def score(name, run):
     return DATA_PROXIES[name].function(run)
@@ -46,6 +49,25 @@ def test_naswot_and_activation_distance_by_hand():
     run = Crafted(acts=acts)
     assert score("naswot", run) == pytest.approx(math.log(3 * 3 - 1 * 1))  # K = [[3, 1], [1, 3]]
     assert score("activation_distance", run) == pytest.approx(2 / 3)
+
+
+def test_hamming_adds_up_layers_like_one_concatenated_code():
+    from discover.zc.proxies.naswot import hamming
+    generator = torch.Generator().manual_seed(1)
+    acts = [torch.randn(4, 5, 7, generator=generator), torch.randn(4, 5, 3, generator=generator)]
+    codes = torch.cat([(a > 0).reshape(4, -1).double() for a in acts], dim=1)
+    direct = codes @ (1 - codes).T + (1 - codes) @ codes.T
+    distance, length = hamming(Crafted(acts=acts, batch=4))
+    assert length == 5 * 10 and torch.equal(distance, direct)
+
+
+def test_nuclear_norm_matches_svd_also_for_low_rank():
+    from discover.zc.proxies.synaptic_diversity import nuclear_norm
+    generator = torch.Generator().manual_seed(2)
+    low_rank = torch.randn(60, 3, generator=generator) @ torch.randn(3, 20, generator=generator)
+    for matrix in (low_rank, low_rank.T, torch.randn(30, 30, generator=generator)):
+        exact = float(torch.linalg.matrix_norm(matrix.double(), "nuc"))
+        assert nuclear_norm(matrix) == pytest.approx(exact, rel=1e-6)
 
 
 def test_attention_confidences_by_hand():
@@ -203,3 +225,8 @@ def test_lpzero_and_eznas_by_hand():
     # determinant -2 (undefined log) and a non-square matrix both count sigmoid(0) = 1/2
     assert score("eznas", Run(weight, torch.tensor([[0.3, 0.1], [0.2, -0.5]]))) == pytest.approx(0.5)
     assert score("eznas", Run(torch.ones(2, 3), torch.ones(2, 3))) == pytest.approx(0.5)
+    # a singular sign matrix: log-determinant -inf, sigmoid 0 (and no overflow on the way)
+    assert score("eznas", Run(weight, torch.ones(2, 2))) == 0.0
+    singular = torch.sign(torch.randn(64, 1, generator=torch.Generator().manual_seed(0))).repeat(1, 64)
+    singular[:, 0] += 1e-3   # floating point then reports a tiny nonzero determinant
+    assert score("eznas", Run(torch.ones(64, 64), singular)) == 0.0

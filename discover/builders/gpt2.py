@@ -164,19 +164,20 @@ class AdaptiveSoftmax(nn.Module):
             weight = torch.cat([weight, self.cluster_weight])
             bias = torch.cat([bias, self.cluster_bias])
         head = self._logits(hidden, weight, bias, self._proj(0)).log_softmax(-1)
-        nll = torch.zeros_like(target, dtype=hidden.dtype)
+        # One gather reads every token's head log-probability: its own word in the shortlist, else its cluster's
+        # logit. (Indexing rows per cluster instead makes each backward allocate and add head-sized zero tensors,
+        # which cost GPT-2's probe pass more than its attention did.)
         shortlist = self.bounds[1]
-        for i, (lo, hi) in enumerate(zip(self.bounds, self.bounds[1:])):
-            index = ((target >= lo) & (target < hi)).nonzero().squeeze(-1)
+        cluster = torch.bucketize(target, torch.tensor(self.bounds[1:], device=target.device), right=True)
+        column = torch.where(cluster == 0, target, shortlist + cluster - 1)
+        nll = -head.gather(1, column.unsqueeze(1)).squeeze(1)
+        for i in range(1, len(self.bounds) - 1):
+            index = (cluster == i).nonzero().squeeze(-1)
             if not index.numel():
                 continue
-            local = (target[index] - lo).unsqueeze(1)
-            if i == 0:
-                logprob = head[index].gather(1, local).squeeze(1)
-            else:
-                tail = self._logits(hidden[index], *self._weight_bias(i), self._proj(i)).log_softmax(-1)
-                logprob = head[index, shortlist + i - 1] + tail.gather(1, local).squeeze(1)
-            nll[index] = -logprob
+            local = (target[index] - self.bounds[i]).unsqueeze(1)
+            tail = self._logits(hidden[index], *self._weight_bias(i), self._proj(i)).log_softmax(-1)
+            nll = nll.index_add(0, index, -tail.gather(1, local).squeeze(1))
         return nll
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import contextmanager
 from functools import cached_property
 
 import torch
@@ -30,6 +31,7 @@ class ProbeRun:
     def __init__(self, model: nn.Module, batch: Batch, family: str):
         self.model, self.batch, self.family = model, batch, family
         self.seconds: dict[str, float] = {}
+        self._derived: dict[str, object] = {}
         self.tensors: list[TaggedTensor] = decompose(model)
         self.attention_modules = [m for m in model.modules() if hasattr(m, "zc_heads")]
         self.ffn_modules = [m for m in model.modules() if type(m).__name__ in ("FeedForward", "MLP")]
@@ -37,6 +39,28 @@ class ProbeRun:
     def weights(self) -> list[TaggedTensor]:
         """The weight matrices gradient proxies sum over: attention, mixing and FFN (embedding lookups excluded)."""
         return [t for t in self.tensors if t.role in GRADIENT_ROLES and t.kind != "bias" and t.tensor.dim() >= 2]
+
+    @contextmanager
+    def _gradients_for_weights_only(self):
+        """Turn off gradients of every parameter no proxy reads (embeddings, the softmax head, norms) for one pass.
+
+        The scores do not change; the cost does: GPT-2's 267k-word adaptive embedding and softmax would otherwise get
+        dense gradient buffers filled and accumulated in every backward pass (a third of its probe time)."""
+        measured = {id(t.tensor) for t in self.weights()}
+        frozen = [p for p in self.model.parameters() if p.requires_grad and id(p) not in measured]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+
+    def shared(self, name: str, function):
+        """``function(self)``, computed once for all the proxies that derive it from the passes, timed as ``name``."""
+        if name not in self._derived:
+            self._derived[name] = self._timed(name, lambda: function(self))
+        return self._derived[name]
 
     def _timed(self, name: str, function):
         start = time.perf_counter()
@@ -60,38 +84,44 @@ class ProbeRun:
             captured = {}
 
             def keep(_, __, output):
-                captured["x"] = output
+                # the embeddings are frozen, so their output is made the leaf the Jacobian is taken with respect to
+                captured["x"] = output.detach().requires_grad_(True)
+                return captured["x"]
 
             handle = self._embedding_module().register_forward_hook(keep)
             try:
-                self.model.zero_grad(set_to_none=True)
-                hidden, loss = self._forward_with_loss()
-                embedded = captured["x"]
-                loss.backward(retain_graph=True)
-                attention = [getattr(m, PROBE_ATTR) for m in self.attention_modules]
-                ffn = [getattr(m, PROBE_ATTR) for m in self.ffn_modules]
-                # Everything the task gradient left behind is copied out before the second backward pass, whose
-                # gradient hooks would otherwise add into the retained activation gradients.
-                result = {
-                    "loss": float(loss.detach()),
-                    "grads": {t.name: t.tensor.grad.detach().clone() if t.tensor.grad is not None else
-                              torch.zeros_like(t.tensor) for t in self.weights()},
-                    "probs": [p["probs"].detach() for p in attention],
-                    "head_mask_grads": [p["head_mask"].grad.detach().clone() for p in attention],
-                    "acts": [p["act"].detach() for p in ffn],
-                    "act_grads": [p["act"].grad.detach().clone() if p["act"].grad is not None else
-                                  torch.zeros_like(p["act"]) for p in ffn],
-                }
-                readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
-                jacobian = torch.autograd.grad(readout, embedded)[0]
-                result["jacobian"] = jacobian.detach().reshape(self.batch.ids.shape[0], -1)
-                return result
+                with self._gradients_for_weights_only():
+                    return self._task_and_jacobian(captured)
             finally:
                 handle.remove()
                 for m in self.attention_modules + self.ffn_modules:
                     delattr(m, PROBE_ATTR)
                 self.model.zero_grad(set_to_none=True)
         return self._timed("task", run)
+
+    def _task_and_jacobian(self, captured: dict) -> dict:
+        self.model.zero_grad(set_to_none=True)
+        hidden, loss = self._forward_with_loss()
+        embedded = captured["x"]
+        loss.backward(retain_graph=True)
+        attention = [getattr(m, PROBE_ATTR) for m in self.attention_modules]
+        ffn = [getattr(m, PROBE_ATTR) for m in self.ffn_modules]
+        # The activation gradients are copied out before the second backward pass, whose gradient hooks would
+        # otherwise add into them; weight gradients need no copy (autograd.grad leaves .grad alone).
+        result = {
+            "loss": float(loss.detach()),
+            "grads": {t.name: t.tensor.grad.detach() if t.tensor.grad is not None else
+                      torch.zeros_like(t.tensor) for t in self.weights()},
+            "probs": [p["probs"].detach() for p in attention],
+            "head_mask_grads": [p["head_mask"].grad.detach().clone() for p in attention],
+            "acts": [p["act"].detach() for p in ffn],
+            "act_grads": [p["act"].grad.detach().clone() if p["act"].grad is not None else
+                          torch.zeros_like(p["act"]) for p in ffn],
+        }
+        readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
+        jacobian = torch.autograd.grad(readout, embedded)[0]
+        result["jacobian"] = jacobian.detach().reshape(self.batch.ids.shape[0], -1)
+        return result
 
     def readout(self, width: int, dtype: torch.dtype, positive: bool = False) -> torch.Tensor:
         """A fixed random direction (seeded) to read a scalar out of the final hidden states.
@@ -158,7 +188,8 @@ class ProbeRun:
                     w.add_(g, alpha=step)
             try:
                 self.model.zero_grad(set_to_none=True)
-                self._forward_with_loss()[1].backward()
+                with self._gradients_for_weights_only():
+                    self._forward_with_loss()[1].backward()
                 shifted = [w.grad.detach().clone() if w.grad is not None else torch.zeros_like(w) for w in weights]
             finally:
                 with torch.no_grad():

@@ -5,14 +5,29 @@ import torch
 from ..registry import data_proxy
 
 
-def codes(run) -> torch.Tensor:
+def _hamming(run) -> tuple[torch.Tensor, int]:
+    """(batch x batch Hamming distances between the examples' codes, code length D).
+
+    Layer by layer, from one Gram matrix: H_ij = |c_i| + |c_j| - 2 c_i.c_j. Each layer's Gram is exact in float32 (its
+    integer sums stay below 2^24) and is added up in float64, so GPT-2's codes of ~10^7 bits never materialise in
+    float64."""
     batch = run.batch.ids.shape[0]
-    return torch.cat([(a > 0).reshape(batch, -1).double() for a in run.task["acts"]], dim=1)
+    distance, length = torch.zeros(batch, batch, dtype=torch.float64), 0
+    for act in run.task["acts"]:
+        code = (act > 0).reshape(batch, -1).float()
+        ones = code.sum(dim=1, dtype=torch.float64)
+        distance += ones[:, None] + ones[None, :] - 2 * (code @ code.T).double()
+        length += code.shape[1]
+    return distance, length
+
+
+def hamming(run) -> tuple[torch.Tensor, int]:
+    """The Hamming distances, computed once per probe run for ``naswot`` and ``activation_distance``."""
+    return run.shared("codes", _hamming)
 
 
 @data_proxy("naswot", "Mellor et al., Neural Architecture Search without Training, ICML 2021",
-            "log-determinant of the examples' activation Hamming kernel", ("task",), needs_gradients=False)
+            "log-determinant of the examples' activation Hamming kernel", ("task", "codes"), needs_gradients=False)
 def naswot(run) -> float:
-    c = codes(run)
-    kernel = c @ c.T + (1 - c) @ (1 - c).T
-    return float(torch.linalg.slogdet(kernel).logabsdet)
+    distance, length = hamming(run)
+    return float(torch.linalg.slogdet(length - distance).logabsdet)
