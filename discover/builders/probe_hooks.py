@@ -2,7 +2,9 @@
 
 A module being probed carries a dict ``zc_probe``. Attention modules then compute their attention explicitly, record
 the probabilities, and scale each head's output by a head mask (ones, requiring grad: its gradient is the head's
-importance, Michel et al. 2019). FFN modules record their hidden activations (after the first non-linearity).
+importance, Michel et al. 2019). FFN modules record their hidden activations (after the first non-linearity) and the
+gradient of the first backward pass through them (the probe's task loss; a later pass, such as the input Jacobian's,
+leaves it alone - ``retain_grad`` would add into it, and a copy per layer would cost more than the hook).
 """
 from __future__ import annotations
 
@@ -36,5 +38,7 @@ def record_activation(module, hidden: torch.Tensor) -> None:
     probe = getattr(module, PROBE_ATTR, None)
     if probe is not None:
         if hidden.requires_grad:
-            hidden.retain_grad()
+            def keep_first(grad: torch.Tensor) -> None:
+                probe.setdefault("act_grad", grad)
+            hidden.register_hook(keep_first)
         probe["act"] = hidden

@@ -106,8 +106,6 @@ class ProbeRun:
         loss.backward(retain_graph=True)
         attention = [getattr(m, PROBE_ATTR) for m in self.attention_modules]
         ffn = [getattr(m, PROBE_ATTR) for m in self.ffn_modules]
-        # The activation gradients are copied out before the second backward pass, whose gradient hooks would
-        # otherwise add into them; weight gradients need no copy (autograd.grad leaves .grad alone).
         result = {
             "loss": float(loss.detach()),
             "grads": {t.name: t.tensor.grad.detach() if t.tensor.grad is not None else
@@ -115,8 +113,7 @@ class ProbeRun:
             "probs": [p["probs"].detach() for p in attention],
             "head_mask_grads": [p["head_mask"].grad.detach().clone() for p in attention],
             "acts": [p["act"].detach() for p in ffn],
-            "act_grads": [p["act"].grad.detach().clone() if p["act"].grad is not None else
-                          torch.zeros_like(p["act"]) for p in ffn],
+            "act_grads": [p["act_grad"] if "act_grad" in p else torch.zeros_like(p["act"]) for p in ffn],
         }
         readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
         jacobian = torch.autograd.grad(readout, embedded)[0]
