@@ -154,9 +154,11 @@ class ProbeRun:
         """|theta| * dR/dtheta per weight matrix, R = a positive read-out of the |weights| model's outputs (float64)."""
         def run():
             model = copy.deepcopy(self.model).double()
+            measured = {t.name for t in self.weights()}
             with torch.no_grad():
-                for p in model.parameters():
+                for name, p in model.named_parameters():
                     p.abs_()
+                    p.requires_grad_(name in measured)   # as in the other passes: no gradient nobody reads
             ids = torch.zeros(1, self.batch.ids.shape[1], dtype=torch.long)
             hidden = model(ids)
             (hidden * self.readout(hidden.shape[-1], hidden.dtype, positive=True)).sum().backward()
