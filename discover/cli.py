@@ -106,6 +106,8 @@ def build_parser() -> Parser:
     comp.add_argument("--batch", type=int, help="probe batch size of data-dependent proxies (default 16)")
     comp.add_argument("--seq", type=int, help="probe sequence length (default 128 FlexiBERT, 192 GPT-2)")
     comp.add_argument("--no-plots", action="store_true", help="tables only")
+    comp.add_argument("--retry-failed", action="store_true",
+                      help="probe again the architectures on which a cached data-dependent proxy failed")
     return parser
 
 
@@ -173,7 +175,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .discovery import load_run
     benchmark = _benchmark(args)
     runs = [load_run(path) for path in args.runs]
-    options = {k: v for k, v in (("batch", args.batch), ("seq", args.seq)) if v}
+    options = {k: v for k, v in (("batch", args.batch), ("seq", args.seq), ("retry_failed", args.retry_failed)) if v}
     report = compare(benchmark, args.proxies, args.builder, args.seed, args.jobs, options=options, runs=runs)
     print(report.drop(columns=["needs_gradients"]).to_markdown(index=False, floatfmt=".3f"))
     failed = report.loc[report["failed"] > 0, ["proxy", "failed"]]

@@ -30,6 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="probe again the architectures on which a cached proxy failed")
     parser.add_argument("--only", nargs="*", default=["nas-bench-bert:as-trained", "nas-bench-bert:legacy",
                                                         "lts-gpt2-wt103:as-trained"])
     args = parser.parse_args()
@@ -38,7 +40,7 @@ def main() -> None:
         bench_name, builder = item.split(":")
         bench = load_benchmark(bench_name)
         start = time.perf_counter()
-        data_proxy_table(bench, names, builder, args.seed, n_jobs=args.jobs)
+        data_proxy_table(bench, names, builder, args.seed, n_jobs=args.jobs, retry_failed=args.retry_failed)
         wall = time.perf_counter() - start
         report = compare(bench, names + ["params"], builder, args.seed, args.jobs)
         published = PUBLISHED.get((bench_name, builder), {})

@@ -51,6 +51,16 @@ def test_naswot_and_activation_distance_by_hand():
     assert score("activation_distance", run) == pytest.approx(2 / 3)
 
 
+def test_pass_seconds_exclude_the_passes_they_trigger(monkeypatch):
+    from discover.zc import probe
+    clock = iter(range(100))
+    monkeypatch.setattr(probe.time, "perf_counter", lambda: float(next(clock)))
+    run = tiny_run()
+    # outer starts at 0, inner runs from 1 to 2, outer ends at 3: inner 1 s, outer 3 - 1 = 2 s of its own
+    run.shared("outer", lambda r: r.shared("inner", lambda _: None))
+    assert run.seconds == {"inner": 1.0, "outer": 2.0}
+
+
 def test_hamming_adds_up_layers_like_one_concatenated_code():
     from discover.zc.proxies.naswot import hamming
     generator = torch.Generator().manual_seed(1)
@@ -68,6 +78,24 @@ def test_nuclear_norm_matches_svd_also_for_low_rank():
     for matrix in (low_rank, low_rank.T, torch.randn(30, 30, generator=generator)):
         exact = float(torch.linalg.matrix_norm(matrix.double(), "nuc"))
         assert nuclear_norm(matrix) == pytest.approx(exact, rel=1e-6)
+
+
+def test_synflow_sums_absolute_contributions():
+    run = Crafted()
+    run.synflow = {"a": torch.tensor([[1.0, -2.0]]), "b": torch.tensor([-0.5])}
+    assert score("synflow", run) == pytest.approx(3.5)
+
+
+def test_a_new_proxy_version_recomputes_only_that_proxy(tiny_lts, monkeypatch):
+    from dataclasses import replace
+    from discover.zc import compute, registry
+    data_proxy_table(tiny_lts, ["grad_norm", "snip"], batch=2, seq=8)
+    monkeypatch.setitem(registry.DATA_PROXIES, "snip", replace(registry.DATA_PROXIES["snip"], version=7))
+    probed = []
+    real = compute.probe_arch
+    monkeypatch.setattr(compute, "probe_arch", lambda *args: probed.append(args[2]) or real(*args))
+    data_proxy_table(tiny_lts, ["grad_norm", "snip"], batch=2, seq=8)
+    assert probed == [["snip"]] * len(tiny_lts)
 
 
 def test_attention_confidences_by_hand():
@@ -157,6 +185,35 @@ def test_a_failing_proxy_records_nan_and_reason_and_the_rest_go_on(tiny_lts, mon
     row = probe_arch(tiny_lts, "config_0_j0", ["broken", "grad_norm"], "as-trained", 0, 2, 8)
     assert math.isnan(row["broken"]) and "out of memory" in row["broken:error"]
     assert math.isfinite(row["grad_norm"]) and row["grad_norm:error"] is None and row["grad_norm:seconds"] > 0
+
+
+def test_failed_architectures_are_probed_again_on_request_and_cached(tiny_lts, monkeypatch):
+    from discover.zc import registry
+    broken = {"config_1_j0"}
+
+    def flaky(run):
+        if run.arch_id in broken:
+            raise RuntimeError("out of memory (simulated)")
+        return float(run.batch.ids.shape[1])
+
+    monkeypatch.setitem(registry.DATA_PROXIES, "flaky", registry.DataProxy("flaky", flaky, "", "", ()))
+    monkeypatch.setattr(ProbeRun, "arch_id", property(lambda run: run.model.zc_arch_id), raising=False)
+    from discover.zc import compute
+    real_build = compute.build_model
+
+    def build_and_name(benchmark, arch, *args):
+        model = real_build(benchmark, arch, *args)
+        model.zc_arch_id = arch.id
+        return model
+
+    monkeypatch.setattr(compute, "build_model", build_and_name)
+    first = data_proxy_table(tiny_lts, ["flaky"], batch=2, seq=8).set_index("arch_id")
+    assert first["flaky:error"].notna().tolist() == [False, True, False]
+    assert data_proxy_table(tiny_lts, ["flaky"], batch=2, seq=8)["flaky:error"].notna().sum() == 1   # cached
+    broken.clear()
+    retried = data_proxy_table(tiny_lts, ["flaky"], batch=2, seq=8, retry_failed=True).set_index("arch_id")
+    assert retried["flaky:error"].isna().all() and (retried["flaky"] == 8).all()
+    assert data_proxy_table(tiny_lts, ["flaky"], batch=2, seq=8)["flaky:error"].isna().all()   # and kept
 
 
 def test_table_is_the_same_for_any_jobs_and_is_cached(tiny_lts):

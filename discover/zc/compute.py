@@ -25,7 +25,7 @@ from .probe import ProbeRun
 from .registry import DATA_PROXIES
 
 log = logging.getLogger(__name__)
-ZC_VERSION = 2   # bump when a data-dependent proxy's definition or numerics change
+ZC_VERSION = 2   # bump when the probe passes change for every proxy (one proxy: its own ``version``)
 
 
 def _vocab(benchmark: Benchmark, arch) -> int:
@@ -93,19 +93,28 @@ def activation_table(benchmark: Benchmark, builder: str | None = None, seed: int
     return table
 
 
+def _proxy_key(base: dict, name: str) -> dict:
+    """A proxy's cache key. Its version enters only from 2 on, so that bumping one proxy keeps the cached scores of
+    all the others (written before versions existed) valid."""
+    version = DATA_PROXIES[name].version if name in DATA_PROXIES else 1
+    return {**base, "proxy": name, **({"version": version} if version != 1 else {})}
+
+
 def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, builder: str | None = None,
                      seed: int = 0, batch: int | None = None, seq: int | None = None, n_jobs: int = 1,
-                     use_cache: bool = True) -> pd.DataFrame:
+                     use_cache: bool = True, retry_failed: bool = False) -> pd.DataFrame:
     """One row per architecture: each proxy's score, ``:error`` and ``:seconds``.
 
     Each proxy is cached in a file of its own, so asking for one proxy reuses what an earlier call computed for many;
-    the proxies still missing are computed together, one probe of each architecture serving them all."""
+    the proxies still missing are computed together, one probe of each architecture serving them all.
+    ``retry_failed`` probes again the architectures on which a cached proxy failed (say, out of memory on a busier
+    machine) and keeps the new rows."""
     names = list(names or DATA_PROXIES)
     builder = builder or benchmark.spec.builders[0]
     ids = [a.id for a in benchmark.archs]
     base = {"benchmark": benchmark.checksum, "builder": builder, "seed": int(seed), "batch": batch, "seq": seq,
             "init": INIT_VERSION, "zc": ZC_VERSION, "torch": torch.__version__}
-    paths = {name: cache.cache_path(f"zc-{name}", benchmark.name, {**base, "proxy": name}) for name in names}
+    paths = {name: cache.cache_path(f"zc-{name}", benchmark.name, _proxy_key(base, name)) for name in names}
     parts: dict[str, pd.DataFrame] = {}
     if use_cache:
         for name in names:
@@ -126,11 +135,33 @@ def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, build
             if use_cache:
                 cache.write_table(part, paths[name])
             parts[name] = part
+    if retry_failed:
+        _retry_failures(parts, benchmark, builder, seed, batch, seq, n_jobs, paths if use_cache else None)
     table = pd.DataFrame({"arch_id": ids})
     for name in names:
         table = table.merge(parts[name].assign(arch_id=parts[name]["arch_id"].astype(str)), on="arch_id",
                             how="left", validate="one_to_one")
     return table
+
+
+def _retry_failures(parts: dict[str, pd.DataFrame], benchmark: Benchmark, builder: str, seed: int,
+                    batch: int | None, seq: int | None, n_jobs: int, paths: dict | None) -> None:
+    failed = {name: part.loc[part[f"{name}:error"].notna(), "arch_id"].astype(str).tolist()
+              for name, part in parts.items()}
+    ids = sorted(set().union(*failed.values()))
+    if not ids:
+        return
+    names = [name for name in parts if failed[name]]
+    log.info("probing again %d architecture(s) on which %s failed", len(ids), ", ".join(names))
+    rows = pd.DataFrame(parallel_map(probe_arch, [(benchmark, i, names, builder, seed, batch, seq) for i in ids],
+                                     n_jobs, "probe")).set_index("arch_id")
+    for name in names:
+        columns = [name, f"{name}:error", f"{name}:seconds"]
+        part = parts[name].set_index(parts[name]["arch_id"].astype(str))
+        part.loc[rows.index, columns] = rows[columns].astype(part[columns].dtypes.to_dict())
+        parts[name] = part.reset_index(drop=True)
+        if paths is not None:
+            cache.write_table(parts[name], paths[name])
 
 
 def register_with_main_registry() -> None:
@@ -141,7 +172,8 @@ def register_with_main_registry() -> None:
         def function(ctx: ProxyContext) -> ProxyResult:
             options = ctx.options
             table = data_proxy_table(ctx.benchmark, [name], ctx.builder, ctx.seed, options.get("batch"),
-                                     options.get("seq"), options.get("n_jobs", 1))
+                                     options.get("seq"), options.get("n_jobs", 1),
+                                     retry_failed=options.get("retry_failed", False))
             rows = table.set_index("arch_id").loc[ctx.table["arch_id"].astype(str)]
             errors = rows[f"{name}:error"].dropna()
             info = {"failed": int(len(errors)), "seconds_per_arch": float(rows[f"{name}:seconds"].mean())}

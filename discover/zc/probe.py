@@ -32,6 +32,7 @@ class ProbeRun:
         self.model, self.batch, self.family = model, batch, family
         self.seconds: dict[str, float] = {}
         self._derived: dict[str, object] = {}
+        self._nested_seconds = 0.0
         self.tensors: list[TaggedTensor] = decompose(model)
         self.attention_modules = [m for m in model.modules() if hasattr(m, "zc_heads")]
         self.ffn_modules = [m for m in model.modules() if type(m).__name__ in ("FeedForward", "MLP")]
@@ -63,11 +64,16 @@ class ProbeRun:
         return self._derived[name]
 
     def _timed(self, name: str, function):
-        start = time.perf_counter()
+        """Run a pass and record its own seconds: a pass it triggers (GraSP needs the task pass, the Hamming codes
+        need the activations) is timed on its own and not counted twice."""
+        start, outer = time.perf_counter(), self._nested_seconds
+        self._nested_seconds = 0.0
         try:
             return function()
         finally:
-            self.seconds[name] = time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            self.seconds[name] = elapsed - self._nested_seconds
+            self._nested_seconds = outer + elapsed
 
     def _embedding_module(self) -> nn.Module:
         return self.model.embeddings if hasattr(self.model, "embeddings") else self.model.word_emb

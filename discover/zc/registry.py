@@ -15,15 +15,17 @@ class DataProxy:
     description: str
     passes: tuple[str, ...]          # the ProbeRun passes it reads: its cost when computed alone
     needs_gradients: bool = True
+    version: int = 1                 # bump when its definition changes: only its own cached scores are recomputed
 
 
 DATA_PROXIES: dict[str, DataProxy] = {}
 
 
-def data_proxy(name: str, citation: str, description: str, passes: tuple[str, ...], needs_gradients: bool = True):
+def data_proxy(name: str, citation: str, description: str, passes: tuple[str, ...], needs_gradients: bool = True,
+               version: int = 1):
     def decorator(function: Callable[[ProbeRun], float]):
         if name in DATA_PROXIES:
             raise ValueError(f"data proxy {name!r} is registered twice")
-        DATA_PROXIES[name] = DataProxy(name, function, citation, description, passes, needs_gradients)
+        DATA_PROXIES[name] = DataProxy(name, function, citation, description, passes, needs_gradients, version)
         return function
     return decorator
