@@ -51,6 +51,24 @@ def test_naswot_and_activation_distance_by_hand():
     assert score("activation_distance", run) == pytest.approx(2 / 3)
 
 
+def test_a_finished_probe_leaves_no_activation_alive(monkeypatch):
+    import gc
+    import weakref
+    from discover.builders import flexibert, probe_hooks
+    recorded = []
+
+    def recording(module, hidden):
+        probe_hooks.record_activation(module, hidden)
+        recorded.append(weakref.ref(hidden))
+
+    monkeypatch.setattr(flexibert, "record_activation", recording)
+    run = tiny_run()
+    assert run.task["act_grads"][0].abs().sum() > 0
+    del run
+    gc.collect()
+    assert recorded and all(ref() is None for ref in recorded)   # a leak per model restarts loky's workers
+
+
 def test_pass_seconds_exclude_the_passes_they_trigger(monkeypatch):
     from discover.zc import probe
     clock = iter(range(100))

@@ -38,7 +38,13 @@ def record_activation(module, hidden: torch.Tensor) -> None:
     probe = getattr(module, PROBE_ATTR, None)
     if probe is not None:
         if hidden.requires_grad:
+            # The hook holds only this list: a hook that refers to the tensor it hangs on (through ``probe``) makes a
+            # cycle that Python's collector cannot see through torch's tensors, and each probed model leaked.
+            first: list[torch.Tensor] = []
+
             def keep_first(grad: torch.Tensor) -> None:
-                probe.setdefault("act_grad", grad)
+                if not first:
+                    first.append(grad)
             hidden.register_hook(keep_first)
+            probe["act_grad"] = first
         probe["act"] = hidden

@@ -119,7 +119,7 @@ class ProbeRun:
             "probs": [p["probs"].detach() for p in attention],
             "head_mask_grads": [p["head_mask"].grad.detach().clone() for p in attention],
             "acts": [p["act"].detach() for p in ffn],
-            "act_grads": [p["act_grad"] if "act_grad" in p else torch.zeros_like(p["act"]) for p in ffn],
+            "act_grads": [p["act_grad"][0] if p.get("act_grad") else torch.zeros_like(p["act"]) for p in ffn],
         }
         readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
         jacobian = torch.autograd.grad(readout, embedded)[0]
