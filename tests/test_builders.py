@@ -193,3 +193,16 @@ def test_unknown_builder_suggests(flexibert, gpt2):
         build_model(flexibert, "0", "legasy")
     with pytest.raises(UnknownNameError, match="builder for lts-gpt2-wt103"):
         build_model(gpt2, "config_0_j0", "spec")
+
+
+def test_shrinking_the_draw_cache_keeps_the_most_recent_draws():
+    from discover.builders import init
+    init.clear_draw_cache()
+    keys = [init.InitKey(0, f"w{i}", (256, 256), 0.02) for i in range(4)]   # 256 KiB each
+    for key in keys:
+        init.draw(key)
+    init.draw(keys[0])                      # used again: now the most recent
+    init.shrink_draw_cache(2 * 256 * 1024)
+    assert list(init._draws) == [keys[3], keys[0]] and init._cached_bytes == 2 * 256 * 1024
+    assert torch.equal(init.draw(keys[1]), init.draw(keys[1], cache=False))   # evicted draws come back identical
+    init.clear_draw_cache()

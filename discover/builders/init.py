@@ -60,6 +60,13 @@ def draw(key: InitKey, cache: bool = True) -> torch.Tensor:
     return values
 
 
+def shrink_draw_cache(max_bytes: int) -> None:
+    """Evict the least recently used draws until the cache holds at most ``max_bytes``."""
+    global _cached_bytes
+    while _cached_bytes > max_bytes and _draws:
+        _cached_bytes -= _draws.popitem(last=False)[1].nbytes
+
+
 def clear_draw_cache() -> None:
     global _cached_bytes
     _draws.clear()

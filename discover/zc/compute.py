@@ -17,7 +17,7 @@ import torch
 
 from .. import cache
 from ..builders import build_model
-from ..builders.init import INIT_VERSION, clear_draw_cache
+from ..builders.init import INIT_VERSION, shrink_draw_cache
 from ..parallel import parallel_map
 from ..registry import Benchmark
 from . import proxies  # noqa: F401  (registers)
@@ -33,16 +33,19 @@ def _vocab(benchmark: Benchmark, arch) -> int:
     return VOCAB.get(benchmark.spec.family) or arch.config["n_token"]
 
 
+PROBE_DRAW_BYTES = 64 * 2**20
+
+
 def _forgetting_draws(function):
-    """Probe tasks drop the drawn initial values when done. Next to a probed model's activations the draws save little
-    (~0.1 s a model), but kept across architectures they grow a worker by up to the draw cache's 256 MB, and loky
-    restarts a worker that grew 300 MB past its first task: every few models, re-importing torch each time."""
+    """Probe tasks keep at most 64 MB of drawn initial values (the word embeddings every model shares stay). Kept up to
+    the draw cache's usual 256 MB they would grow a worker toward loky's limit - it restarts a worker that grew 300 MB
+    past its first task, re-importing torch - for little gain next to a probed model's activations."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
         finally:
-            clear_draw_cache()
+            shrink_draw_cache(PROBE_DRAW_BYTES)
     return wrapper
 
 
