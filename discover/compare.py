@@ -45,33 +45,36 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         failed = int(info.get("failed", 0))
         # A proxy undefined on some architectures (e.g. attention statistics of a model without attention) is
         # ranked on the others; the failures are counted in the report, never silently dropped.
-        keep = np.isfinite(scores) if failed else np.ones(len(scores), dtype=bool)
-        quality = rank_quality(scores[keep], table["target"].to_numpy(float)[keep],
-                               table["n_params"].to_numpy(float)[keep])
+        row, quality = _quality_row(name, scores, table, only_finite=failed > 0)
         note = quality.reason or ("alpha=" + format(info["alpha"], "g") if "alpha" in info else "")
-        rows.append({"proxy": name, "spearman": quality.spearman, "kendall": quality.kendall,
-                     "kendall_iso_params": quality.kendall_iso_params, "top10_precision": quality.top10_precision,
-                     "seconds_per_arch": seconds, "needs_data": bool(proxy and proxy.needs_data),
-                     "needs_gradients": bool(proxy and proxy.needs_gradients), "n": quality.n,
-                     "failed": failed, "note": note if not failed else
+        rows.append({**row, "seconds_per_arch": seconds, "needs_data": bool(proxy and proxy.needs_data),
+                     "needs_gradients": bool(proxy and proxy.needs_gradients), "failed": failed,
+                     "note": note if not failed else
                      f"ranked on the {quality.n} it is defined on; first failure: {info.get('first_error', '?')}"})
     for run in runs or []:  # discovered proxies, scored unchanged on this benchmark
         name = f"discovered:{run.path.name}"
-        scores = run.formula.evaluate(table)
-        all_scores[name] = scores
-        quality = rank_quality(scores, table["target"], table["n_params"])
+        all_scores[name] = run.formula.evaluate(table)
+        row, _ = _quality_row(name, all_scores[name], table)
         held = run.metrics.get("heldout", {}).get(benchmark.name, {})
         note = f"{run.formula}" + (f"; held-out Kendall {held['kendall']:.3f}" if held.get("kendall") else "")
-        rows.append({"proxy": name, "spearman": quality.spearman, "kendall": quality.kendall,
-                     "kendall_iso_params": quality.kendall_iso_params, "top10_precision": quality.top10_precision,
-                     "seconds_per_arch": feature_seconds, "needs_data": False, "needs_gradients": False,
-                     "n": quality.n, "failed": 0, "note": note, "heldout_kendall": held.get("kendall"),
+        rows.append({**row, "seconds_per_arch": feature_seconds, "needs_data": False, "needs_gradients": False,
+                     "failed": 0, "note": note, "heldout_kendall": held.get("kendall"),
                      "heldout_kendall_std": held.get("kendall_std")})
     report = pd.DataFrame(rows, columns=COLUMNS + (["heldout_kendall", "heldout_kendall_std"] if runs else []))
     report = report.sort_values("kendall", ascending=False, na_position="last", ignore_index=True)
     report.attrs["scores"] = {k: np.asarray(v, dtype=float).tolist() for k, v in all_scores.items()}
     report.attrs["target"] = table["target"].astype(float).tolist()
     return report
+
+
+def _quality_row(name: str, scores: np.ndarray, table: pd.DataFrame, only_finite: bool = False):
+    """(the metric columns of one report row, the RankQuality behind them); ``only_finite`` ranks only the
+    architectures the proxy is defined on."""
+    keep = np.isfinite(scores) if only_finite else np.ones(len(scores), dtype=bool)
+    quality = rank_quality(scores[keep], table["target"].to_numpy(float)[keep], table["n_params"].to_numpy(float)[keep])
+    return {"proxy": name, "spearman": quality.spearman, "kendall": quality.kendall,
+            "kendall_iso_params": quality.kendall_iso_params, "top10_precision": quality.top10_precision,
+            "n": quality.n}, quality
 
 
 def write_report(report: pd.DataFrame, out_dir: str | Path, meta: dict, plots: bool = True) -> list[Path]:

@@ -34,9 +34,9 @@ def single_threaded() -> Iterator[None]:
 def _release_freed_memory() -> None:
     """Hand the memory a finished task freed back to the operating system.
 
-    glibc keeps freed heap memory for reuse, so after probing one large model a worker's resident size stays high; loky
-    takes growth of 300 MB over a worker's first task for a leak and restarts the worker, which re-imports torch.
-    Probing FlexiBERT models did that every three or four models."""
+    glibc keeps freed heap memory for reuse, so after probing one large model a worker's resident size stays high, and
+    loky takes growth of 300 MB over a worker's first task for a leak: it restarts the worker, which re-imports torch.
+    Over 40 FlexiBERT probes a worker's resident size ranged 732-919 MB untrimmed, 408-432 MB trimmed."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
 

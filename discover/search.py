@@ -110,7 +110,6 @@ class Scorer:
         self.validation_memo: dict[str, float] = {}
         self.evaluations = 0
         self.invalid = 0
-        self._target_ranks = [stats.rankdata(p.target[p.train]) for p in problems]
 
     def score(self, trees: list, names: list[str] | None = None) -> list[tuple[float, bytes]]:
         """(train correlation, semantic key) per tree; non-finite or constant candidates get WORST."""
@@ -138,7 +137,7 @@ class Scorer:
             valid &= ok
             fit[~ok] = np.arange(fit.shape[1])  # any non-constant row; its score is discarded below
             ranks = average_ranks(fit)
-            train = np.minimum(train, self._correlation(ranks, fit, index))
+            train = np.minimum(train, batch_correlation(fit, problem.target[problem.train], self.kind, ranks))
             if index == 0:  # two trees that order the first benchmark's architectures alike are one candidate
                 keys = [r.tobytes() for r in ranks.astype(np.float32)]
         for i, name in enumerate(names):
@@ -146,15 +145,6 @@ class Scorer:
             self.invalid += not good
             self.memo[name] = (float(train[i]) if good else WORST, keys[i] if good else name.encode())
         self.evaluations += count
-
-    def _correlation(self, ranks: np.ndarray, values: np.ndarray, index: int) -> np.ndarray:
-        problem = self.problems[index]
-        if self.kind == "kendall":
-            return batch_correlation(values, problem.target[problem.train], "kendall")
-        centred = ranks - (ranks.shape[1] + 1) / 2.0
-        target = self._target_ranks[index] - (ranks.shape[1] + 1) / 2.0
-        with np.errstate(all="ignore"):
-            return (centred @ target) / np.sqrt(np.einsum("ij,ij->i", centred, centred) * (target @ target))
 
     def validation(self, individuals: list) -> None:
         """Set ``ind.validation``: the minimum over problems of the correlation on the inner validation rows."""

@@ -98,13 +98,17 @@ def logdet_xavier(s, shape):
     return float(np.log1p(energy * (2.0 / (m + n)) / variance).sum())
 
 
-@register("pca99", "how many singular values hold 99% of the energy sum s_i^2 (0 for the zero matrix)")
-def pca99(s, shape):
-    energy = _energy(s)
+def components_holding(energy: np.ndarray, fraction: float = 0.99) -> int:
+    """How many of the (descending) ``energy`` values it takes to reach ``fraction`` of their sum; 0 if it is 0."""
     total = energy.sum()
     if total <= 0:
-        return 0.0
-    return float(np.searchsorted(np.cumsum(energy) / total, 0.99 - 1e-12) + 1)
+        return 0
+    return int(np.searchsorted(np.cumsum(energy) / total, fraction - 1e-12) + 1)
+
+
+@register("pca99", "how many singular values hold 99% of the energy sum s_i^2 (0 for the zero matrix)")
+def pca99(s, shape):
+    return float(components_holding(_energy(s)))
 
 
 @register("log_cond", "log(s_max / s_min) over min(m, n) singular values, s_min floored at 1e-12 s_max "
@@ -124,6 +128,13 @@ def singular_values(matrix: torch.Tensor, name: str = "matrix") -> np.ndarray:
     if m.shape[0] < m.shape[1]:
         m = m.T  # same singular values; LAPACK is faster on tall matrices
     return torch.linalg.svdvals(m).cpu().numpy()
+
+
+def gram_eigenvalues(matrix: torch.Tensor) -> torch.Tensor:
+    """Squared singular values of a 2-D tensor, ascending, in its dtype: the eigenvalues of the smaller Gram matrix,
+    several times cheaper than an SVD; rounding can leave them slightly negative, so they are clamped at 0."""
+    gram = matrix.T @ matrix if matrix.shape[0] >= matrix.shape[1] else matrix @ matrix.T
+    return torch.linalg.eigvalsh(gram).clamp_min(0)
 
 
 def matrix_statistics(s: np.ndarray, shape: Shape, names: list[str] | None = None) -> dict[str, float]:

@@ -69,6 +69,13 @@ def test_a_finished_probe_leaves_no_activation_alive(monkeypatch):
     assert recorded and all(ref() is None for ref in recorded)   # a leak per model restarts loky's workers
 
 
+def test_a_proxy_does_not_depend_on_which_proxies_ran_before_it(tiny_lts):
+    weight_readers = ["snip", "lpzero", "synaptic_diversity", "synflow", "logsynflow"]
+    alone = probe_arch(tiny_lts, "config_0_j0", weight_readers, "as-trained", 0, 2, 8)
+    after_grasp = probe_arch(tiny_lts, "config_0_j0", ["grasp", *weight_readers], "as-trained", 0, 2, 8)
+    assert {n: after_grasp[n] for n in weight_readers} == {n: alone[n] for n in weight_readers}
+
+
 def test_pass_seconds_exclude_the_passes_they_trigger(monkeypatch):
     from discover.zc import probe
     clock = iter(range(100))

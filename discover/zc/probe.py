@@ -39,14 +39,18 @@ class ProbeRun:
 
     def weights(self) -> list[TaggedTensor]:
         """The weight matrices gradient proxies sum over: attention, mixing and FFN (embedding lookups excluded)."""
+        return self._weights
+
+    @cached_property
+    def _weights(self) -> list[TaggedTensor]:
         return [t for t in self.tensors if t.role in GRADIENT_ROLES and t.kind != "bias" and t.tensor.dim() >= 2]
 
     @contextmanager
     def _gradients_for_weights_only(self):
         """Turn off gradients of every parameter no proxy reads (embeddings, the softmax head, norms) for one pass.
 
-        The scores do not change; the cost does: GPT-2's 267k-word adaptive embedding and softmax would otherwise get
-        dense gradient buffers filled and accumulated in every backward pass (a third of its probe time)."""
+        The scores do not change; the cost does: GPT-2's 50k-word adaptive embedding and softmax would otherwise get
+        dense gradient buffers filled and accumulated in every backward pass."""
         measured = {id(t.tensor) for t in self.weights()}
         frozen = [p for p in self.model.parameters() if p.requires_grad and id(p) not in measured]
         for p in frozen:
@@ -188,6 +192,9 @@ class ProbeRun:
             if g_norm == 0:
                 return {t.name: torch.zeros_like(t.tensor) for t in self.weights()}
             step = float(1e-3 * w_norm / g_norm)
+            # Restored from copies, not by subtracting the step again: (w + e g) - e g is not w in floating point,
+            # and the proxies computed after GraSP would read weights off by a rounding error.
+            originals = [w.detach().clone() for w in weights]
             with torch.no_grad():
                 for w, g in zip(weights, grads):
                     w.add_(g, alpha=step)
@@ -195,11 +202,11 @@ class ProbeRun:
                 self.model.zero_grad(set_to_none=True)
                 with self._gradients_for_weights_only():
                     self._forward_with_loss()[1].backward()
-                shifted = [w.grad.detach().clone() if w.grad is not None else torch.zeros_like(w) for w in weights]
+                shifted = [w.grad.detach() if w.grad is not None else torch.zeros_like(w) for w in weights]
             finally:
                 with torch.no_grad():
-                    for w, g in zip(weights, grads):
-                        w.sub_(g, alpha=step)
+                    for w, original in zip(weights, originals):
+                        w.copy_(original)
                 self.model.zero_grad(set_to_none=True)
             return {t.name: (t.tensor.detach() * (s - g) / step)
                     for t, s, g in zip(self.weights(), shifted, grads)}

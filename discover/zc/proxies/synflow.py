@@ -22,9 +22,10 @@ def synflow(run) -> float:
 @data_proxy("logsynflow", "Cavagnero et al., LogSynFlow (2022)",
             "sum of |theta| * log(1 + |dR/dtheta|): synflow with log-compressed gradients", ("synflow",))
 def logsynflow(run) -> float:
+    weights = {t.name: t.tensor for t in run.weights()}
     total = 0.0
     for name, product in run.synflow.items():
-        weight = next(t.tensor for t in run.weights() if t.name == name).detach().abs().double()
+        weight = weights[name].detach().abs().double()
         gradient = torch.where(weight > 0, product / weight.clamp_min(1e-300), torch.zeros_like(product))
         total += float((weight * torch.log1p(gradient.abs())).sum())
     return total
