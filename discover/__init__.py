@@ -1,24 +1,19 @@
 """zc-discover: discover zero-cost proxies for Transformer architecture search.
 
-The Python API behind every CLI verb::
+The Python API behind every CLI verb (see ``discover.api``)::
 
-    from discover import load_benchmark, build_model, featurize
+    from discover import ProxySearch, compare, featurize, load_benchmark, score_proxy
     bench = load_benchmark("nas-bench-bert")
-    model = build_model(bench, "0", builder="as-trained", seed=0)
-    table = featurize(bench)
+    print(score_proxy(bench, "zerolm")["kendall"])
+    search = ProxySearch(seed=0, output="runs/bert").fit(bench)
+    print(search.formula_, search.metrics_["heldout"])
 """
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("zc-discover")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
-
-from .builders import build_model  # noqa: E402
+from .version import __version__
+from .api import ProxySearch, check_device, compare, featurize, load_run, score_proxy  # noqa: E402
+from .benchmarks import Benchmark, build_model, fetch_benchmark, get_spec, load_benchmark  # noqa: E402
 from .errors import ConfigError, DataError, UnknownNameError, ZcDiscoverError  # noqa: E402
-from .featurize import featurize  # noqa: E402
-from .fetch import fetch  # noqa: E402
-from .registry import Benchmark, get_spec, load_benchmark  # noqa: E402
+from .formula import Formula  # noqa: E402
 
-__all__ = ["__version__", "load_benchmark", "get_spec", "Benchmark", "build_model", "featurize", "fetch",
+__all__ = ["__version__", "ProxySearch", "load_benchmark", "featurize", "score_proxy", "compare", "load_run",
+           "build_model", "fetch_benchmark", "get_spec", "Benchmark", "Formula", "check_device",
            "ZcDiscoverError", "DataError", "ConfigError", "UnknownNameError"]

@@ -1,7 +1,9 @@
-"""On-disk cache of feature tables, keyed by everything that determines their values.
+"""On-disk caches of computed tables and per-architecture records, keyed by everything that determines their values.
 
-A cache file is trusted only if it reads, has the expected columns and holds exactly the benchmark's architectures in
-order; anything else (another version, a file cut short, a foreign file) is reported and recomputed.
+Nothing here is trusted for its structure alone. A table carries the sha256 of its content (column names, dtypes and
+every value) inside its parquet metadata; a record carries the sha256 of its JSON. Every read recomputes the digest:
+a file cut short, a foreign file, a flipped byte or a stale version is reported once and recomputed, never used.
+Nothing is unpickled: tables are parquet, records JSON.
 """
 from __future__ import annotations
 
@@ -17,40 +19,71 @@ import platformdirs
 
 log = logging.getLogger(__name__)
 ENV_CACHE = "ZC_DISCOVER_CACHE"
+DIGEST_ATTR = "zc_discover_sha256"
+_warned: set[tuple] = set()
 
 
 def cache_dir() -> Path:
+    """``$ZC_DISCOVER_CACHE``, else the per-user cache directory."""
     root = os.environ.get(ENV_CACHE)
     return Path(root).expanduser() if root else Path(platformdirs.user_cache_dir("zc-discover")) / "features"
 
 
-def cache_path(kind: str, benchmark_name: str, key: dict[str, Any]) -> Path:
+def cache_path(kind: str, benchmark_name: str, key: dict[str, Any], suffix: str = ".parquet") -> Path:
+    """Where the cache entry of ``kind`` for this benchmark and key lives (the key's digest is in the name)."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in benchmark_name)[-60:]
-    return cache_dir() / f"{kind}-{safe}-{digest}.parquet"
+    return cache_dir() / f"{kind}-{safe}-{digest}{suffix}"
+
+
+def _warn_once(path: Path, why: str) -> None:
+    """One warning per damaged file (the same file read again in the same state does not warn again)."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    key = (str(path), why, stamp)
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("cache %s %s; recomputing", path, why)
+
+
+def table_digest(table: pd.DataFrame) -> str:
+    """sha256 over the column names, dtypes and every value of ``table`` (its row index ignored)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([[str(c), str(t)] for c, t in table.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def read_table(path: Path, arch_ids: list[str], columns: list[str]) -> pd.DataFrame | None:
-    """The cached table, or None (with a log line saying why) when it is absent or cannot be trusted."""
+    """The cached table, or None (with a warning saying why) when it is absent or cannot be trusted."""
     if not path.is_file():
         return None
     try:
         table = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file; all mean "recompute"
-        log.warning("cache %s is unreadable (%s); recomputing", path, str(exc).splitlines()[0] if str(exc) else exc)
+        _warn_once(path, f"is unreadable ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+        return None
+    stored = table.attrs.pop(DIGEST_ATTR, None)
+    if stored is None:
+        _warn_once(path, "carries no content digest (written by an older version)")
+        return None
+    if table_digest(table) != stored:
+        _warn_once(path, "does not match its content digest (the file was damaged)")
         return None
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        log.warning("cache %s lacks columns %s; recomputing", path, ", ".join(missing[:5]))
+        _warn_once(path, f"lacks columns {', '.join(missing[:5])}")
         return None
-    if table["arch_id"].astype(str).tolist() != arch_ids:
-        log.warning("cache %s does not hold this benchmark's architectures; recomputing", path)
+    if table["arch_id"].astype(str).tolist() != list(arch_ids):
+        _warn_once(path, "does not hold this benchmark's architectures")
         return None
     return table
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``.parquet`` or ``.csv`` atomically: a temporary file renamed into place."""
+    """Write ``.parquet`` (with its content digest) or ``.csv`` atomically: a temporary file renamed into place."""
     path = Path(path)
     if path.suffix not in {".parquet", ".csv"}:
         raise ValueError(f"output {path} must end in .parquet or .csv")
@@ -58,10 +91,57 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if path.suffix == ".parquet":
-            table.to_parquet(tmp, index=False)
+            out = table.copy(deep=False)
+            out.attrs = {**table.attrs, DIGEST_ATTR: table_digest(table)}
+            out.to_parquet(tmp, index=False)
         else:
             table.to_csv(tmp, index=False)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _json_digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+
+class RecordStore:
+    """A folder of JSON records, one per architecture, each written atomically with the digest of its content."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def _path(self, arch_id: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in arch_id)
+        if safe != arch_id or len(safe) > 100 or safe.startswith("."):
+            safe = f"{safe[:40]}-{hashlib.sha256(arch_id.encode()).hexdigest()[:16]}"
+        return self.folder / f"{safe}.json"
+
+    def read(self, arch_id: str) -> dict | None:
+        """The record of ``arch_id``, or None when absent or damaged (a damaged one is reported once)."""
+        path = self._path(arch_id)
+        if not path.is_file():
+            return None
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            record, digest = stored["record"], stored["sha256"]
+            valid = isinstance(record, dict) and stored.get("arch_id") == arch_id and _json_digest(record) == digest
+        except (OSError, ValueError, KeyError, TypeError):
+            valid = False
+        if not valid:
+            _warn_once(path, "is damaged or foreign")
+            return None
+        return record
+
+    def write(self, arch_id: str, record: dict) -> None:
+        """Store ``record`` (JSON-serialisable, finite numbers) for ``arch_id``, replacing any older one."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._path(arch_id)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps({"arch_id": arch_id, "sha256": _json_digest(record), "record": record},
+                                      sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)

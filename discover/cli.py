@@ -1,22 +1,28 @@
-"""The ``zc-discover`` command line: a thin layer over the Python API (see the README)."""
+"""The ``zc-discover`` command line: a thin layer over the Python API (``discover.api``), nothing else.
+
+Every bad input is one line on stderr and exit status 2, checked before any slow work.
+"""
 from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import logging
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from . import __version__
+from .version import __version__
 from .errors import ZcDiscoverError
-from .search import SearchConfig
+from .search.loop import AGGREGATES, FITNESSES, SearchConfig
 
 log = logging.getLogger("discover")
+GLOBAL_OPTIONS = ("data_dir", "offline", "quiet", "verbose")
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that answers a misspelled verb or choice with 'did you mean ...'."""
+    """argparse that answers a misspelled verb or choice with 'did you mean ...' and exits with status 2."""
 
     def error(self, message: str):  # noqa: D401 - argparse's signature
         match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
@@ -25,119 +31,225 @@ class Parser(argparse.ArgumentParser):
             close = difflib.get_close_matches(match[1], choices, n=2, cutoff=0.5)
             if close:
                 message += f". Did you mean {' or '.join(repr(c) for c in close)}?"
-        super().error(message)
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _common() -> argparse.ArgumentParser:
+def _integer(low: int, what: str, allow: tuple[int, ...] = ()):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low and value not in allow:
+            extra = f" (or {', '.join(map(str, allow))})" if allow else ""
+            raise argparse.ArgumentTypeError(f"{what} must be at least {low}{extra}, got {value}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+POSITIVE = _integer(1, "a positive integer")
+NON_NEGATIVE = _integer(0, "a non-negative integer")
+JOBS = _integer(1, "--jobs", allow=(-1,))
+POPULATION = _integer(2, "--population")
+
+
+def _device(text: str) -> str:
+    if text in ("cpu", "cuda") or re.fullmatch(r"cuda:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"device must be cpu, cuda or cuda:N, got {text!r}")
+
+
+def _global_options(defaults: bool) -> argparse.ArgumentParser:
+    """The options every verb takes, before or after it: the main parser holds the defaults, the verbs' copies
+    only record what was given (so an option written before the verb is not reset after it)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", help="benchmark data folder (default: $ZC_DISCOVER_DATA, else the user cache)")
-    common.add_argument("--offline", action="store_true", help="never download; fail if data is missing")
-    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    keep = {} if defaults else {"default": argparse.SUPPRESS}
+    common.add_argument("--data-dir", metavar="DIR", **keep,
+                        help="benchmark data folder (default: $ZC_DISCOVER_DATA, else the user cache)")
+    common.add_argument("--offline", action="store_true", **keep, help="never download; fail if data is missing")
+    common.add_argument("-q", "--quiet", action="store_true", **keep, help="only warnings and errors")
+    common.add_argument("-v", "--verbose", action="store_true", **keep, help="debug logging")
     return common
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in every option's help; examples kept as written."""
+
+
+def _verb(verbs, name: str, parents: list, summary: str, example: str) -> argparse.ArgumentParser:
+    return verbs.add_parser(name, parents=parents, help=summary, description=summary,
+                            epilog=f"example:\n  {example}", formatter_class=HelpFormatter)
+
+
 def build_parser() -> Parser:
-    common = _common()
-    parser = Parser(prog="zc-discover", description=__doc__, parents=[common])
+    """The whole command line (every verb, its options and their defaults)."""
+    parser = Parser(prog="zc-discover", parents=[_global_options(True)], formatter_class=HelpFormatter,
+                    description="Discover zero-cost proxies for Transformer architecture search.",
+                    epilog="example:\n  zc-discover search nas-bench-bert -o runs/bert\n"
+                           "Run 'zc-discover VERB --help' for a verb's options.")
     parser.add_argument("--version", action="version", version=f"zc-discover {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
+    common = _global_options(False)
 
-    verbs.add_parser("benchmarks", parents=[common], help="list the benchmarks and whether their data is present")
+    bench = _verb(verbs, "benchmarks", [common], "list the benchmarks, their families and whether their data is "
+                  "present", "zc-discover benchmarks --roles")
+    bench.add_argument("--roles", action="store_true", help="also say which modules carry each role, per family")
 
-    fetch = verbs.add_parser("fetch", parents=[common], help="download and verify a benchmark")
-    fetch.add_argument("name")
+    fetch = _verb(verbs, "fetch", [common], "download a benchmark and verify its pinned sha256",
+                  "zc-discover fetch lts-txl-wt103")
+    fetch.add_argument("name", metavar="NAME", help="benchmark name (see 'zc-discover benchmarks')")
     fetch.add_argument("--force", action="store_true", help="download again even if present")
     fetch.add_argument("--allow-unverified", action="store_true",
                        help="accept a benchmark that has no pinned checksum (its sha256 is printed)")
 
-    work = argparse.ArgumentParser(add_help=False)
-    work.add_argument("--builder", help="as-trained (default), spec or legacy (FlexiBERT only)")
-    work.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
-    work.add_argument("--jobs", type=int, default=-1, help="parallel workers (default -1: all cores)")
+    _verb(verbs, "proxies", [common], "list every proxy: what it needs and where it comes from",
+          "zc-discover proxies")
 
-    feat = verbs.add_parser("featurize", parents=[common, work], help="write the feature table of a benchmark")
-    feat.add_argument("name")
+    feats = _verb(verbs, "features", [common], "list the feature columns a formula or a search may use",
+                  "zc-discover features nas-bench-bert")
+    feats.add_argument("name", metavar="NAME", nargs="?", help="benchmark (optional; checks that it exists)")
+    feats.add_argument("--with-activations", action="store_true", help="include the data-dependent features")
+
+    work = argparse.ArgumentParser(add_help=False)
+    work.add_argument("--builder", help="reading of FlexiBERT configs: as-trained, spec or legacy (default: the "
+                                        "family's first)")
+    work.add_argument("--seed", type=NON_NEGATIVE, default=0, help="initialisation (and search) seed")
+    work.add_argument("--jobs", type=JOBS, default=-1, help="parallel workers (-1: all cores)")
+    work.add_argument("--device", type=_device, default="cpu", help="where models are built and measured: cpu, "
+                                                                    "cuda or cuda:N")
+
+    feat = _verb(verbs, "featurize", [common, work], "write the feature table of a benchmark",
+                 "zc-discover featurize nas-bench-bert -o features.parquet")
+    feat.add_argument("name", metavar="NAME", help="benchmark name or lts:PATH")
     feat.add_argument("-o", "--output", required=True, help="a .parquet or .csv file")
     feat.add_argument("--backend", default="loky", choices=["loky", "dask"],
                       help="joblib backend: local processes, or a Dask cluster")
     feat.add_argument("--scheduler", help="Dask scheduler address (default: start a local cluster)")
-    feat.add_argument("--device", default="cpu", help="where SVDs run: cpu (default) or cuda")
     feat.add_argument("--no-cache", action="store_true", help="recompute even if a cached table exists")
     feat.add_argument("--with-activations", action="store_true",
                       help="add activation and gradient statistics from a probe batch (data-dependent)")
 
-    score = verbs.add_parser("score", parents=[common, work], help="rank quality of one proxy or formula")
-    score.add_argument("name")
+    score = _verb(verbs, "score", [common, work], "rank quality of one proxy or formula on a benchmark",
+                  "zc-discover score nas-bench-bert --formula 'sum_attention_capacity / n_layers' --json")
+    score.add_argument("name", metavar="NAME", help="benchmark name or lts:PATH")
     which = score.add_mutually_exclusive_group(required=True)
-    which.add_argument("--proxy", help="a registered proxy (see 'zc-discover compare'), or run:RUN_DIR for a discovered one")
-    which.add_argument("--formula", help="an expression over feature names, e.g. 'sum_ffn_logdet / n_layers'")
-    score.add_argument("--ids", help="file of architecture ids to evaluate on, one per line")
-    score.add_argument("--alpha", type=float, help="zerolm: use this alpha instead of choosing one on a sample")
+    which.add_argument("--proxy", help="a registered proxy ('zc-discover proxies'), or run:RUN_DIR")
+    which.add_argument("--formula", help="an expression over feature names ('zc-discover features')")
+    score.add_argument("--ids", metavar="FILE", help="evaluate only on these architecture ids, one per line")
+    score.add_argument("--alpha", type=float, help="zerolm: use this alpha instead of fitting it on a sample")
     score.add_argument("--json", action="store_true", help="print one JSON object")
 
-    search = verbs.add_parser("search", parents=[common, work], help="discover a proxy formula")
-    search.add_argument("names", nargs="+", metavar="NAME", help="benchmark(s) to search on (several: one formula "
-                        "for all, fitness = the minimum over them)")
+    search = _verb(verbs, "search", [common, work], "discover a proxy formula (held-out folds, run folder)",
+                   "zc-discover search lts-gpt2-wt103 lts-txl-wt103 -o runs/lts --transfer nas-bench-bert")
+    search.add_argument("names", nargs="+", metavar="NAME", help="benchmark(s) to search on; several: one formula "
+                        "for all, their correlations combined by --aggregate")
     search.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
-    search.add_argument("--folds", type=int, default=5, help="cross-validation folds for the held-out estimate "
-                        "(default 5; 1: no folds)")
-    search.add_argument("--train-ids", help="train on these ids (one per line), report on the rest")
+    search.add_argument("--folds", type=POSITIVE, default=5, help="cross-validation folds for the held-out "
+                        "estimate (1: no folds)")
+    search.add_argument("--train-ids", metavar="FILE", help="train on these ids (one per line), report on the rest")
     search.add_argument("--transfer", nargs="+", default=[], metavar="NAME",
                         help="benchmarks never searched on, to report the final formula on")
-    search.add_argument("--population", type=int, default=SearchConfig.population)
-    search.add_argument("--generations", type=int, default=SearchConfig.generations)
-    search.add_argument("--fitness", choices=["spearman", "kendall"], default=SearchConfig.fitness)
+    search.add_argument("--population", type=POPULATION, default=SearchConfig.population, help="GP population")
+    search.add_argument("--generations", type=NON_NEGATIVE, default=SearchConfig.generations,
+                        help="GP generations")
+    search.add_argument("--fitness", choices=FITNESSES, default=SearchConfig.fitness,
+                        help="rank correlation maximised on the training architectures")
+    search.add_argument("--aggregate", choices=AGGREGATES, default=SearchConfig.aggregate,
+                        help="how several benchmarks' correlations combine")
     search.add_argument("--with-activations", action="store_true",
                         help="also search over data-dependent activation and gradient features")
     search.add_argument("--resume", action="store_true", help="continue an interrupted search in RUN_DIR")
     search.add_argument("--force", action="store_true", help="overwrite an existing RUN_DIR")
 
-    export = verbs.add_parser("export", parents=[common], help="the chosen formula of a run folder")
+    export = _verb(verbs, "export", [common], "print the chosen formula of a run folder",
+                   "zc-discover export runs/bert --format python > best_proxy.py")
     export.add_argument("run_dir", metavar="RUN_DIR")
-    export.add_argument("--format", default="sympy", choices=["python", "latex", "sympy", "json"])
+    export.add_argument("--format", default="sympy", choices=["python", "latex", "sympy", "json"],
+                        help="python: a standalone module; json: formula, LaTeX, features and provenance")
 
-    comp = verbs.add_parser("compare", parents=[common, work], help="many proxies side by side (CSV + Markdown)")
-    comp.add_argument("name")
-    comp.add_argument("--proxies", nargs="+", help="proxies to compare (default: all registered)")
-    comp.add_argument("-o", "--output", default=None,
-                      help="folder for compare.csv, compare.md, scatter.png and kendall.png")
+    comp = _verb(verbs, "compare", [common, work], "many proxies side by side (tables, values, figures)",
+                 "zc-discover compare nas-bench-bert --proxies params zerolm snip --limit 50 -o report/")
+    comp.add_argument("name", metavar="NAME", help="benchmark name or lts:PATH")
+    comp.add_argument("--proxies", nargs="+", metavar="P", help="proxies to compare (default: all registered)")
+    comp.add_argument("-o", "--output", metavar="DIR",
+                      help="folder for compare.csv, compare.md, values.csv, scatter.png and kendall.png")
     comp.add_argument("--runs", nargs="+", default=[], metavar="RUN_DIR", help="add discovered proxies of run folders")
-    comp.add_argument("--batch", type=int, help="probe batch size of data-dependent proxies (default 16)")
-    comp.add_argument("--seq", type=int, help="probe sequence length (default 128 FlexiBERT, 192 GPT-2)")
+    comp.add_argument("--ids", metavar="FILE", help="only these architecture ids, one per line")
+    comp.add_argument("--limit", type=POSITIVE, help="only the first N architectures (in the benchmark's order)")
+    comp.add_argument("--batch", type=POSITIVE, help="probe batch size of data-dependent proxies (default: the "
+                                                     "family's, 16)")
+    comp.add_argument("--seq", type=_integer(2, "--seq"), help="probe sequence length (default 128 FlexiBERT, "
+                                                                "192 LTS)")
     comp.add_argument("--no-plots", action="store_true", help="tables only")
     comp.add_argument("--retry-failed", action="store_true",
                       help="probe again the architectures on which a cached data-dependent proxy failed")
     return parser
 
 
+def _benchmark(args: argparse.Namespace, name: str):
+    from .benchmarks import load_benchmark
+    return load_benchmark(name, args.data_dir, offline=args.offline or None)
+
+
 def cmd_benchmarks(args: argparse.Namespace) -> int:
-    from .registry import SPECS
-    print(f"{'name':<16} {'archs':>5}  {'target':<12} {'direction':<17} {'builders':<26} data")
+    from .benchmarks import FAMILIES, SPECS
+    print(f"{'name':<27} {'family':<9} {'archs':>5}  {'target':<12} {'direction':<17} {'builders':<26} data")
     for spec in SPECS.values():
         present = "present" if spec.present(args.data_dir) else "missing (zc-discover fetch)"
         aliases = f" (alias {', '.join(spec.aliases)})" if spec.aliases else ""
-        print(f"{spec.name:<16} {spec.n_archs:>5}  {spec.target:<12} {spec.direction:<17} "
+        print(f"{spec.name:<27} {spec.family.name:<9} {spec.n_archs:>5}  {spec.target:<12} {spec.direction:<17} "
               f"{', '.join(spec.builders):<26} {present}{aliases}")
-    print("lts:PATH         any folder of the LTS layout (config_<i>/j<k>/model_config.yaml + ppl_summary.yaml)")
+    print("lts:PATH                    any folder of the LTS layout (family detected; or lts-gpt2:PATH, lts-txl:PATH)")
+    if args.roles:
+        for family in FAMILIES.values():
+            print(f"\n{family.name}: {family.description}")
+            for role, where in family.roles.items():
+                print(f"  {role:<10} {where}")
     return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from .fetch import fetch
-    path = fetch(args.name, args.data_dir, force=args.force, allow_unverified=args.allow_unverified)
-    print(path)
+    from .benchmarks import fetch_benchmark
+    print(fetch_benchmark(args.name, args.data_dir, force=args.force, allow_unverified=args.allow_unverified))
     return 0
 
 
-def _benchmark(args: argparse.Namespace):
-    from .registry import load_benchmark
-    return load_benchmark(args.name, args.data_dir, offline=args.offline or None)
+def cmd_proxies(args: argparse.Namespace) -> int:
+    from .proxies import PROXIES
+    for proxy in PROXIES.values():
+        print(f"{proxy.name:<24} needs {'+'.join(proxy.needs):<18} {proxy.citation}")
+        print(f"{'':<24} {proxy.description}")
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from primitives.combinators import AGGREGATIONS, MATRIX_ROLES
+    from primitives.statistics import STATISTICS
+    from .features import formula_features, table_columns
+    if args.name:
+        from .benchmarks import get_spec
+        get_spec(args.name)
+    columns = formula_features(table_columns())
+    if args.with_activations:
+        from .probing.activations import activation_feature_names
+        columns += activation_feature_names()
+    print(f"{len(columns)} features. Names <agg>_<role>_<stat>: agg in {', '.join(AGGREGATIONS)} over layers; role "
+          f"in {', '.join(MATRIX_ROLES)}; stat:")
+    for stat in STATISTICS.values():
+        print(f"  {stat.name:<14} {stat.description}")
+    print("Structure: " + ", ".join(c for c in columns if not any(c.startswith(f"{a}_") for a in AGGREGATIONS)))
+    print("All: " + " ".join(columns))
+    return 0
 
 
 def cmd_featurize(args: argparse.Namespace) -> int:
-    from .featurize import featurize, write_table
-    benchmark = _benchmark(args)
+    from .api import check_device, featurize
+    from .cache import write_table
+    if not args.output.endswith((".parquet", ".csv")):
+        raise ZcDiscoverError(f"-o {args.output} must end in .parquet or .csv")
+    check_device(args.device)
+    benchmark = _benchmark(args, args.name)
     table = featurize(benchmark, builder=args.builder, seed=args.seed, n_jobs=args.jobs, backend=args.backend,
                       scheduler=args.scheduler, device=args.device, use_cache=not args.no_cache,
                       with_activations=args.with_activations)
@@ -146,18 +258,30 @@ def cmd_featurize(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_score(args: argparse.Namespace) -> int:
-    import json
-    import math
+def _json_clean(value):
+    """Numbers as numbers, NaN as null (JSON has no NaN)."""
+    from .runs import finite_or_none
+    return finite_or_none(value)
 
-    from .score import read_ids, score
-    benchmark = _benchmark(args)
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .api import check_device, score_proxy
+    from .scoring import read_ids
+    check_device(args.device)
     ids = read_ids(args.ids) if args.ids else None
-    options = {"alpha": args.alpha} if args.alpha is not None else {}
-    result = score(benchmark, args.proxy, args.formula, ids, args.builder, args.seed, args.jobs, options)
+    if args.formula is not None:
+        from .features import formula_features, table_columns
+        from .formula import Formula
+        Formula.from_string(args.formula, formula_features(table_columns()))   # refused before any slow work
+    elif not args.proxy.startswith("run:"):
+        from .proxies import get_proxy
+        get_proxy(args.proxy)
+    options = {"device": args.device, **({"alpha": args.alpha} if args.alpha is not None else {})}
+    benchmark = _benchmark(args, args.name)
+    result = score_proxy(benchmark, args.proxy, args.formula, ids=ids, builder=args.builder, seed=args.seed,
+                         n_jobs=args.jobs, options=options)
     if args.json:
-        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}
-        print(json.dumps(clean, default=str))
+        print(json.dumps(_json_clean(result), default=str))
         return 0
     print(f"{result['benchmark']} ({result['builder']}, seed {result['seed']}, n={result['n']}): {result['proxy']}")
     if result["reason"]:
@@ -171,75 +295,97 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare, write_report
-    from .discovery import load_run
-    benchmark = _benchmark(args)
+    from .api import check_device, compare
+    from .compare import write_report
+    from .proxies import get_proxy
+    from .runs import load_run
+    from .scoring import read_ids
+    check_device(args.device)
+    for name in args.proxies or []:
+        if not name.startswith("run:"):
+            get_proxy(name)
     runs = [load_run(path) for path in args.runs]
-    options = {k: v for k, v in (("batch", args.batch), ("seq", args.seq), ("retry_failed", args.retry_failed)) if v}
-    report = compare(benchmark, args.proxies, args.builder, args.seed, args.jobs, options=options, runs=runs)
+    ids = read_ids(args.ids) if args.ids else None
+    benchmark = _benchmark(args, args.name)
+    if args.limit:
+        ids = (ids or [a.id for a in benchmark.archs])[: args.limit]
+    options = {k: v for k, v in (("batch", args.batch), ("seq", args.seq), ("retry_failed", args.retry_failed),
+                                 ("device", args.device)) if v}
+    report = compare(benchmark, args.proxies, builder=args.builder, seed=args.seed, n_jobs=args.jobs,
+                     options=options, runs=runs, ids=ids)
     print(report.drop(columns=["needs_gradients"]).to_markdown(index=False, floatfmt=".3f"))
     failed = report.loc[report["failed"] > 0, ["proxy", "failed"]]
     for _, row in failed.iterrows():
-        log.warning("%s failed on %d architecture(s) (NaN there; reasons in the proxy cache)", row.proxy, row.failed)
+        log.warning("%s failed on %d architecture(s) (NaN there; reasons in values.csv with -o)", row.proxy,
+                    row.failed)
     if args.output:
-        meta = {"benchmark": benchmark.name, "builder": args.builder or benchmark.spec.builders[0],
-                "seed": args.seed, "n": len(benchmark), "runs": [str(r.path) for r in runs]}
+        meta = {"benchmark": benchmark.name, "builder": benchmark.family.builder(args.builder), "seed": args.seed,
+                "n": len(report.attrs["arch_ids"]), "runs": [str(r.path) for r in runs]}
         for path in write_report(report, args.output, meta, plots=not args.no_plots):
             log.info("wrote %s", path)
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .discovery import discover
-    from .registry import load_benchmark
-    from .score import read_ids
-    from .search import SearchConfig
-    load = lambda name: load_benchmark(name, args.data_dir, offline=args.offline or None)  # noqa: E731
-    benchmarks = [load(name) for name in args.names]
-    transfer = [load(name) for name in args.transfer]
-    config = SearchConfig(population=args.population, generations=args.generations, fitness=args.fitness,
-                          seed=args.seed)
-    train_ids = read_ids(args.train_ids) if args.train_ids else None
+    from .api import ProxySearch
+    from .scoring import read_ids
+    search = ProxySearch(population=args.population, generations=args.generations, folds=args.folds,
+                         fitness=args.fitness, aggregate=args.aggregate, seed=args.seed, jobs=args.jobs,
+                         device=args.device, output=args.output, builder=args.builder, resume=args.resume,
+                         force=args.force, with_activations=args.with_activations, progress=not args.quiet,
+                         train_ids=read_ids(args.train_ids) if args.train_ids else None)
+    search.config()   # options are checked before anything is loaded
+    from .runs import check_output
+    check_output(Path(args.output), args.resume, args.force)
+    search.transfer = [_benchmark(args, name) for name in args.transfer]
+    benchmarks = [_benchmark(args, name) for name in args.names]
     try:
-        run = discover(benchmarks, args.output, config, folds=args.folds, train_ids=train_ids, transfer=transfer,
-                       builder=args.builder, n_jobs=args.jobs, resume=args.resume, force=args.force,
-                       progress=not args.quiet, with_activations=args.with_activations)
+        search.fit(benchmarks)
     except KeyboardInterrupt:
         print(f"zc-discover: interrupted; continue with: zc-discover search ... -o {args.output} --resume",
               file=sys.stderr)
         return 130
-    print(f"formula: {run.formula}")
-    for name, held in run.metrics["heldout"].items():
+    print(f"formula: {search.formula_}")
+    for name, held in search.metrics_["heldout"].items():
         if held.get("kendall") is not None:
             print(f"held out on {name}: Kendall {held['kendall']:.4f}, Spearman {held['spearman']:.4f}, "
                   f"Kendall iso-params {held['kendall_iso_params']:.4f}")
-    for name, result in run.metrics["transfer"].items():
-        print(f"transfer to {name}: Kendall {result['kendall']:.4f}, Spearman {result['spearman']:.4f}")
-    print(f"run folder: {run.path}")
+    ties = search.metrics_.get("ties") or {}
+    if ties.get("formulas", 0) > 1:
+        print(f"{ties['formulas']} formulas ({ties['distinct_rankings']} distinct rankings) tie within "
+              f"{ties['tolerance']} of it on the training data")
+    for name, result in search.metrics_["transfer"].items():
+        if result.get("kendall") is not None:
+            print(f"transfer to {name}: Kendall {result['kendall']:.4f}, Spearman {result['spearman']:.4f}")
+        else:
+            print(f"transfer to {name}: undefined ({result.get('reason')})")
+    print(f"run folder: {search.run_.path}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .discovery import load_run
-    from .export import render
-    run = load_run(args.run_dir)
-    arguments = run.config.get("arguments", {})
-    held = next(iter(run.metrics.get("heldout", {}).values()), {}).get("kendall")
-    meta = {"version": run.config.get("versions", {}).get("zc-discover", "?"),
-            "benchmarks": arguments.get("benchmarks", []), "seed": arguments.get("seed"),
-            "heldout": f"{held:.3f}" if isinstance(held, float) else "n/a"}
-    sys.stdout.write(render(run.formula, args.format, meta))
+    from .api import ProxySearch
+    sys.stdout.write(ProxySearch.load(args.run_dir).export(args.format))
     return 0
 
 
-COMMANDS = {"search": cmd_search, "export": cmd_export, "benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "featurize": cmd_featurize, "score": cmd_score,
-            "compare": cmd_compare}
+COMMANDS = {"benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "proxies": cmd_proxies, "features": cmd_features,
+            "featurize": cmd_featurize, "score": cmd_score, "compare": cmd_compare, "search": cmd_search,
+            "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (0 success, 2 bad input, 130 interrupted)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.offline:
+        import os
+        os.environ["ZC_DISCOVER_OFFLINE"] = "1"
     try:
         return COMMANDS[args.verb](args)
     except ZcDiscoverError as exc:

@@ -1,4 +1,5 @@
-"""Many proxies side by side on one benchmark: a table (CSV and Markdown) under the same metrics."""
+"""Many proxies side by side on one benchmark: a table (CSV and Markdown) under the same metrics, the values behind
+it (``values.csv``), and figures."""
 from __future__ import annotations
 
 import json
@@ -8,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .featurize import featurize
+from .benchmarks import Benchmark
+from .features import featurize
 from .metrics import rank_quality
 from .proxies import PROXIES, get_proxy
-from .registry import Benchmark
-from .score import proxy_scores
+from .scoring import proxy_scores, select_ids
 
 COLUMNS = ["proxy", "spearman", "kendall", "kendall_iso_params", "top10_precision", "seconds_per_arch", "needs_data",
            "needs_gradients", "n", "failed", "note"]
@@ -20,16 +21,41 @@ COLUMNS = ["proxy", "spearman", "kendall", "kendall_iso_params", "top10_precisio
 
 def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str | None = None, seed: int = 0,
             n_jobs: int = 1, table: pd.DataFrame | None = None, options: dict | None = None,
-            runs: list | None = None) -> pd.DataFrame:
-    """One row per proxy; seconds per architecture include the featurization a proxy needs. ``options`` reach the
-    proxies (e.g. ``batch`` and ``seq`` of the probe batch for data-dependent ones); ``runs`` (loaded run folders)
-    add their discovered formulas. The scores of each proxy travel in ``report.attrs['scores']`` for the plots."""
-    builder = builder or benchmark.spec.builders[0]
+            runs: list | None = None, ids: list[str] | None = None) -> pd.DataFrame:
+    """Many proxies on the same architectures under the same metrics.
+
+    Parameters
+    ----------
+    benchmark : Benchmark
+    proxies : list of str, optional
+        Registered proxy names or ``run:RUN_DIR`` (default: every registered proxy).
+    builder, seed : reading and initialisation of the models.
+    n_jobs : int
+        Parallel workers for featurizing and probing.
+    table : DataFrame, optional
+        The feature table, if already computed.
+    options : dict, optional
+        Reach the proxies: ``batch`` / ``seq`` of the probe batch, ``retry_failed``, ``device``, ``alpha``.
+    runs : list of Run, optional
+        Loaded run folders whose formulas join the comparison.
+    ids : list of str, optional
+        Only these architectures (default: all); data-dependent proxies probe only these.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per proxy (Spearman, Kendall, iso-params Kendall, top-10% precision, seconds per architecture,
+        failures). ``attrs`` carries each proxy's scores, the target, the architecture ids and per-architecture
+        failure reasons (``write_report`` writes them to ``values.csv``).
+    """
+    builder = benchmark.family.builder(builder)
     names = list(proxies or PROXIES)
     for name in names:
         if not name.startswith("run:"):
             get_proxy(name)  # unknown names fail before any work, with suggestions
     table = featurize(benchmark, builder, seed, n_jobs) if table is None else table
+    table = select_ids(table, ids, benchmark.name)
+    all_errors: dict[str, list] = {}
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
     rows, all_scores = [], {}
     for name in names:
@@ -42,18 +68,20 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         if "seconds_per_arch" in info:  # measured when the proxy was computed (it may come from the cache now)
             seconds = info["seconds_per_arch"]
         all_scores[name] = scores
+        all_errors[name] = info.get("errors") or [None] * len(scores)
         failed = int(info.get("failed", 0))
         # A proxy undefined on some architectures (e.g. attention statistics of a model without attention) is
         # ranked on the others; the failures are counted in the report, never silently dropped.
         row, quality = _quality_row(name, scores, table, only_finite=failed > 0)
         note = quality.reason or ("alpha=" + format(info["alpha"], "g") if "alpha" in info else "")
-        rows.append({**row, "seconds_per_arch": seconds, "needs_data": bool(proxy and proxy.needs_data),
+        rows.append({**row, "seconds_per_arch": seconds, "needs_data": bool(proxy and proxy.needs_probe),
                      "needs_gradients": bool(proxy and proxy.needs_gradients), "failed": failed,
                      "note": note if not failed else
                      f"ranked on the {quality.n} it is defined on; first failure: {info.get('first_error', '?')}"})
     for run in runs or []:  # discovered proxies, scored unchanged on this benchmark
         name = f"discovered:{run.path.name}"
-        all_scores[name] = run.formula.evaluate(table)
+        all_scores[name], reason = run.formula.evaluate_with_reason(table)
+        all_errors[name] = [None if np.isfinite(v) else reason for v in all_scores[name]]
         row, _ = _quality_row(name, all_scores[name], table)
         held = run.metrics.get("heldout", {}).get(benchmark.name, {})
         note = f"{run.formula}" + (f"; held-out Kendall {held['kendall']:.3f}" if held.get("kendall") else "")
@@ -64,7 +92,23 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     report = report.sort_values("kendall", ascending=False, na_position="last", ignore_index=True)
     report.attrs["scores"] = {k: np.asarray(v, dtype=float).tolist() for k, v in all_scores.items()}
     report.attrs["target"] = table["target"].astype(float).tolist()
+    report.attrs["arch_ids"] = table["arch_id"].astype(str).tolist()
+    report.attrs["errors"] = all_errors
     return report
+
+
+def values_table(report: pd.DataFrame) -> pd.DataFrame:
+    """The per-architecture values behind a report: ``arch_id``, ``proxy``, ``value``, ``failure`` (long format),
+    so that any number in it can be rechecked."""
+    ids = report.attrs["arch_ids"]
+    rows = []
+    for name, scores in report.attrs["scores"].items():
+        errors = report.attrs.get("errors", {}).get(name) or [None] * len(scores)
+        for arch_id, value, error in zip(ids, scores, errors):
+            finite = value is not None and np.isfinite(value)
+            rows.append({"arch_id": arch_id, "proxy": name, "value": value if finite else np.nan,
+                         "failure": error if error else (None if finite else "not finite")})
+    return pd.DataFrame(rows, columns=["arch_id", "proxy", "value", "failure"])
 
 
 def _quality_row(name: str, scores: np.ndarray, table: pd.DataFrame, only_finite: bool = False):
@@ -78,17 +122,21 @@ def _quality_row(name: str, scores: np.ndarray, table: pd.DataFrame, only_finite
 
 
 def write_report(report: pd.DataFrame, out_dir: str | Path, meta: dict, plots: bool = True) -> list[Path]:
-    """compare.csv, compare.md, compare.json and (with matplotlib) scatter.png and kendall.png."""
+    """compare.csv, compare.md, compare.json, values.csv and (with matplotlib) scatter.png and kendall.png."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        from .errors import ZcDiscoverError
+        raise ZcDiscoverError(f"-o {out} is a file; give a folder for the report.")
     out.mkdir(parents=True, exist_ok=True)
     csv, markdown = out / "compare.csv", out / "compare.md"
     report.to_csv(csv, index=False)
+    values_table(report).to_csv(out / "values.csv", index=False)
     header = (f"# {meta['benchmark']} ({meta['builder']} builder, seed {meta['seed']}, {meta['n']} architectures)\n\n"
               "Signed correlations with the target (higher is better); `kendall_iso_params` compares only "
               "architectures within 10% of each other's parameter count.\n\n")
     markdown.write_text(header + report.to_markdown(index=False, floatfmt=".3f") + "\n")
     (out / "compare.json").write_text(json.dumps(meta, indent=2) + "\n")
-    written = [csv, markdown]
+    written = [csv, markdown, out / "values.csv"]
     if plots:
         from .plots import kendall_bars, scatter_grid
         written += [scatter_grid(report, out / "scatter.png", meta), kendall_bars(report, out / "kendall.png", meta)]

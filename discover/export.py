@@ -13,7 +13,8 @@ MODULE_TEMPLATE = '''"""Zero-cost proxy discovered by zc-discover {version}.
     {formula}
 
 Searched on {benchmarks} (seed {seed}); held-out Kendall tau {heldout}.
-Higher scores predict better trained architectures.
+Higher scores predict better trained architectures. ``score_features`` needs numpy only; ``score_model`` measures a
+torch model with zc-discover's decomposition, so it needs the package installed.
 """
 import functools  # noqa: F401  (used by min/max, if the formula has them)
 
@@ -37,9 +38,11 @@ def score_model(model):
 
 def python_module(formula: Formula, meta: dict[str, Any]) -> str:
     assignments = "\n".join(f"    {name} = numpy.asarray(row[{name!r}], dtype=float)" for name in formula.features)
+    held = meta.get("heldout_kendall")
     return MODULE_TEMPLATE.format(version=meta.get("version", "?"), formula=str(formula),
                                   benchmarks=", ".join(meta.get("benchmarks", [])), seed=meta.get("seed", "?"),
-                                  heldout=meta.get("heldout", "n/a"), features=formula.features,
+                                  heldout=f"{held:.3f}" if isinstance(held, (int, float)) else "n/a",
+                                  features=formula.features,
                                   assignments=assignments or "    pass", expression=formula.to_python())
 
 
@@ -49,6 +52,9 @@ def latex_document(formula: Formula, meta: dict[str, Any]) -> str:
 
 
 def render(formula: Formula, fmt: str, meta: dict[str, Any]) -> str:
+    """``formula`` as ``python`` (a standalone module), ``latex``, ``sympy`` text or ``json`` (numbers as numbers).
+
+    ``meta`` states its provenance: ``version``, ``benchmarks``, ``seed`` and ``heldout_kendall``."""
     if fmt == "python":
         return python_module(formula, meta)
     if fmt == "latex":

@@ -21,6 +21,7 @@ from .errors import UnknownNameError, ZcDiscoverError
 MAX_LENGTH = 4000
 MAX_NODES = 400
 MAX_EXPONENT = 16
+MAX_DEPTH = 60
 # sympy prints these functions capitalised; accepting its spelling lets a printed formula be read back.
 SYMPY_ALIASES = {"Abs": "abs", "Min": "min", "Max": "max"}
 
@@ -46,13 +47,36 @@ def parse(text: str, features: Iterable[str]) -> sympy.Expr:
         raise FormulaError("formula is empty")
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"formula is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    if _nesting(text) > MAX_DEPTH:
+        raise FormulaError(f"formula is nested more than {MAX_DEPTH} levels deep (parentheses and signs)")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise FormulaError(f"formula is not a valid expression: {exc.msg} at column {exc.offset}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise FormulaError("formula is nested too deeply or is not a valid expression") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise FormulaError(f"formula has more than {MAX_NODES} syntax nodes")
-    return _convert(tree.body, features)
+    try:
+        return _convert(tree.body, features)
+    except RecursionError:
+        raise FormulaError(f"formula is nested too deeply (limit {MAX_DEPTH} levels)") from None
+
+
+def _nesting(text: str) -> int:
+    """An upper bound on how deep the expression nests: open parentheses plus a run of signs, at their deepest."""
+    depth = deepest = signs = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char in "+-~":
+            signs += 1
+        elif not char.isspace():
+            signs = 0
+        deepest = max(deepest, depth + signs)
+    return deepest
 
 
 def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
@@ -71,10 +95,10 @@ def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
         if isinstance(node.op, ast.Pow) and not (right.is_number and abs(float(right)) <= MAX_EXPONENT):
             raise _refuse(node, f"exponents must be numbers of magnitude at most {MAX_EXPONENT}")
         result = _BINARY[type(node.op)](left, right)
-        # Constant sub-expressions are folded by sympy: keep them finite and of bounded size, so that a chain of
-        # powers cannot build a number with billions of digits.
-        if result.is_number and (result.is_finite is False or abs(complex(result)) > 1e300):
-            raise _refuse(node, "a constant part of the formula is infinite or beyond 1e300")
+        # Constant sub-expressions are folded by sympy: keep them of bounded size, so that a chain of powers cannot
+        # build a number with billions of digits. (An undefined one, such as 1/0, is kept: it evaluates to NaN.)
+        if result.is_number and result.is_finite is not False and _magnitude(result) > 1e300:
+            raise _refuse(node, "a constant part of the formula is beyond 1e300")
         return result
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_convert(node.operand, features))
@@ -94,6 +118,16 @@ def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
             raise _refuse(node, f"{op.name} takes {op.arity} argument(s), got {len(node.args)}")
         return op.sympy(*(_convert(arg, features) for arg in node.args))
     raise _refuse(node, f"{type(node).__name__} is not allowed in a formula")
+
+
+def _magnitude(number: sympy.Expr) -> float:
+    try:
+        return abs(complex(number))
+    except (TypeError, ValueError, OverflowError):
+        return float("inf")
+
+
+UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 
 class Formula:
@@ -123,20 +157,43 @@ class Formula:
         return str(self.expr)
 
     def to_python(self) -> str:
-        """A Python expression over ``row[...]`` / numpy that computes the formula (used by exports)."""
+        """A Python expression over the formula's features and numpy that computes it (used by exports)."""
         from sympy.printing.numpy import NumPyPrinter
+        if any(self.expr.has(value) for value in UNDEFINED):
+            return "numpy.nan"
         return NumPyPrinter({"fully_qualified_modules": True}).doprint(self.expr)
 
     def evaluate(self, table: pd.DataFrame | dict) -> np.ndarray:
-        """Scores for each row of ``table`` (a DataFrame, or a mapping of feature -> values)."""
+        """Scores for each row of ``table`` (a DataFrame, or a mapping of feature -> values); NaN where the formula
+        is not a real finite number (see ``evaluate_with_reason``)."""
+        return self.evaluate_with_reason(table)[0]
+
+    def evaluate_with_reason(self, table: pd.DataFrame | dict) -> tuple[np.ndarray, str | None]:
+        """(scores, reason): total evaluation. Complex, infinite and undefined values become NaN, and ``reason``
+        says why (None when every value is a real finite number). Never raises for a parsed formula."""
         missing = [f for f in self.features if f not in table]
         if missing:
             available = table.columns if isinstance(table, pd.DataFrame) else table.keys()
             raise UnknownNameError("feature", missing[0], available)
-        symbols = [sympy.Symbol(f) for f in self.features]
-        function = sympy.lambdify(symbols, self.expr, modules=[SYMPY_TO_NUMPY, "numpy"])
         columns = [np.asarray(table[f], dtype=float) for f in self.features]
         n = len(table) if isinstance(table, pd.DataFrame) else len(columns[0]) if columns else 1
-        with np.errstate(all="ignore"):
-            values = function(*columns)
-        return np.broadcast_to(np.asarray(values, dtype=float), (n,)).copy()
+        if any(self.expr.has(value) for value in UNDEFINED):
+            return np.full(n, np.nan), "the formula is undefined: a constant part of it is infinite or 0/0"
+        try:
+            symbols = [sympy.Symbol(f) for f in self.features]
+            function = sympy.lambdify(symbols, self.expr, modules=[SYMPY_TO_NUMPY, "numpy"])
+            with np.errstate(all="ignore"):
+                values = np.asarray(function(*columns))
+        except Exception as exc:  # sympy's printers and numpy raise many types; all mean "cannot be evaluated"
+            return np.full(n, np.nan), f"the formula cannot be evaluated ({type(exc).__name__}: {exc})"
+        reason = None
+        if np.iscomplexobj(values):
+            real = np.imag(values) == 0
+            values = np.where(real, np.real(values), np.nan)
+            if not real.all():
+                reason = "complex values"
+        values = np.broadcast_to(values.astype(float), (n,)).copy()
+        bad = int(np.count_nonzero(~np.isfinite(values)))
+        if bad:
+            reason = f"{bad} of {n} values are not real finite numbers" + (f" ({reason})" if reason else "")
+        return values, reason

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -19,6 +20,24 @@ from tqdm.auto import tqdm
 from .errors import ZcDiscoverError
 
 BACKENDS = ("loky", "dask")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a process owned by another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def exit_if_orphaned(owner_pid: int | None) -> None:
+    """Stop a worker whose owner (the process that asked for its work) has died: a search killed with ``kill -9``
+    must not leave workers writing into its run folder."""
+    if owner_pid is not None and owner_pid != os.getpid() and not process_alive(owner_pid):
+        os._exit(3)
 
 
 @contextlib.contextmanager
@@ -86,13 +105,20 @@ def backend(name: str = "loky", scheduler: str | None = None, n_jobs: int = 1) -
             cluster.close()
 
 
-def parallel_map(function: Callable, argument_tuples: Iterable[tuple], n_jobs: int = 1, desc: str | None = None,
-                 total: int | None = None, dask: bool = False) -> list[Any]:
-    """``[function(*args) for args in argument_tuples]`` in parallel, in order, with a progress bar on a terminal."""
+def parallel_imap(function: Callable, argument_tuples: Iterable[tuple], n_jobs: int = 1, desc: str | None = None,
+                  dask: bool = False) -> Iterator[Any]:
+    """``function(*args)`` for each argument tuple, yielded in order as they finish (in parallel unless ``n_jobs``
+    is 1), with a progress bar on a terminal: a caller can keep each result before the next arrives."""
     argument_tuples = list(argument_tuples)
     if n_jobs == 1 and not dask:
         results = (_run_single_threaded(function, args) for args in argument_tuples)
     else:
         tasks = (joblib.delayed(_run_single_threaded)(function, args) for args in argument_tuples)
         results = joblib.Parallel(n_jobs=n_jobs if not dask else -1, return_as="generator")(tasks)
-    return list(tqdm(results, total=total or len(argument_tuples), desc=desc, disable=None, leave=False))
+    yield from tqdm(results, total=len(argument_tuples), desc=desc, disable=None, leave=False)
+
+
+def parallel_map(function: Callable, argument_tuples: Iterable[tuple], n_jobs: int = 1, desc: str | None = None,
+                 dask: bool = False) -> list[Any]:
+    """``[function(*args) for args in argument_tuples]`` in parallel, in order, with a progress bar on a terminal."""
+    return list(parallel_imap(function, argument_tuples, n_jobs, desc, dask))

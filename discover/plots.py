@@ -62,3 +62,49 @@ def kendall_bars(report: pd.DataFrame, path: Path, meta: dict) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def run_figures(folder: Path, equations: pd.DataFrame, metrics: dict) -> list[Path]:
+    """A search's figures in its run folder: ``front.png`` (training and validation score against complexity, the
+    chosen formula marked) and ``heldout.png`` (each fold's training score against its held-out Kendall). Without
+    matplotlib none are drawn (said once in the log)."""
+    try:
+        plt = _pyplot()
+    except ZcDiscoverError:
+        import logging
+        logging.getLogger(__name__).info("matplotlib is not installed: no figures in %s", folder)
+        return []
+    written = []
+    figure, axis = plt.subplots(figsize=(5.5, 3.6))
+    axis.plot(equations["complexity"], equations["train"], "o-", label="train (fitness)")
+    axis.plot(equations["complexity"], equations["validation"], "s--", label="inner validation")
+    chosen = equations[equations["tree"] == metrics.get("tree")]
+    if len(chosen):
+        axis.scatter(chosen["complexity"], chosen["validation"], s=120, facecolors="none", edgecolors="red",
+                     label="chosen")
+    axis.set_xlabel("complexity (tree size)")
+    axis.set_ylabel("rank correlation")
+    axis.set_title("best formula at each complexity", fontsize=10)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(folder / "front.png", dpi=110)
+    plt.close(figure)
+    written.append(folder / "front.png")
+    folds = metrics.get("folds") or {}
+    if folds:
+        figure, axis = plt.subplots(figsize=(5.5, 3.6))
+        for benchmark in metrics.get("heldout", {}):
+            points = [(metrics["fold_train"].get(stage), result.get(benchmark, {}).get("kendall"))
+                      for stage, result in folds.items()]
+            points = [(x, y) for x, y in points if x is not None and y is not None]
+            if points:
+                axis.scatter(*zip(*points), label=benchmark)
+        axis.set_xlabel("fold's training score (fitness)")
+        axis.set_ylabel("held-out Kendall tau")
+        axis.set_title("train vs held out, one point per fold", fontsize=10)
+        axis.legend(fontsize=7)
+        figure.tight_layout()
+        figure.savefig(folder / "heldout.png", dpi=110)
+        plt.close(figure)
+        written.append(folder / "heldout.png")
+    return written

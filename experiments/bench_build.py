@@ -14,7 +14,7 @@ import time
 import torch
 
 from discover import build_model, load_benchmark
-from discover.builders import init
+from discover.benchmarks import seeding as init
 
 
 def time_pass(bench, builder):

@@ -16,8 +16,8 @@ import time
 import torch
 
 from discover import load_benchmark
-from discover.builders.init import clear_draw_cache, draw
-from discover.featurize import featurize, plan_chunk
+from discover.benchmarks.seeding import clear_draw_cache, draw
+from discover.features.table import featurize, plan_chunk
 from primitives.statistics import singular_values
 
 

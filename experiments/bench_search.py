@@ -20,11 +20,10 @@ import numpy as np
 from deap import creator, gp
 from scipy import stats
 
-from discover import load_benchmark
-from discover.discovery import discover, search_features, split_validation
-from discover.featurize import featurize
-from discover.gp import generate, make_pset
-from discover.search import Problem, Scorer, SearchConfig
+from discover import ProxySearch, featurize, load_benchmark
+from discover.search.gp import generate, make_pset
+from discover.search.loop import Problem, Scorer, SearchConfig
+from discover.search.plan import search_features, split_validation
 
 
 def main() -> None:
@@ -34,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     bench = load_benchmark("nas-bench-bert")
     table = featurize(bench, n_jobs=args.jobs)
-    features = search_features([table])
+    features, _ = search_features({bench.name: table})
     pset = make_pset(features)
     random.seed(0)
     population = [creator.ZcIndividual(generate(pset, 1, 4)) for _ in range(args.candidates)]
@@ -72,7 +71,7 @@ def main() -> None:
     config = SearchConfig()
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        run = discover([bench], folder + "/run", config, folds=5, n_jobs=args.jobs, progress=False)
+        run = ProxySearch(folds=5, jobs=args.jobs, output=folder + "/run").fit(bench).run_
         wall = time.perf_counter() - start
     print(f"default 5-fold search (population {config.population}, {config.generations} generations, "
           f"--jobs {args.jobs}, features cached): {wall:.1f} s, {run.metrics['evaluations']} evaluations, "

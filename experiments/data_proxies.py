@@ -14,8 +14,7 @@ import time
 
 from discover import load_benchmark
 from discover.compare import compare
-from discover.zc.compute import data_proxy_table
-from discover.zc.registry import DATA_PROXIES
+from discover.proxies import data_proxy_table, probe_proxies
 
 PUBLISHED = {  # Spearman with the target, as published (see the README for sources)
     ("lts-gpt2-wt103", "as-trained"): {"snip": 0.970, "grad_norm": 0.957, "synaptic_diversity": 0.957,
@@ -35,7 +34,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=["nas-bench-bert:as-trained", "nas-bench-bert:legacy",
                                                         "lts-gpt2-wt103:as-trained"])
     args = parser.parse_args()
-    names = list(DATA_PROXIES)
+    names = list(probe_proxies())
     for item in args.only:
         bench_name, builder = item.split(":")
         bench = load_benchmark(bench_name)

@@ -12,10 +12,7 @@ import argparse
 import random
 from pathlib import Path
 
-from discover import load_benchmark
-from discover.discovery import discover
-from discover.score import score
-from discover.search import SearchConfig
+from discover import ProxySearch, load_benchmark, score_proxy
 
 
 def main() -> None:
@@ -26,25 +23,24 @@ def main() -> None:
     args = parser.parse_args()
     bert, gpt2 = load_benchmark("nas-bench-bert"), load_benchmark("lts-gpt2-wt103")
     out = Path(args.output)
-    config = SearchConfig(seed=args.seed)
     print("| builder | proxy | held-out Kendall | Spearman | Kendall iso-params | transfer to GPT-2 Kendall | formula |")
     print("|---|---|---|---|---|---|---|")
     for builder in ("as-trained", "spec", "legacy"):
-        run = discover([bert], out / builder, config, folds=5, transfer=[gpt2], builder=builder, n_jobs=args.jobs,
-                       force=True, progress=False)
+        run = ProxySearch(seed=args.seed, folds=5, transfer=[gpt2], builder=builder, jobs=args.jobs,
+                          output=out / builder, force=True).fit(bert).run_
         held = run.metrics["heldout"]["nas-bench-bert"]
         moved = run.metrics["transfer"]["lts-gpt2-wt103"]
         print(f"| {builder} | discovered (5-fold) | {held['kendall']:.3f} +- {held['kendall_std']:.3f} | "
               f"{held['spearman']:.3f} | {held['kendall_iso_params']:.3f} | {moved['kendall']:.3f} | "
               f"`{run.formula}` |")
         for proxy in ("zerolm", "nsc", "params"):
-            full = score(bert, proxy, builder=builder, seed=args.seed, n_jobs=args.jobs)
+            full = score_proxy(bert, proxy, builder=builder, seed=args.seed, n_jobs=args.jobs)
             print(f"| {builder} | {proxy} (all 500) | {full['kendall']:.3f} | {full['spearman']:.3f} | "
                   f"{full['kendall_iso_params']:.3f} | | |")
     ids = [a.id for a in bert.archs]
     random.Random(args.seed).shuffle(ids)
     half = sorted(ids[: len(ids) // 2], key=int)
-    run = discover([bert], out / "half", config, train_ids=half, n_jobs=args.jobs, force=True, progress=False)
+    run = ProxySearch(seed=args.seed, train_ids=half, jobs=args.jobs, output=out / "half", force=True).fit(bert).run_
     held = run.metrics["heldout"]["nas-bench-bert"]
     print(f"| as-trained | discovered on a random half, scored on the other | {held['kendall']:.3f} | "
           f"{held['spearman']:.3f} | {held['kendall_iso_params']:.3f} | | `{run.formula}` |")

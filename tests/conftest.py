@@ -38,7 +38,7 @@ def private_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tables(flexibert, gpt2):
     """Feature tables of the real benchmarks, computed once per test session (on both cores)."""
-    from discover.featurize import featurize
+    from discover.features import featurize
     cache = {}
 
     def get(name: str, builder: str | None = None):

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from discover import UnknownNameError, build_model
-from discover.builders.flexibert import build_flexibert
-from discover.builders.gpt2 import GPT2Model, build_gpt2
+from discover.benchmarks.flexibert.model import build_flexibert
+from discover.benchmarks.lts_gpt2 import GPT2Model, build_gpt2
 from primitives.decompose import decompose
 
 
@@ -14,7 +14,7 @@ def n_params(model):
 
 def meta_flexibert(config, builder):
     """The same module tree, built on the meta device: counts without drawing 10M random numbers per model."""
-    from discover.builders.flexibert import FlexiBertModel, _layers
+    from discover.benchmarks.flexibert.model import FlexiBertModel, _layers
     with torch.device("meta"):
         hidden, layers, ops = _layers(config, builder)
         return FlexiBertModel(hidden, layers, ops, builder)
@@ -130,7 +130,7 @@ def test_gpt2_built_model_counts_and_loss(gpt2):
 def test_gpt2_d_embed_minus_one_builds(tmp_path):
     from tests.test_loaders import GPT2, lts_folder
     from discover import load_benchmark
-    bench = load_benchmark(f"lts:{lts_folder(tmp_path, [GPT2, {**GPT2, 'div_val': 1}])}")
+    bench = load_benchmark(f"lts-gpt2:{lts_folder(tmp_path, [GPT2, {**GPT2, 'div_val': 1}])}")
     for arch in bench.archs:
         model = build_model(bench, arch)
         assert model.word_emb.emb_layers[0].embedding_dim == 32
@@ -142,7 +142,7 @@ def test_gpt2_d_embed_minus_one_builds(tmp_path):
 def test_gpt2_adaptive_softmax_is_a_distribution_over_the_vocabulary(tmp_path):
     from tests.test_loaders import GPT2, lts_folder
     from discover import load_benchmark
-    bench = load_benchmark(f"lts:{lts_folder(tmp_path, [GPT2, {**GPT2, 'div_val': 1}])}")
+    bench = load_benchmark(f"lts-gpt2:{lts_folder(tmp_path, [GPT2, {**GPT2, 'div_val': 1}])}")
     for arch in bench.archs:
         model = build_model(bench, arch)
         assert model.crit.n_clusters >= 1
@@ -191,12 +191,12 @@ def test_gpt2_residual_projections_scaled(gpt2):
 def test_unknown_builder_suggests(flexibert, gpt2):
     with pytest.raises(UnknownNameError, match="Did you mean 'legacy'"):
         build_model(flexibert, "0", "legasy")
-    with pytest.raises(UnknownNameError, match="builder for lts-gpt2-wt103"):
+    with pytest.raises(UnknownNameError, match="builder for the gpt2 family"):
         build_model(gpt2, "config_0_j0", "spec")
 
 
 def test_shrinking_the_draw_cache_keeps_the_most_recent_draws():
-    from discover.builders import init
+    from discover.benchmarks import seeding as init
     init.clear_draw_cache()
     keys = [init.InitKey(0, f"w{i}", (256, 256), 0.02) for i in range(4)]   # 256 KiB each
     for key in keys:

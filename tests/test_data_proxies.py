@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from discover import load_benchmark
-from discover.builders.flexibert import build_flexibert
-from discover.zc.compute import data_proxy_table, probe_arch
-from discover.zc.inputs import make_batch
-from discover.zc.probe import ProbeRun
-from discover.zc.registry import DATA_PROXIES
+from discover.benchmarks.flexibert.model import build_flexibert
+from discover.proxies.probe_table import data_proxy_table, probe_arch
+from discover.probing.inputs import make_batch
+from discover.probing.run import ProbeRun
+from discover.benchmarks import FAMILIES
+from discover.proxies import PROXIES, probe_proxies
 from tests.test_loaders import GPT2, lts_folder
 
 TINY = {"hidden_size": 128, "layers": [{"operation_type": "SA", "operation_parameter": "SDP",
@@ -21,7 +22,7 @@ TINY = {"hidden_size": 128, "layers": [{"operation_type": "SA", "operation_param
 
 def tiny_run(builder="spec", batch=3, seq=6):
     model = build_flexibert(TINY, builder)
-    return ProbeRun(model, make_batch("flexibert", 30522, batch, seq, seed=0), "flexibert")
+    return ProbeRun(model, make_batch(30522, batch, seq, seed=0), FAMILIES["flexibert"])
 
 
 class Crafted:
@@ -29,7 +30,7 @@ class Crafted:
 
     def __init__(self, **task):
         self.task = task
-        self.batch = make_batch("flexibert", 10, batch=task.get("batch", 2), seq=3)
+        self.batch = make_batch(10, batch=task.get("batch", 2), seq=3)
         self.tensors = []
 
     def weights(self):
@@ -40,7 +41,7 @@ class Crafted:
 
 
 def score(name, run):
-    return DATA_PROXIES[name].function(run)
+    return PROXIES[name].function(run)
 
 
 def test_naswot_and_activation_distance_by_hand():
@@ -54,7 +55,8 @@ def test_naswot_and_activation_distance_by_hand():
 def test_a_finished_probe_leaves_no_activation_alive(monkeypatch):
     import gc
     import weakref
-    from discover.builders import flexibert, probe_hooks
+    from discover.benchmarks import probe_hooks
+    from discover.benchmarks.flexibert import model as flexibert
     recorded = []
 
     def recording(module, hidden):
@@ -77,7 +79,7 @@ def test_a_proxy_does_not_depend_on_which_proxies_ran_before_it(tiny_lts):
 
 
 def test_pass_seconds_exclude_the_passes_they_trigger(monkeypatch):
-    from discover.zc import probe
+    from discover.probing import run as probe
     clock = iter(range(100))
     monkeypatch.setattr(probe.time, "perf_counter", lambda: float(next(clock)))
     run = tiny_run()
@@ -87,7 +89,7 @@ def test_pass_seconds_exclude_the_passes_they_trigger(monkeypatch):
 
 
 def test_hamming_adds_up_layers_like_one_concatenated_code():
-    from discover.zc.proxies.naswot import hamming
+    from discover.proxies.data.naswot import hamming
     generator = torch.Generator().manual_seed(1)
     acts = [torch.randn(4, 5, 7, generator=generator), torch.randn(4, 5, 3, generator=generator)]
     codes = torch.cat([(a > 0).reshape(4, -1).double() for a in acts], dim=1)
@@ -97,7 +99,7 @@ def test_hamming_adds_up_layers_like_one_concatenated_code():
 
 
 def test_nuclear_norm_matches_svd_also_for_low_rank():
-    from discover.zc.proxies.synaptic_diversity import nuclear_norm
+    from discover.proxies.data.synaptic_diversity import nuclear_norm
     generator = torch.Generator().manual_seed(2)
     low_rank = torch.randn(60, 3, generator=generator) @ torch.randn(3, 20, generator=generator)
     for matrix in (low_rank, low_rank.T, torch.randn(30, 30, generator=generator)):
@@ -113,9 +115,9 @@ def test_synflow_sums_absolute_contributions():
 
 def test_a_new_proxy_version_recomputes_only_that_proxy(tiny_lts, monkeypatch):
     from dataclasses import replace
-    from discover.zc import compute, registry
+    from discover.proxies import probe_table as compute, registry
     data_proxy_table(tiny_lts, ["grad_norm", "snip"], batch=2, seq=8)
-    monkeypatch.setitem(registry.DATA_PROXIES, "snip", replace(registry.DATA_PROXIES["snip"], version=7))
+    monkeypatch.setitem(registry.PROXIES, "snip", replace(registry.PROXIES["snip"], version=7))
     probed = []
     real = compute.probe_arch
     monkeypatch.setattr(compute, "probe_arch", lambda *args: probed.append(args[2]) or real(*args))
@@ -143,7 +145,7 @@ def test_head_importance_and_fisher_by_hand():
 
 
 def test_w_pca_counts_components():
-    from discover.zc.proxies.w_pca import components
+    from discover.proxies.data.w_pca import components
     rank_one = torch.arange(10.0).reshape(10, 1, 1) * torch.tensor([1.0, 2.0, 3.0])
     assert components(rank_one) == 1
     assert components(torch.randn(200, 1, 4, generator=torch.Generator().manual_seed(0))) == 4
@@ -190,30 +192,30 @@ def test_grasp_finite_difference_matches_the_exact_hessian_product():
 @pytest.mark.parametrize("builder", ["as-trained", "spec", "legacy"])
 def test_every_proxy_is_finite_on_a_real_model(builder):
     run = tiny_run(builder)
-    for name, proxy in DATA_PROXIES.items():
+    for name, proxy in probe_proxies().items():
         value = proxy.function(run)
         assert math.isfinite(value), name
 
 
 @pytest.fixture
 def tiny_lts(tmp_path):
-    return load_benchmark(f"lts:{lts_folder(tmp_path / 'lts', [GPT2, {**GPT2, 'div_val': 1}, {**GPT2, 'n_layer': 1}])}")
+    return load_benchmark(f"lts-gpt2:{lts_folder(tmp_path / 'lts', [GPT2, {**GPT2, 'div_val': 1}, {**GPT2, 'n_layer': 1}])}")
 
 
 def test_a_failing_proxy_records_nan_and_reason_and_the_rest_go_on(tiny_lts, monkeypatch):
-    from discover.zc import registry
+    from discover.proxies import registry
 
     def broken(run):
         raise RuntimeError("out of memory (simulated)")
 
-    monkeypatch.setitem(registry.DATA_PROXIES, "broken", registry.DataProxy("broken", broken, "", "", ("task",)))
+    monkeypatch.setitem(registry.PROXIES, "broken", registry.Proxy("broken", "", "", ("probe",), broken, ("task",)))
     row = probe_arch(tiny_lts, "config_0_j0", ["broken", "grad_norm"], "as-trained", 0, 2, 8)
     assert math.isnan(row["broken"]) and "out of memory" in row["broken:error"]
     assert math.isfinite(row["grad_norm"]) and row["grad_norm:error"] is None and row["grad_norm:seconds"] > 0
 
 
 def test_failed_architectures_are_probed_again_on_request_and_cached(tiny_lts, monkeypatch):
-    from discover.zc import registry
+    from discover.proxies import registry
     broken = {"config_1_j0"}
 
     def flaky(run):
@@ -221,13 +223,13 @@ def test_failed_architectures_are_probed_again_on_request_and_cached(tiny_lts, m
             raise RuntimeError("out of memory (simulated)")
         return float(run.batch.ids.shape[1])
 
-    monkeypatch.setitem(registry.DATA_PROXIES, "flaky", registry.DataProxy("flaky", flaky, "", "", ()))
+    monkeypatch.setitem(registry.PROXIES, "flaky", registry.Proxy("flaky", "", "", ("probe",), flaky, ()))
     monkeypatch.setattr(ProbeRun, "arch_id", property(lambda run: run.model.zc_arch_id), raising=False)
-    from discover.zc import compute
+    from discover.proxies import probe_table as compute
     real_build = compute.build_model
 
-    def build_and_name(benchmark, arch, *args):
-        model = real_build(benchmark, arch, *args)
+    def build_and_name(benchmark, arch, *args, **kwargs):
+        model = real_build(benchmark, arch, *args, **kwargs)
         model.zc_arch_id = arch.id
         return model
 
@@ -259,8 +261,8 @@ def test_data_proxies_are_scored_and_compared_by_name(tiny_lts):
 
 
 def test_activation_features_extend_the_table(tiny_lts):
-    from discover.featurize import featurize
-    from discover.zc.activation_features import activation_feature_names
+    from discover import featurize
+    from discover.probing.activations import activation_feature_names
     table = featurize(tiny_lts, with_activations=True, use_cache=False)
     names = activation_feature_names()
     assert set(names) <= set(table.columns) and "sum_ffn_logdet" in table.columns
@@ -272,7 +274,7 @@ def test_activation_features_extend_the_table(tiny_lts):
 
 
 def test_one_proxy_reuses_what_a_many_proxy_call_computed(tiny_lts, monkeypatch):
-    from discover.zc import compute
+    from discover.proxies import probe_table as compute
     calls = {"n": 0}
     real = compute.probe_arch
 

@@ -2,15 +2,15 @@ import pandas as pd
 import pytest
 
 from discover import build_model, load_benchmark
-from discover.featurize import featurize, featurize_model, table_columns
-from discover.registry import Benchmark
+from discover.features import featurize, featurize_model, table_columns
+from discover.benchmarks import Benchmark
 from tests.test_loaders import GPT2, lts_folder
 
 
 @pytest.fixture
 def tiny(tmp_path):
     configs = [GPT2, {**GPT2, "div_val": 1, "d_embed": 16}, {**GPT2, "n_layer": 1}, {**GPT2, "d_inner": [20, 20]}]
-    return load_benchmark(f"lts:{lts_folder(tmp_path / 'lts', configs)}")
+    return load_benchmark(f"lts-gpt2:{lts_folder(tmp_path / 'lts', configs)}")
 
 
 def test_table_has_one_row_per_arch_and_all_columns(tiny):
@@ -50,6 +50,10 @@ def test_cache_is_reused_and_a_corrupt_one_rebuilt(tiny, caplog, tmp_path, monke
     assert "unreadable" in caplog.text
     pd.testing.assert_frame_equal(again, first, check_like=True)
     first.drop(columns=["sum_ffn_logdet"]).to_parquet(path)  # written by an older version
+    with caplog.at_level("WARNING"):
+        featurize(tiny)
+    assert "no content digest" in caplog.text
+    cache.write_table(first.drop(columns=["sum_ffn_logdet"]), path)   # a table of another version, with its digest
     with caplog.at_level("WARNING"):
         featurize(tiny)
     assert "lacks columns" in caplog.text

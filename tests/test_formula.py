@@ -25,7 +25,7 @@ def test_constant_formula_broadcasts():
 @pytest.mark.parametrize("text", [
     "__import__('os').system('true')", "sum_ffn_logdet.real", "sum_ffn_logdet[0]", "(lambda: 1)()",
     "open('/etc/passwd')", "[x for x in flops]", "flops if n_layers else 1", "eval('1')", "flops ** flops",
-    "2 ** 2 ** 2 ** 2 ** 2", "__class__", "log(flops, base=2)", "'text'", "flops < 3", "min(flops)", "1 / 0",
+    "2 ** 2 ** 2 ** 2 ** 2", "__class__", "log(flops, base=2)", "'text'", "flops < 3", "min(flops)",
     "getattr(flops, 'x')", "x := 1",
 ])
 def test_hostile_or_malformed_formulas_are_refused(text):
@@ -58,3 +58,21 @@ def test_sympy_printed_forms_read_back():
     again = Formula.from_string(str(f), TABLE.columns)
     np.testing.assert_allclose(again.evaluate(TABLE), f.evaluate(TABLE))
     assert "Abs" in str(f) and "Max" in str(f)
+
+
+@pytest.mark.parametrize("text", ["1 / 0", "n_layers / 0", "log(-1)", "log(-1) * n_layers", "sqrt(-n_layers)",
+                                  "0 / 0 + flops", "log(0) * flops"])
+def test_formulas_that_fold_to_complex_infinite_or_undefined_values_give_nan_with_a_reason(text):
+    table = pd.DataFrame({"n_layers": [1.0, 2.0, 3.0], "flops": [4.0, 5.0, 6.0]})
+    formula = Formula.from_string(text, table.columns)
+    values, reason = formula.evaluate_with_reason(table)
+    assert values.shape == (3,) and np.isnan(values).all() and reason
+    formula.latex()          # every form prints
+    formula.to_python()
+
+
+def test_thousands_of_signs_are_refused_without_a_traceback():
+    with pytest.raises(FormulaError, match="nested"):
+        Formula.from_string("-" * 3990 + "n_layers", ["n_layers"])
+    with pytest.raises(FormulaError):
+        Formula.from_string("(" * 300 + "n_layers" + ")" * 300, ["n_layers"])

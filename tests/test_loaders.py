@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from discover import DataError, load_benchmark
-from discover.flexibert_data import load_flexibert
-from discover.lts_data import load_lts
+from discover.benchmarks.flexibert.data import load_flexibert
+from discover.benchmarks.lts_gpt2 import load as load_lts
 
 LAYER = {"operation_type": "SA", "operation_parameter": "SDP", "num_operation_heads": 2,
          "feed_forward_dimension": 512, "num_feed_forward": 1}
@@ -100,9 +100,22 @@ def test_lts_missing_field(tmp_path):
         load_lts(lts_folder(tmp_path, [config]))
 
 
-def test_lts_missing_ppl(tmp_path):
-    with pytest.raises(DataError, match="no valid_ppl for config_0_j0"):
+def test_lts_job_without_perplexity_is_skipped_with_a_warning_that_names_it(tmp_path, caplog):
+    folder = lts_folder(tmp_path, [GPT2, GPT2], ppl={"config_0_j0": {"valid_ppl": 30.0}})
+    assert [a.id for a in load_lts(folder)] == ["config_0_j0"]
+    assert "config_1_j0" in caplog.text and "skipped 1" in caplog.text
+
+
+def test_lts_folder_without_any_perplexity(tmp_path):
+    with pytest.raises(DataError, match="none of its 1 architectures has a valid_ppl"):
         load_lts(lts_folder(tmp_path, [GPT2], ppl={"config_9_j9": {"valid_ppl": 1.0}}))
+
+
+def test_lts_folder_without_ppl_summary_names_the_file(tmp_path):
+    folder = lts_folder(tmp_path, [GPT2])
+    (folder / "ppl_summary.yaml").unlink()
+    with pytest.raises(DataError, match="ppl_summary.yaml is missing"):
+        load_benchmark(f"lts-gpt2:{folder}")
 
 
 def test_lts_short_per_layer_list(tmp_path):
@@ -111,5 +124,16 @@ def test_lts_short_per_layer_list(tmp_path):
 
 
 def test_lts_folder_via_name(tmp_path):
-    bench = load_benchmark(f"lts:{lts_folder(tmp_path, [GPT2, {**GPT2, 'div_val': 1}])}")
-    assert [a.id for a in bench.archs] == ["config_0_j0", "config_1_j0"]
+    bench = load_benchmark(f"lts-gpt2:{lts_folder(tmp_path, [GPT2, {**GPT2, 'div_val': 1}])}")
+    assert [a.id for a in bench.archs] == ["config_0_j0", "config_1_j0"] and bench.family.name == "gpt2"
+
+
+def test_lts_folder_family_from_its_name(tmp_path):
+    folder = tmp_path / "random_GPT2_lm1b"
+    folder.mkdir()
+    assert load_benchmark(f"lts:{lts_folder(folder, [GPT2])}").family.name == "gpt2"
+
+
+def test_lts_folder_of_unknown_family_names_the_fix(tmp_path):
+    with pytest.raises(DataError, match="lts-gpt2:.*lts-txl:"):
+        load_benchmark(f"lts:{lts_folder(tmp_path, [GPT2])}")

@@ -7,8 +7,8 @@ import pytest
 from discover.errors import UnknownNameError
 from discover.proxies import PROXIES, ProxyContext, get_proxy, register_proxy
 from discover.proxies.marchenko_pastur import expected_logdet
-from discover.proxies.weight_proxies import zerolm_alpha
-from discover.score import score
+from discover.proxies.weights import zerolm_alpha
+from discover.api import score_proxy as score
 
 
 def test_registry_rejects_duplicates_and_suggests():

@@ -49,7 +49,7 @@ def test_lts_tree_checksum_matches_pin(gpt2):
 
 
 def test_default_data_dir_is_user_cache(monkeypatch):
-    from discover.datadir import data_dir
+    from discover.benchmarks.datadir import data_dir
     monkeypatch.delenv("ZC_DISCOVER_DATA", raising=False)
     assert "zc-discover" in str(data_dir())
     monkeypatch.setenv("ZC_DISCOVER_DATA", "/somewhere")

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from discover.selection import choose
+from discover.search.selection import choose
 
 
 def front(rows):
@@ -30,7 +30,7 @@ def test_non_finite_validation_is_never_chosen():
 
 
 def test_one_standard_error_shrinks_with_more_items_and_stronger_correlations():
-    from discover.selection import one_standard_error
+    from discover.search.selection import one_standard_error
     assert one_standard_error(0.9, 125) < one_standard_error(0.9, 40)
     assert one_standard_error(0.95, 125) < one_standard_error(0.5, 125)
     assert one_standard_error(0.92, 125) == pytest.approx((1 - 0.92 ** 2) * 1.03 / math.sqrt(122))

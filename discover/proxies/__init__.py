@@ -1,8 +1,8 @@
-"""Proxies by name. Importing this package registers every built-in proxy."""
-from . import weight_proxies  # noqa: F401  (registers)
-from .registry import PROXIES, Proxy, ProxyContext, ProxyResult, get_proxy, register_proxy
-from ..zc.compute import register_with_main_registry
+"""Proxies by name, weight-only and data-dependent, in one registry. Importing this package registers them all."""
+from . import data, weights  # noqa: F401  (registers)
+from .evaluate import proxy_values
+from .probe_table import data_proxy_table, probe_proxies
+from .registry import PROXIES, Proxy, ProxyContext, ProxyResult, get_proxy, probe_proxy, register_proxy
 
-register_with_main_registry()
-
-__all__ = ["PROXIES", "Proxy", "ProxyContext", "ProxyResult", "get_proxy", "register_proxy"]
+__all__ = ["PROXIES", "Proxy", "ProxyContext", "ProxyResult", "data_proxy_table", "get_proxy", "probe_proxies",
+           "probe_proxy", "proxy_values", "register_proxy"]

@@ -1,0 +1,300 @@
+"""The Python API: every CLI verb is one of these calls.
+
+``load_benchmark`` -> ``featurize`` -> ``score_proxy`` / ``compare`` for hand-designed and published proxies;
+``ProxySearch`` (an estimator in the style of scikit-learn and PySR) for discovery::
+
+    from discover import ProxySearch, load_benchmark
+    search = ProxySearch(generations=25, seed=0, output="runs/bert").fit(load_benchmark("nas-bench-bert"))
+    print(search.formula_, search.metrics_["heldout"])
+    print(search.export("python"))
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from . import compare as _compare
+from .benchmarks import Benchmark, load_benchmark
+from .errors import ConfigError, ZcDiscoverError
+from .export import EXPORT_FORMATS, render
+from .features import featurize as _weight_features
+from .formula import Formula
+from .metrics import rank_quality
+from .runs import Run, load_run
+from .scoring import score_table, select_ids
+from .search.driver import export_meta, search_tables
+from .search.loop import SearchConfig
+
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N``; a missing GPU is one clear error (never a silent fallback)."""
+    import torch
+    if not isinstance(device, str) or not (device == "cpu" or device == "cuda" or (
+            device.startswith("cuda:") and device[5:].isdigit())):
+        raise ConfigError(f"device must be cpu, cuda or cuda:N, got {device!r}")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {device}: no CUDA GPU is available to torch here; use --device cpu.")
+        index = int(device[5:]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s).")
+    return device
+
+
+def _benchmark(benchmark: Benchmark | str) -> Benchmark:
+    return load_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
+
+
+def featurize(benchmark: Benchmark | str, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
+              backend: str = "loky", scheduler: str | None = None, device: str = "cpu", use_cache: bool = True,
+              with_activations: bool = False) -> pd.DataFrame:
+    """The feature table of a benchmark: one row per architecture, measured on its real model.
+
+    Parameters
+    ----------
+    benchmark : Benchmark or str
+        A loaded benchmark or its name.
+    builder : str, optional
+        Reading of the configs (default: the family's first, ``as-trained``).
+    seed : int
+        Initialisation seed.
+    n_jobs : int
+        Parallel workers (-1: all cores); the table is identical for any value.
+    backend, scheduler : joblib backend (``loky`` or ``dask``) and Dask scheduler address.
+    device : str
+        ``cpu``, ``cuda`` or ``cuda:N``.
+    use_cache : bool
+        Read and write the on-disk cache.
+    with_activations : bool
+        Add data-dependent activation and gradient statistics from a probe batch (``probing.activations``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arch_id``, ``target`` (higher is better), ``n_params``, structure, ``flops`` and ``<agg>_<role>_<stat>``.
+
+    Examples
+    --------
+    >>> table = featurize("nas-bench-bert", n_jobs=2)       # doctest: +SKIP
+    """
+    benchmark = _benchmark(benchmark)
+    check_device(device)
+    table = _weight_features(benchmark, builder, seed, n_jobs, backend, scheduler, device, use_cache)
+    if not with_activations:
+        return table
+    from .probing.activations import activation_table
+    extra = activation_table(benchmark, builder, seed, n_jobs=n_jobs, use_cache=use_cache, device=device)
+    merged = table.merge(extra, on="arch_id", how="left", validate="one_to_one")
+    merged.attrs.update(table.attrs)
+    return merged
+
+
+def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: str | Formula | None = None, *,
+                ids: list[str] | None = None, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
+                options: dict | None = None, table: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Rank quality of one proxy on a benchmark (or on the architectures ``ids``).
+
+    Parameters
+    ----------
+    benchmark : Benchmark or str
+    proxy : str, optional
+        A registered proxy (``zc-discover proxies`` lists them) or ``run:RUN_DIR``.
+    formula : str or Formula, optional
+        An expression over feature names (exactly one of ``proxy`` and ``formula``).
+    ids : list of str, optional
+        Evaluate on these architectures only.
+    builder, seed, n_jobs, options, table : see ``featurize`` and ``compare``.
+
+    Returns
+    -------
+    dict
+        ``benchmark``, ``proxy``, ``n``, ``spearman``, ``kendall``, ``kendall_iso_params``, ``top10_precision``,
+        ``reason`` (why the correlations are NaN, else None) and ``info`` (e.g. ZeroLM's alpha).
+
+    Examples
+    --------
+    >>> score_proxy("nas-bench-bert", "zerolm")["kendall"]      # doctest: +SKIP
+    """
+    benchmark = _benchmark(benchmark)
+    if (proxy is None) == (formula is None):
+        raise ConfigError("give exactly one of proxy= or formula=")
+    if formula is not None and not isinstance(formula, Formula):
+        from .features import table_columns, formula_features
+        Formula.from_string(formula, formula_features(table.columns if table is not None else table_columns()))
+    options = dict(options or {})
+    options.setdefault("n_jobs", n_jobs)
+    check_device(options.get("device", "cpu"))
+    table = featurize(benchmark, builder, seed, n_jobs, device=options.get("device", "cpu")) if table is None \
+        else table
+    return score_table(benchmark, select_ids(table, ids, benchmark.name), proxy, formula, builder, seed, options)
+
+
+def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, builder: str | None = None,
+            seed: int = 0, n_jobs: int = 1, options: dict | None = None, runs: list[Run | str] | None = None,
+            ids: list[str] | None = None, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Many proxies side by side on one benchmark (see ``discover.compare.compare``); ``runs`` may be run folders."""
+    benchmark = _benchmark(benchmark)
+    loaded = [load_run(r) if isinstance(r, (str, Path)) else r for r in (runs or [])]
+    check_device((options or {}).get("device", "cpu"))
+    return _compare.compare(benchmark, proxies, builder, seed, n_jobs, table, options, loaded, ids)
+
+
+class ProxySearch:
+    """Discover a zero-cost proxy formula by genetic programming, in the style of PySR / scikit-learn estimators.
+
+    Parameters (keyword-only)
+    -------------------------
+    population, generations : int
+        GP population size and number of generations (defaults 200 and 25).
+    folds : int
+        Cross-validation folds for the held-out estimate (1: none, only the final search).
+    fitness : {"spearman", "kendall"}
+        Rank correlation the search maximises on the training architectures.
+    aggregate : {"min", "mean"}
+        How several benchmarks' correlations combine into one fitness.
+    seed : int
+        Same seed, same formula and metrics, whatever ``jobs``.
+    jobs : int
+        Parallel workers (-1: all cores).
+    device : str
+        Where features are measured (``cpu``, ``cuda``).
+    output : str or Path, optional
+        The run folder (default: a temporary folder under ``runs/``).
+    builder : str, optional
+        Reading of FlexiBERT configs (other families have one).
+    transfer : list, optional
+        Benchmarks never searched on, to report the final formula on.
+    train_ids : list of str, optional
+        Train on these architectures of the single benchmark, report on the rest (instead of folds).
+    resume, force : bool
+        Continue an interrupted run folder / overwrite an existing one.
+    with_activations : bool
+        Let the search use data-dependent features too.
+    progress : bool
+        Log each generation.
+    **search_options
+        Other ``SearchConfig`` fields (``max_size``, ``max_height``, ``operators``, ``delta``, ...).
+
+    Attributes (after ``fit``)
+    --------------------------
+    formula_ : Formula
+        The chosen formula (``.latex()``, ``.sympy()``, ``.to_python()``, ``.evaluate(table)``).
+    equations_ : pandas.DataFrame
+        The best formula at each complexity: complexity, train, validation, formula.
+    metrics_ : dict
+        Held-out metrics per benchmark (mean and sd over folds), per fold, transfer, ties.
+    run_ : Run
+        The run folder.
+
+    Examples
+    --------
+    >>> search = ProxySearch(generations=5, output="runs/demo").fit("nas-bench-bert")    # doctest: +SKIP
+    >>> search.formula_, search.metrics_["heldout"]["nas-bench-bert"]["kendall"]          # doctest: +SKIP
+    """
+
+    def __init__(self, *, population: int = 200, generations: int = 25, folds: int = 5, fitness: str = "spearman",
+                 aggregate: str = "min", seed: int = 0, jobs: int = 1, device: str = "cpu",
+                 output: str | Path | None = None, builder: str | None = None, transfer: Iterable = (),
+                 train_ids: list[str] | None = None, resume: bool = False, force: bool = False,
+                 with_activations: bool = False, progress: bool = False, **search_options: Any):
+        known = {f.name for f in fields(SearchConfig)} - {"population", "generations", "fitness", "aggregate", "seed"}
+        unknown = sorted(set(search_options) - known)
+        if unknown:
+            from .errors import UnknownNameError
+            raise UnknownNameError("ProxySearch option", unknown[0], sorted(known))
+        self.population, self.generations, self.folds, self.fitness = population, generations, folds, fitness
+        self.aggregate, self.seed, self.jobs, self.device, self.output = aggregate, seed, jobs, device, output
+        self.builder, self.transfer, self.train_ids = builder, list(transfer), train_ids
+        self.resume, self.force, self.with_activations, self.progress = resume, force, with_activations, progress
+        self.search_options = search_options
+
+    def config(self) -> SearchConfig:
+        """The ``SearchConfig`` these options describe (validated)."""
+        options = dict(self.search_options)
+        if "operators" in options:
+            options["operators"] = tuple(options["operators"])
+        return SearchConfig(population=self.population, generations=self.generations, fitness=self.fitness,
+                            aggregate=self.aggregate, seed=self.seed, **options).validate()
+
+    def _table(self, benchmark: Benchmark) -> pd.DataFrame:
+        builder = self.builder if self.builder in benchmark.family.builders else None
+        return featurize(benchmark, builder, self.seed, self.jobs, device=self.device,
+                         with_activations=self.with_activations)
+
+    def fit(self, benchmarks: Benchmark | str | Iterable[Benchmark | str]) -> "ProxySearch":
+        """Search one formula over ``benchmarks`` (one or several), write the run folder, and return self."""
+        config = self.config()
+        check_device(self.device)
+        if isinstance(benchmarks, (Benchmark, str)):
+            benchmarks = [benchmarks]
+        benchmarks = [_benchmark(b) for b in benchmarks]
+        if not benchmarks:
+            raise ConfigError("fit needs at least one benchmark")
+        if self.output is None:
+            import tempfile
+            Path("runs").mkdir(exist_ok=True)
+            self.output = tempfile.mkdtemp(prefix="search-", dir="runs")
+            self.force = True
+        tables = {b.name: self._table(b) for b in benchmarks}
+        transfer = {b.name: self._table(b) for b in (_benchmark(t) for t in self.transfer)}
+        builder = self.builder if any(self.builder in b.family.builders for b in benchmarks) else None
+        run = search_tables(tables, self.output, config, self.folds, self.train_ids, transfer, self.jobs,
+                            self.resume, self.force, self.progress, {b.name: b.checksum for b in benchmarks},
+                            builder)
+        self._set(run)
+        return self
+
+    def _set(self, run: Run) -> None:
+        self.run_, self.formula_, self.metrics_, self.equations_ = run, run.formula, run.metrics, run.equations
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "run_"):
+            raise ZcDiscoverError("this ProxySearch has not been fitted: call fit(benchmarks) or ProxySearch.load")
+
+    def score(self, benchmark: Benchmark | str, ids: list[str] | None = None) -> dict[str, Any]:
+        """Rank quality of the discovered formula on ``benchmark`` (e.g. a space it never searched)."""
+        self._check_fitted()
+        benchmark = _benchmark(benchmark)
+        builder = self.builder if self.builder in benchmark.family.builders else None
+        table = select_ids(featurize(benchmark, builder, self.seed, self.jobs, device=self.device), ids,
+                           benchmark.name)
+        values, reason = self.formula_.evaluate_with_reason(table)
+        quality = rank_quality(values, table["target"], table["n_params"]).as_dict()
+        return {"benchmark": benchmark.name, "proxy": str(self.formula_), **quality,
+                "reason": quality["reason"] or reason}
+
+    def export(self, fmt: str = "python") -> str:
+        """The chosen formula as ``python`` (a standalone module), ``latex``, ``sympy`` or ``json``."""
+        self._check_fitted()
+        if fmt not in EXPORT_FORMATS:
+            from .errors import UnknownNameError
+            raise UnknownNameError("export format", fmt, EXPORT_FORMATS)
+        config = self.run_.config
+        return render(self.formula_, fmt, export_meta(self.metrics_, config.get("arguments", {}),
+                                                      config.get("versions", {})))
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "ProxySearch":
+        """A fitted ``ProxySearch`` from a run folder (its options as the run recorded them)."""
+        run = load_run(run_dir)
+        arguments = run.config.get("arguments", {})
+        search = cls(population=arguments.get("population", 200), generations=arguments.get("generations", 25),
+                     folds=arguments.get("folds", 5), fitness=arguments.get("fitness", "spearman"),
+                     aggregate=arguments.get("aggregate", "min"), seed=arguments.get("seed", 0),
+                     output=run.path, builder=arguments.get("builder"))
+        search._set(run)
+        return search
+
+    def __repr__(self) -> str:
+        state = f", formula={str(self.formula_)!r}" if hasattr(self, "formula_") else ""
+        return (f"ProxySearch(population={self.population}, generations={self.generations}, folds={self.folds}, "
+                f"seed={self.seed}, output={str(self.output)!r}{state})")
+
+
+__all__ = ["DEVICES", "ProxySearch", "check_device", "compare", "featurize", "load_benchmark", "load_run",
+           "score_proxy"]

@@ -1,0 +1,161 @@
+"""What a benchmark is, as the rest of the package sees it: architectures, families, specs and loaded benchmarks.
+
+A *family* is a kind of search space with its own models (FlexiBERT, LTS GPT-2, LTS Transformer-XL): how its files
+are read and validated, how a model is built from an architecture's config, how a probe batch drives it, and which
+of its modules play which sub-module role. A *spec* is one published benchmark of a family (a name, where its files
+live and come from, which metric is its target). ``catalog`` lists both; adding a family is one module that defines a
+``BenchmarkFamily`` and one line there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import datadir
+from ..errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class Arch:
+    """An architecture with its trained quality.
+
+    ``target`` is oriented so that higher is better (GLUE as is, perplexity negated); ``metrics`` keeps the raw
+    numbers the benchmark reports, so nothing is lost by the orientation.
+    """
+
+    id: str
+    config: dict[str, Any]
+    target: float
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BenchmarkFamily:
+    """Everything that is particular to one kind of search space.
+
+    Parameters
+    ----------
+    name : str
+        Short name (``flexibert``, ``gpt2``, ``txl``).
+    description : str
+        One line for listings.
+    builders : tuple of str
+        Readings of an architecture config as a model; the first is the default.
+    layout : {"file", "folder"}
+        A benchmark of this family is one file, or a folder (the LTS layout).
+    load : callable
+        ``load(path) -> list[Arch]``: read and validate the benchmark's files (raises ``DataError``).
+    build : callable
+        ``build(config, builder, seed, device) -> torch.nn.Module``: a seeded, initialised model whose modules are
+        tagged with their roles (``primitives.roles.tag``).
+    vocab_size : callable
+        ``vocab_size(config) -> int``: the token ids a probe batch may draw from.
+    probe_shape : tuple of int
+        Default probe batch size and sequence length.
+    probe_seq : callable
+        ``probe_seq(config, requested) -> int``: the sequence length of the probe batch of one architecture.
+    task_loss : callable
+        ``task_loss(model, ids, labels, seed) -> (hidden, loss)``: final hidden states and the probe's task loss.
+    input_embedding : callable
+        ``input_embedding(model) -> module`` whose output is the input the Jacobian proxies differentiate against.
+    roles : mapping
+        Role -> the modules of this family's models that carry it (documentation; the models tag themselves).
+    """
+
+    name: str
+    description: str
+    builders: tuple[str, ...]
+    layout: str
+    load: Callable[[Path], list[Arch]]
+    build: Callable[..., Any]
+    vocab_size: Callable[[dict[str, Any]], int]
+    probe_shape: tuple[int, int]
+    probe_seq: Callable[[dict[str, Any], int | None], int]
+    task_loss: Callable[..., Any]
+    input_embedding: Callable[[Any], Any]
+    roles: Mapping[str, str] = field(default_factory=dict)
+
+    def builder(self, name: str | None) -> str:
+        """``name`` checked against this family's builders (None: the default one)."""
+        if name is None:
+            return self.builders[0]
+        if name not in self.builders:
+            raise UnknownNameError(f"builder for the {self.name} family", name, self.builders)
+        return name
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """One benchmark: its name, family, where its files live and come from, and its target."""
+
+    name: str
+    family: BenchmarkFamily
+    relpath: str                # file or folder under the data directory (absolute for lts:PATH)
+    n_archs: int | None
+    target: str
+    direction: str              # of the raw metric; the Arch target is always higher-is-better
+    url: str                    # a file's URL, or a folder's base URL to which ``files`` are appended
+    sha256: str | None          # of the file, or the tree digest over ``files``; None: not pinned yet
+    license: str
+    citation: str
+    files: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def is_folder(self) -> bool:
+        return self.family.layout == "folder"
+
+    @property
+    def builders(self) -> tuple[str, ...]:
+        return self.family.builders
+
+    def path(self, data_dir: str | Path | None = None) -> Path:
+        root = Path(self.relpath)
+        return root if root.is_absolute() else datadir.data_dir(data_dir) / root
+
+    def present(self, data_dir: str | Path | None = None) -> bool:
+        """Whether the benchmark is there at all (a folder that exists counts: its loader names what is missing)."""
+        path = self.path(data_dir)
+        return path.is_dir() if self.is_folder else path.is_file()
+
+
+@dataclass
+class Benchmark:
+    """A loaded benchmark: its spec, where it was read from, and its records in a stable order."""
+
+    spec: BenchmarkSpec
+    path: Path
+    archs: list[Arch] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def family(self) -> BenchmarkFamily:
+        return self.spec.family
+
+    def __len__(self) -> int:
+        return len(self.archs)
+
+    @cached_property
+    def by_id(self) -> dict[str, Arch]:
+        return {arch.id: arch for arch in self.archs}
+
+    def arch(self, arch_id: str) -> Arch:
+        """The architecture with this id (``UnknownNameError`` with suggestions otherwise)."""
+        try:
+            return self.by_id[str(arch_id)]
+        except KeyError:
+            raise UnknownNameError(f"architecture id in {self.name}", str(arch_id), self.by_id) from None
+
+    @cached_property
+    def checksum(self) -> str:
+        """sha256 of the benchmark's file, or the tree digest of its folder's YAML files: keys every cache."""
+        from .checksums import file_sha256, tree_sha256
+        if self.spec.is_folder:
+            files = [p.relative_to(self.path).as_posix() for p in self.path.rglob("*.yaml")]
+            return tree_sha256(self.path, files)
+        return file_sha256(self.path)

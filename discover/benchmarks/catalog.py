@@ -1,0 +1,196 @@
+"""The catalog: every benchmark family and every published benchmark, by name, in one table each.
+
+Adding a family: write one module that defines a ``BenchmarkFamily`` (see ``base``; ``lts_txl`` is a complete
+example) and add it to ``FAMILIES``. Adding a benchmark of an existing family: one ``BenchmarkSpec`` in ``SPECS``.
+Any folder of the LTS layout also loads as ``lts:PATH`` (its family detected from its files) or, naming the family,
+``lts-gpt2:PATH`` / ``lts-txl:PATH``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import DataError, UnknownNameError
+from . import datadir, flexibert, lts_gpt2, lts_layout, lts_txl
+from .base import Arch, Benchmark, BenchmarkFamily, BenchmarkSpec
+from .fetch import fetch
+
+FAMILIES: dict[str, BenchmarkFamily] = {
+    family.name: family for family in (flexibert.FAMILY, lts_gpt2.FAMILY, lts_txl.FAMILY)
+}
+# The LTS families, and the closed-form counts that tell them apart in a folder's params_summary.yaml.
+LTS_FAMILIES = {"gpt2": (lts_gpt2, ("gpt2", "gpt-2")), "txl": (lts_txl, ("transxl", "transformer-xl", "txl"))}
+
+ARCHAI = ("https://raw.githubusercontent.com/microsoft/archai/47770415327900684ed95c0bc9bf7cd0d0047fad/"
+          "archai/nlp/nas/saved_logs/")
+LTS_SUMMARIES = ("params_summary.yaml", "ppl_summary.yaml")
+
+
+def lts_files(jobs: list[tuple[int, int]] | None = None) -> tuple[str, ...]:
+    """The files of an LTS folder: the two summaries and one config per job (default: 20 configs x 10 jobs)."""
+    jobs = jobs if jobs is not None else [(i, k) for i in range(20) for k in range(10)]
+    return LTS_SUMMARIES + tuple(f"config_{i}/j{k}/model_config.yaml" for i, k in jobs)
+
+
+LTS_CITATION = ("Javaheripi et al., LiteTransformerSearch: Training-free Neural Architecture Search for Efficient "
+                "Language Models, NeurIPS 2022")
+
+
+def _lts(name: str, family: BenchmarkFamily, folder: str, n_archs: int, sha256: str | None,
+         jobs: list[tuple[int, int]] | None = None) -> BenchmarkSpec:
+    return BenchmarkSpec(name=name, family=family, relpath=f"lts/{folder}", n_archs=n_archs, target="valid_ppl",
+                         direction="lower is better", url=ARCHAI + folder + "/", sha256=sha256, license="MIT",
+                         citation=LTS_CITATION, files=lts_files(jobs))
+
+
+SPECS: dict[str, BenchmarkSpec] = {
+    spec.name: spec for spec in [
+        BenchmarkSpec(
+            name="nas-bench-bert", family=flexibert.FAMILY, relpath="nas-bench-bert/BERT_benchmark.json",
+            n_archs=500, target="scores.glue", direction="higher is better",
+            url="https://raw.githubusercontent.com/aaronserianni/training-free-nas/"
+                "2d76e01b9586cad7340e8268dadba3056efd070b/data/BERT_benchmark.json",
+            sha256="fa2ff7198dcd71e0b8021ed2ace1c221672c33cc56931b6dff31fda3d044784f", license="CC BY 4.0",
+            citation="Serianni & Kalita, Training-free Neural Architecture Search for RNNs and Transformers, ACL 2023",
+            aliases=("flexibert",)),
+        _lts("lts-gpt2-wt103", lts_gpt2.FAMILY, "random_GPT2_wt103", 200,
+             "790d5e361b414282bb9480517901863d5e4ceacf02fe8d92ed595820187ff14a"),
+        _lts("lts-txl-wt103", lts_txl.FAMILY, "random_TransXL_wt103", 200,
+             "392342766462dd35f64eee86404fc97557d3a9c2f59656943e3478560970f0a4"),
+        # 99 jobs (config_5/j6 was never written); config_6_j4 has no perplexity and is skipped with a warning.
+        _lts("lts-txl-wt103-homogeneous", lts_txl.FAMILY, "random_TransXL_wt103_homogeneous", 98,
+             "6b67687366285e3030dfb9228e1ce658d46f4f00de819911e4efdb782071894e",
+             [(i, k) for i in range(10) for k in range(10) if (i, k) != (5, 6)]),
+        # Trained on LM1B; not shipped with the project's data (fetch them). Digests of the files at the pinned commit.
+        _lts("lts-gpt2-lm1b", lts_gpt2.FAMILY, "random_GPT2_lm1b", 200,
+             "ef20a9dc8d99782b84309492d1a0419330f19328a59aa2cac7b3898685f234c5"),
+        _lts("lts-txl-lm1b", lts_txl.FAMILY, "random_TransXL_lm1b", 186,
+             "9efc42c6e3ba305b92024525ea4e7733196611fe7016f5f3fb87ba83b0269903",
+             [(i, k) for i in range(20) for k in range(10) if i != 12 and not (i == 6 and k >= 6)]),
+    ]
+}
+ALIASES = {alias: spec.name for spec in SPECS.values() for alias in spec.aliases}
+FOLDER_PREFIXES = {"lts:": None, "lts-gpt2:": "gpt2", "lts-txl:": "txl"}
+
+
+def detect_lts_family(folder: Path) -> BenchmarkFamily:
+    """Which LTS family a folder holds: the one whose closed-form counts match ``params_summary.yaml`` for its first
+    architecture, else the one its name says (``GPT2`` or ``TransXL``); an error that names the fix otherwise."""
+    jobs = lts_layout.check_folder(folder)
+    summary_path = folder / "params_summary.yaml"
+    if summary_path.is_file():
+        summary = lts_layout.read_yaml(summary_path)
+        for arch_id, path in jobs:
+            reference = summary.get(arch_id) if isinstance(summary, dict) else None
+            if not isinstance(reference, dict):
+                continue
+            raw = lts_layout.read_yaml(path)
+            matches = []
+            for name, (module, _) in LTS_FAMILIES.items():
+                try:
+                    counts = module.param_parts(module.normalise_config(raw, str(path)))
+                except DataError:
+                    continue
+                if all(int(reference[p]) == counts[p] for p in lts_layout.SUMMARY_PARTS if p in reference):
+                    matches.append(name)
+            if len(matches) == 1:
+                return FAMILIES[matches[0]]
+            break
+    lowered = folder.name.lower().replace("_", "-")
+    named = [name for name, (_, words) in LTS_FAMILIES.items() if any(word in lowered for word in words)]
+    if len(named) == 1:
+        return FAMILIES[named[0]]
+    raise DataError(f"cannot tell whether {folder} holds GPT-2 or Transformer-XL models: no params_summary.yaml "
+                    "entry matches either family's parameter counts, and the folder's name names neither. Name the "
+                    f"family: lts-gpt2:{folder} or lts-txl:{folder}.")
+
+
+def _folder_spec(name: str) -> BenchmarkSpec:
+    prefix = next(p for p in FOLDER_PREFIXES if name.startswith(p))
+    folder = Path(name[len(prefix):]).expanduser().resolve()
+    family_name = FOLDER_PREFIXES[prefix]
+    family = FAMILIES[family_name] if family_name else detect_lts_family(folder)
+    return BenchmarkSpec(name=name, family=family, relpath=str(folder), n_archs=None, target="valid_ppl",
+                         direction="lower is better", url="", sha256=None, license="see the folder",
+                         citation=LTS_CITATION)
+
+
+def get_spec(name: str) -> BenchmarkSpec:
+    """Resolve a benchmark name, an alias, or ``lts:PATH`` / ``lts-gpt2:PATH`` / ``lts-txl:PATH``.
+
+    Raises
+    ------
+    UnknownNameError
+        For a name that is none of these (with the closest known names).
+    DataError
+        For an ``lts:PATH`` folder whose family cannot be told.
+    """
+    if any(name.startswith(prefix) for prefix in FOLDER_PREFIXES):
+        return _folder_spec(name)
+    name = ALIASES.get(name, name)
+    if name not in SPECS:
+        raise UnknownNameError("benchmark", name, list(SPECS) + list(ALIASES) + list(f"{p}PATH" for p in
+                                                                                  FOLDER_PREFIXES))
+    return SPECS[name]
+
+
+def load_benchmark(name: str, data_dir: str | Path | None = None, offline: bool | None = None) -> Benchmark:
+    """Load a benchmark by name, fetching it on first use unless offline.
+
+    Parameters
+    ----------
+    name : str
+        A name of ``SPECS`` (``zc-discover benchmarks`` lists them), an alias, or ``lts:PATH``.
+    data_dir : str or Path, optional
+        Where benchmark files live (default: ``$ZC_DISCOVER_DATA``, else the per-user cache directory).
+    offline : bool, optional
+        Never download (default: ``$ZC_DISCOVER_OFFLINE``).
+
+    Returns
+    -------
+    Benchmark
+        Its architectures (``.archs``) in a stable order, each with ``.id``, ``.config`` and ``.target``.
+
+    Examples
+    --------
+    >>> bench = load_benchmark("nas-bench-bert")          # doctest: +SKIP
+    """
+    spec = get_spec(name)
+    path = spec.path(data_dir)
+    if not spec.present(data_dir):
+        offline = datadir.offline_requested() if offline is None else offline
+        if offline or not spec.url:
+            how = (f"Download it with 'zc-discover fetch {spec.name}', or point {datadir.ENV_DATA} (or --data-dir) "
+                   f"at a folder that holds {spec.relpath}." if spec.url else "Check the path.")
+            raise DataError(f"benchmark {spec.name!r} is not at {path}. {how}")
+        fetch(spec, data_dir)
+    return Benchmark(spec=spec, path=path, archs=spec.family.load(path))
+
+
+def build_model(benchmark: Benchmark, arch: Arch | str, builder: str | None = None, seed: int = 0,
+                device: str | torch.device = "cpu") -> nn.Module:
+    """Build one architecture of ``benchmark`` as a seeded, initialised torch model.
+
+    Parameters
+    ----------
+    benchmark : Benchmark
+    arch : Arch or str
+        The architecture or its id.
+    builder : str, optional
+        A reading of the config (``benchmark.family.builders``; default the first, ``as-trained``).
+    seed : int
+        Initialisation seed: the same seed always gives the same weights.
+    device : str or torch.device
+        ``cpu``, ``cuda``, or ``meta`` (structure only, no weights drawn).
+    """
+    arch = benchmark.arch(arch) if isinstance(arch, str) else arch
+    family = benchmark.family
+    return family.build(arch.config, family.builder(builder), seed=seed, device=device)
+
+
+def fetch_benchmark(name: str, data_dir: str | Path | None = None, *, force: bool = False,
+                    allow_unverified: bool = False) -> Path:
+    """Download the benchmark ``name`` into the data directory, verify its pinned sha256, and return its path."""
+    return fetch(get_spec(name), data_dir, force=force, allow_unverified=allow_unverified)

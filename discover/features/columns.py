@@ -1,0 +1,20 @@
+"""The columns of a feature table, and which of them are not features (never offered to a formula or a search)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from primitives.combinators import feature_names
+from primitives.structure import structural_counts
+
+# Identity and the quantity proxies are judged against: a formula may never read them.
+NOT_FEATURES = ("arch_id", "target")
+
+
+def table_columns() -> list[str]:
+    """The columns every weight-feature table has (a cached table without them is stale)."""
+    return ["arch_id", "target", "n_params", "flops", *structural_counts([]), *feature_names()]
+
+
+def formula_features(columns: Iterable[str]) -> list[str]:
+    """Columns a formula may use: every measured feature, never the id or the target."""
+    return [c for c in columns if c not in NOT_FEATURES]

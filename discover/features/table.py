@@ -1,0 +1,156 @@
+"""Benchmark -> weight-feature table: one row per architecture, measured on its real torch model.
+
+Three steps, so that no matrix is measured twice:
+1. plan (parallel over architectures): build each model on the meta device, decompose it, count its parameters and
+   FLOPs, and note each 2-D weight's ``InitKey`` - the seed, name, shape and scale that fully determine its values;
+2. measure (parallel over distinct keys): draw each distinct weight once and compute its statistics from one SVD;
+3. assemble: aggregate each architecture's statistics by role and layer.
+Architectures share most weights (same name and shape -> same values, see ``builders/init.py``): the 500 FlexiBERT
+models hold about 12,000 matrices but fewer than 250 distinct ones. ``featurize_model`` is the direct path for any
+model; the tests check that both agree.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from primitives.combinators import aggregate
+from primitives.decompose import decompose
+from primitives.features import model_features
+from primitives.statistics import STATISTICS, matrix_statistics, singular_values
+from primitives.structure import analytic_flops, structural_counts
+from .. import cache
+from ..benchmarks import Benchmark, build_model
+from ..benchmarks.seeding import INIT_VERSION, InitKey, draw
+from ..parallel import backend as parallel_backend
+from ..parallel import parallel_map
+from .columns import table_columns
+
+log = logging.getLogger(__name__)
+FEATURE_VERSION = 3   # bump when a feature's definition changes: cached tables are keyed by it
+FLOPS_SEQ_LEN = 128
+
+
+@dataclass
+class ArchPlan:
+    arch_id: str
+    target: float
+    counts: dict[str, float]
+    matrices: list[tuple[str, int | None, InitKey]]
+
+
+def count_flops(model: nn.Module, seq_len: int = FLOPS_SEQ_LEN) -> float:
+    """Analytic FLOPs of one forward pass over one sequence (GPT-2 models: at most their trained ``tgt_len``)."""
+    return analytic_flops(model, min(seq_len, getattr(model, "tgt_len", seq_len)))
+
+
+def plan_arch(benchmark: Benchmark, arch_id: str, builder: str | None, seed: int) -> ArchPlan:
+    arch = benchmark.arch(arch_id)
+    model = build_model(benchmark, arch, builder, seed, device="meta")
+    tensors = decompose(model)
+    counts = structural_counts(tensors)
+    counts["flops"] = count_flops(model)
+    matrices = []
+    for t in tensors:
+        if t.kind == "bias" or t.tensor.dim() < 2:
+            continue
+        key = model.zc_init[t.name]
+        if not isinstance(key, InitKey):
+            raise RuntimeError(f"{t.name} is a matrix filled with a constant; the planner expects drawn weights")
+        matrices.append((t.role, t.layer, key))
+    return ArchPlan(arch.id, arch.target, counts, matrices)
+
+
+def plan_chunk(benchmark: Benchmark, arch_ids: list[str], builder: str | None, seed: int) -> list[ArchPlan]:
+    return [plan_arch(benchmark, arch_id, builder, seed) for arch_id in arch_ids]
+
+
+def key_statistics(key: InitKey, device: str = "cpu") -> dict[str, float]:
+    values = draw(key, cache=False).to(device)
+    matrix = values.reshape(values.shape[0], -1)
+    return matrix_statistics(singular_values(matrix, key.name), tuple(matrix.shape))
+
+
+def _compute(benchmark: Benchmark, builder: str | None, seed: int, n_jobs: int, dask: bool,
+             device: str) -> pd.DataFrame:
+    ids = [a.id for a in benchmark.archs]
+    chunks = [ids[i::max(1, abs(n_jobs)) * 4] for i in range(max(1, abs(n_jobs)) * 4)]
+    plan_lists = parallel_map(plan_chunk, [(benchmark, c, builder, seed) for c in chunks if c], n_jobs, "plan",
+                              dask=dask)
+    plans = {p.arch_id: p for plan_list in plan_lists for p in plan_list}
+    keys = sorted({key for p in plans.values() for _, _, key in p.matrices})
+    log.info("%d architectures hold %d matrices, %d distinct", len(plans),
+             sum(len(p.matrices) for p in plans.values()), len(keys))
+    # Largest first, so that the long SVDs do not end up last on one worker.
+    order = sorted(keys, key=lambda k: -k.shape[0] * (torch.Size(k.shape).numel() // k.shape[0]))
+    stats = dict(zip(order, parallel_map(key_statistics, [(k, device) for k in order], n_jobs, "svd", dask=dask)))
+    rows = []
+    for arch_id in ids:
+        plan = plans[arch_id]
+        features = aggregate((role, layer, stats[key]) for role, layer, key in plan.matrices)
+        rows.append({"arch_id": arch_id, "target": plan.target, **plan.counts, **features})
+    return pd.DataFrame(rows)
+
+
+def featurize(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
+              backend: str = "loky", scheduler: str | None = None, device: str = "cpu",
+              use_cache: bool = True) -> pd.DataFrame:
+    """The weight-feature table of ``benchmark``: one row per architecture.
+
+    Parameters
+    ----------
+    benchmark : Benchmark
+    builder : str, optional
+        Reading of the configs (default: the family's first).
+    seed : int
+        Initialisation seed.
+    n_jobs : int
+        Parallel workers (-1: all cores); the table is identical for any value.
+    backend : {"loky", "dask"}
+        joblib backend; ``scheduler`` is a Dask scheduler address (default: a local cluster).
+    device : str
+        Where the SVDs run (``cpu`` or ``cuda``).
+    use_cache : bool
+        Read and write the on-disk cache (``$ZC_DISCOVER_CACHE``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arch_id``, ``target`` (higher is better), ``n_params``, structure (``n_layers``, ``params_<role>``,
+        ``count_<role>``), ``flops`` and ``<agg>_<role>_<stat>`` for every registered statistic.
+    """
+    builder = benchmark.family.builder(builder)
+    key: dict[str, Any] = {"benchmark": benchmark.checksum, "builder": builder, "seed": int(seed),
+                           "init": INIT_VERSION, "features": FEATURE_VERSION, "stats": sorted(STATISTICS),
+                           "device": torch.device(device).type}
+    path = cache.cache_path("features", benchmark.name, key)
+    ids = [a.id for a in benchmark.archs]
+    if use_cache:
+        table = cache.read_table(path, ids, table_columns())
+        if table is not None:
+            log.info("features of %s (%s, seed %d) read from cache %s", benchmark.name, builder, seed, path)
+            return table
+    start = time.perf_counter()
+    with parallel_backend(backend, scheduler, n_jobs):
+        table = _compute(benchmark, builder, seed, n_jobs, backend == "dask", device)
+    # Kept with the table (parquet stores attrs), so that reports can state the cost of the features.
+    table.attrs.update({"featurize_seconds": time.perf_counter() - start, "n_jobs": n_jobs, "builder": builder,
+                        "seed": int(seed), "benchmark": benchmark.name})
+    if use_cache:
+        cache.write_table(table, path)
+    return table
+
+
+def featurize_model(model: nn.Module) -> dict[str, float]:
+    """The same features for a single model of any supported family (Hugging Face style modules included)."""
+    with torch.no_grad():
+        features = model_features(model)
+    features["flops"] = count_flops(model)
+    return features
+

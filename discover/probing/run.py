@@ -1,0 +1,234 @@
+"""One architecture under probe: the passes data-dependent proxies share, each run at most once and timed.
+
+- ``task``: forward with attention and FFN recording on, the task loss, and its backward (weight gradients, head-mask
+  gradients, activation gradients). The family defines the task: FlexiBERT's is binary classification of the
+  mean-pooled hidden states by a fixed random linear head (seeded) against random labels; the LTS models' is their
+  language-modelling loss.
+- ``jacobian``: the gradient of a fixed random read-out of the outputs with respect to the input embeddings, per
+  example (from the task pass's forward).
+- ``synflow``: the model in float64 with |weights|, a fixed positive read-out of its outputs on one all-zero-token
+  sequence.
+- ``grasp``: the Hessian-gradient product H g of the task loss (finite difference: one more forward/backward).
+Proxies read from these and add their own arithmetic; ``seconds`` records each pass's cost.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import time
+from contextlib import contextmanager
+from functools import cached_property
+
+import torch
+from torch import nn
+
+from primitives.decompose import TaggedTensor, decompose
+from ..benchmarks import BenchmarkFamily
+from ..benchmarks.probe_hooks import PROBE_ATTR
+from ..benchmarks.seeding import shrink_draw_cache
+from .inputs import Batch
+
+GRADIENT_ROLES = ("attention", "mixing", "ffn")
+PROBE_VERSION = 2   # bump when the probe passes change for every proxy (one proxy: its own ``version``)
+PROBE_DRAW_BYTES = 64 * 2**20
+
+
+def forgetting_draws(function):
+    """Probe tasks keep at most 64 MB of drawn initial values (the word embeddings every model shares stay). Kept up to
+    the draw cache's usual 256 MB they would grow a worker toward loky's limit - it restarts a worker that grew 300 MB
+    past its first task, re-importing torch - for little gain next to a probed model's activations."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            shrink_draw_cache(PROBE_DRAW_BYTES)
+    return wrapper
+
+
+class ProbeRun:
+    """One model, one probe batch: the passes the data-dependent proxies read, each computed at most once.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model built by a benchmark family (its modules tagged; on any device).
+    batch : Batch
+        The probe batch; it is moved to the model's device.
+    family : BenchmarkFamily
+        Gives the task loss and the input embedding.
+    """
+
+    def __init__(self, model: nn.Module, batch: Batch, family: BenchmarkFamily):
+        self.device = next(model.parameters()).device
+        self.model, self.batch, self.family = model, batch.to(self.device), family
+        self.seconds: dict[str, float] = {}
+        self._derived: dict[str, object] = {}
+        self._nested_seconds = 0.0
+        self.tensors: list[TaggedTensor] = decompose(model)
+        self.attention_modules = [m for m in model.modules() if hasattr(m, "zc_heads")]
+        self.ffn_modules = [m for m in model.modules() if getattr(type(m), "zc_probe_ffn", False)]
+
+    def weights(self) -> list[TaggedTensor]:
+        """The weight matrices gradient proxies sum over: attention, mixing and FFN (embedding lookups excluded)."""
+        return self._weights
+
+    @cached_property
+    def _weights(self) -> list[TaggedTensor]:
+        return [t for t in self.tensors if t.role in GRADIENT_ROLES and t.kind != "bias" and t.tensor.dim() >= 2]
+
+    @contextmanager
+    def _gradients_for_weights_only(self):
+        """Turn off gradients of every parameter no proxy reads (embeddings, the softmax head, norms) for one pass.
+
+        The scores do not change; the cost does: GPT-2's 50k-word adaptive embedding and softmax would otherwise get
+        dense gradient buffers filled and accumulated in every backward pass."""
+        measured = {id(t.tensor) for t in self.weights()}
+        frozen = [p for p in self.model.parameters() if p.requires_grad and id(p) not in measured]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+
+    def shared(self, name: str, function):
+        """``function(self)``, computed once for all the proxies that derive it from the passes, timed as ``name``."""
+        if name not in self._derived:
+            self._derived[name] = self._timed(name, lambda: function(self))
+        return self._derived[name]
+
+    def _timed(self, name: str, function):
+        """Run a pass and record its own seconds: a pass it triggers (GraSP needs the task pass, the Hamming codes
+        need the activations) is timed on its own and not counted twice."""
+        start, outer = time.perf_counter(), self._nested_seconds
+        self._nested_seconds = 0.0
+        try:
+            return function()
+        finally:
+            elapsed = time.perf_counter() - start
+            self.seconds[name] = elapsed - self._nested_seconds
+            self._nested_seconds = outer + elapsed
+
+    @cached_property
+    def _shared(self) -> dict:
+        """One forward pass serves two backward passes: the task loss (weights, head masks, activations) and a read-out
+        of the outputs (the Jacobian with respect to the input embeddings)."""
+        def run():
+            for m in self.attention_modules:
+                setattr(m, PROBE_ATTR, {"head_mask": torch.ones(m.zc_heads, device=self.device, requires_grad=True)})
+            for m in self.ffn_modules:
+                setattr(m, PROBE_ATTR, {})
+            captured = {}
+
+            def keep(_, __, output):
+                # the embeddings are frozen, so their output is made the leaf the Jacobian is taken with respect to
+                captured["x"] = output.detach().requires_grad_(True)
+                return captured["x"]
+
+            handle = self.family.input_embedding(self.model).register_forward_hook(keep)
+            try:
+                with self._gradients_for_weights_only():
+                    return self._task_and_jacobian(captured)
+            finally:
+                handle.remove()
+                for m in self.attention_modules + self.ffn_modules:
+                    delattr(m, PROBE_ATTR)
+                self.model.zero_grad(set_to_none=True)
+        return self._timed("task", run)
+
+    def _task_and_jacobian(self, captured: dict) -> dict:
+        self.model.zero_grad(set_to_none=True)
+        hidden, loss = self._forward_with_loss()
+        embedded = captured["x"]
+        loss.backward(retain_graph=True)
+        attention = [getattr(m, PROBE_ATTR) for m in self.attention_modules]
+        ffn = [getattr(m, PROBE_ATTR) for m in self.ffn_modules]
+        result = {
+            "loss": float(loss.detach()),
+            "grads": {t.name: t.tensor.grad.detach() if t.tensor.grad is not None else
+                      torch.zeros_like(t.tensor) for t in self.weights()},
+            "probs": [p["probs"].detach() for p in attention],
+            "head_mask_grads": [p["head_mask"].grad.detach().clone() for p in attention],
+            "acts": [p["act"].detach() for p in ffn],
+            "act_grads": [p["act_grad"][0] if p.get("act_grad") else torch.zeros_like(p["act"]) for p in ffn],
+        }
+        readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
+        jacobian = torch.autograd.grad(readout, embedded)[0]
+        result["jacobian"] = jacobian.detach().reshape(self.batch.ids.shape[0], -1)
+        return result
+
+    def readout(self, width: int, dtype: torch.dtype, positive: bool = False) -> torch.Tensor:
+        """A fixed random direction (seeded) to read a scalar out of the final hidden states.
+
+        Summing them would not do: a final LayerNorm makes every token's features sum to exactly zero, so that sum
+        has no gradient at all."""
+        u = torch.randn(width, generator=torch.Generator().manual_seed(self.batch.seed + 2), dtype=torch.float64)
+        return (u.abs() if positive else u).to(dtype=dtype, device=self.device)
+
+    def _forward_with_loss(self, model: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(final hidden states, task loss) from one forward pass."""
+        return self.family.task_loss(model or self.model, self.batch.ids, self.batch.labels, self.batch.seed)
+
+    @property
+    def task(self) -> dict:
+        return self._shared
+
+    @property
+    def jacobian(self) -> torch.Tensor:
+        """(batch, seq * width) gradients of the read-out with respect to each example's input embeddings."""
+        return self._shared["jacobian"]
+
+    @cached_property
+    def synflow(self) -> dict[str, torch.Tensor]:
+        """|theta| * dR/dtheta per weight matrix, R = a positive read-out of the |weights| model's outputs (float64)."""
+        def run():
+            model = copy.deepcopy(self.model).double()
+            measured = {t.name for t in self.weights()}
+            with torch.no_grad():
+                for name, p in model.named_parameters():
+                    p.abs_()
+                    p.requires_grad_(name in measured)   # as in the other passes: no gradient nobody reads
+            ids = torch.zeros(1, self.batch.ids.shape[1], dtype=torch.long, device=self.device)
+            hidden = model(ids)
+            (hidden * self.readout(hidden.shape[-1], hidden.dtype, positive=True)).sum().backward()
+            params = dict(model.named_parameters())
+            return {t.name: (params[t.name] * params[t.name].grad).detach() for t in self.weights()}
+        return self._timed("synflow", run)
+
+    @cached_property
+    def grasp(self) -> dict[str, torch.Tensor]:
+        """theta * (H g) per weight matrix for the task loss (GraSP; the score is minus its sum).
+
+        Choice: H g by a central-free finite difference, (grad L(theta + e g) - grad L(theta)) / e with
+        e = 1e-3 ||theta|| / ||g|| over the measured matrices: one more forward and backward instead of a double
+        backward, which costs about three times as much (and which torch's fused attention kernels do not support).
+        """
+        def run():
+            weights = [t.tensor for t in self.weights()]
+            grads = [self.task["grads"][t.name] for t in self.weights()]
+            g_norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads))
+            w_norm = torch.sqrt(sum((w.detach().double() ** 2).sum() for w in weights))
+            if g_norm == 0:
+                return {t.name: torch.zeros_like(t.tensor) for t in self.weights()}
+            step = float(1e-3 * w_norm / g_norm)
+            # Restored from copies, not by subtracting the step again: (w + e g) - e g is not w in floating point,
+            # and the proxies computed after GraSP would read weights off by a rounding error.
+            originals = [w.detach().clone() for w in weights]
+            with torch.no_grad():
+                for w, g in zip(weights, grads):
+                    w.add_(g, alpha=step)
+            try:
+                self.model.zero_grad(set_to_none=True)
+                with self._gradients_for_weights_only():
+                    self._forward_with_loss()[1].backward()
+                shifted = [w.grad.detach() if w.grad is not None else torch.zeros_like(w) for w in weights]
+            finally:
+                with torch.no_grad():
+                    for w, original in zip(weights, originals):
+                        w.copy_(original)
+                self.model.zero_grad(set_to_none=True)
+            return {t.name: (t.tensor.detach() * (s - g) / step)
+                    for t, s, g in zip(self.weights(), shifted, grads)}
+        return self._timed("grasp", run)

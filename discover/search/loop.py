@@ -1,0 +1,420 @@
+"""The discovery loop: typed GP over feature tables, NSGA-II on (train correlation, complexity), held-out folds.
+
+A search is a list of *stages*: one per cross-validation fold (search on the other folds, report on this one) and a
+``final`` stage on all training architectures, whose chosen formula is the result. Stages are independent, seeded in
+the main process, and may run in parallel; each checkpoints itself every generation (``checkpoint``), so an
+interrupted search resumes where it stopped and ends exactly as an uninterrupted one would.
+
+Determinism does not rest on the seed alone: wherever candidates tie, a stated rule decides. Two trees that rank every
+space's architectures alike are one candidate, represented by the smaller tree, then the alphabetically first; the
+final formula is the simplest within ``max(delta, one standard error)`` of the best validation score, then the best
+validation, the best mean training score over spaces, and the alphabetically first formula.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import operator
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from deap import base, creator, gp, tools
+from scipy import stats
+
+from ..errors import ConfigError
+from ..metrics import rank_quality
+from ..parallel import exit_if_orphaned
+from .checkpoint import load_checkpoint, restore_front, restore_population, write_checkpoint
+from .gp import (DEFAULT_OPERATORS, WORST, TreeEvaluator, crossover_one_point, generate, make_pset, parse_tree,
+                 tree_to_sympy)
+from .selection import choose, one_standard_error
+
+log = logging.getLogger(__name__)
+FITNESSES = ("spearman", "kendall")
+AGGREGATES = ("min", "mean")
+
+
+@dataclass
+class SearchConfig:
+    """Settings of one GP search (every stage of a run uses the same).
+
+    ``aggregate`` combines the correlations of several benchmarks into one fitness: ``min`` (the worst space decides)
+    or ``mean``. ``tie_tolerance``: candidates within it of the chosen formula's training score are reported as ties.
+    """
+
+    population: int = 200
+    generations: int = 25
+    fitness: str = "spearman"
+    aggregate: str = "min"
+    seed: int = 0
+    max_height: int = 6
+    max_size: int = 21
+    crossover: float = 0.5
+    mutation: float = 0.45
+    validation_fraction: float = 0.25
+    delta: float = 0.01
+    tie_tolerance: float = 0.005
+    operators: tuple[str, ...] = DEFAULT_OPERATORS
+
+    def validate(self) -> "SearchConfig":
+        """Raise ``ConfigError`` naming the first setting out of range; return self."""
+        checks = [
+            (self.population >= 2, f"population must be at least 2, got {self.population}"),
+            (self.generations >= 0, f"generations must be 0 or more, got {self.generations}"),
+            (self.fitness in FITNESSES, f"fitness must be one of {', '.join(FITNESSES)}, got {self.fitness!r}"),
+            (self.aggregate in AGGREGATES, f"aggregate must be one of {', '.join(AGGREGATES)}, got {self.aggregate!r}"),
+            (1 <= self.max_height <= 17, f"max_height must be 1..17, got {self.max_height}"),
+            (1 <= self.max_size <= 200, f"max_size must be 1..200, got {self.max_size}"),
+            (0 <= self.crossover and 0 <= self.mutation and self.crossover + self.mutation <= 1,
+             "crossover and mutation must be probabilities whose sum is at most 1"),
+            (0 < self.validation_fraction < 1, f"validation_fraction must be in (0, 1), got "
+                                               f"{self.validation_fraction}"),
+            (self.delta >= 0 and self.tie_tolerance >= 0, "delta and tie_tolerance must be 0 or more"),
+            (isinstance(self.seed, int) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+
+@dataclass
+class Problem:
+    """One benchmark as the search sees it: feature columns over all its architectures, and which rows are which."""
+
+    name: str
+    columns: dict[str, np.ndarray]
+    target: np.ndarray
+    n_params: np.ndarray
+    arch_ids: list[str]
+    train: np.ndarray            # rows the stage may learn from (inner-train: fitness)
+    validation: np.ndarray       # inner validation rows: choosing among the front
+    heldout: np.ndarray          # rows never seen by the stage: reported
+
+
+@dataclass
+class StageResult:
+    stage: str
+    seed: int
+    formula_tree: str
+    formula: str
+    complexity: int
+    train: float
+    validation: float
+    heldout: dict[str, dict[str, Any]]
+    front: list[dict[str, Any]] = field(repr=False)
+    logbook: list[dict[str, Any]] = field(repr=False)
+    seconds: float = 0.0
+    evaluations: int = 0
+    ties: dict[str, Any] = field(default_factory=dict)
+    train_by_space: dict[str, float] = field(default_factory=dict)
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks (1..n) along each row, ties sharing their average rank (scipy's 'average'), for a 2-D array."""
+    return stats.rankdata(values, axis=1)
+
+
+def batch_correlation(values: np.ndarray, target: np.ndarray, kind: str, ranks: np.ndarray | None = None
+                      ) -> np.ndarray:
+    """Signed rank correlation of each row of ``values`` (P x n) with ``target`` (n)."""
+    if kind == "kendall":
+        return np.array([stats.kendalltau(row, target).statistic for row in values])
+    ranks = average_ranks(values) if ranks is None else ranks
+    centred = ranks - (ranks.shape[1] + 1) / 2.0   # average ranks always have mean (n + 1) / 2
+    target_ranks = stats.rankdata(target)
+    target_ranks -= target_ranks.mean()
+    denominator = np.sqrt(np.einsum("ij,ij->i", centred, centred) * (target_ranks @ target_ranks))
+    with np.errstate(all="ignore"):
+        return (centred @ target_ranks) / denominator
+
+
+class Scorer:
+    """Fitness of trees on one or several problems: the train correlations aggregated over problems (min or mean).
+
+    The validation correlation is computed lazily, only for the trees that reach the front (the only ones it is used
+    for). ``counted`` holds every tree name ever evaluated, also across a resume, so that the evaluation count of a
+    resumed search equals an uninterrupted one's."""
+
+    def __init__(self, problems: list[Problem], kind: str, aggregate: str = "min"):
+        self.problems, self.kind, self.aggregate = problems, kind, aggregate
+        self.evaluators = [TreeEvaluator(p.columns) for p in problems]
+        self.memo: dict[str, tuple[float, bytes, tuple[float, ...]]] = {}
+        self.sizes: dict[str, int] = {}
+        self.validation_memo: dict[str, float] = {}
+        self.counted: set[str] = set()
+        self.evaluations = 0
+        self.invalid = 0
+
+    def _combine(self, per_problem: np.ndarray) -> np.ndarray:
+        return per_problem.min(axis=0) if self.aggregate == "min" else per_problem.mean(axis=0)
+
+    def score(self, trees: list, names: list[str] | None = None) -> list[tuple[float, bytes, tuple[float, ...]]]:
+        """(aggregate train correlation, semantic key, per-problem train) per tree; invalid candidates get WORST."""
+        names = [str(t) for t in trees] if names is None else names
+        todo: dict[str, object] = {}
+        for name, tree in zip(names, trees):
+            if name not in self.memo and name not in todo:
+                todo[name] = tree
+        if todo:
+            self._score_new(list(todo), list(todo.values()))
+        return [self.memo[name] for name in names]
+
+    def _score_new(self, names: list[str], trees: list) -> None:
+        count = len(names)
+        per_problem = np.empty((len(self.problems), count))
+        valid = np.ones(count, dtype=bool)
+        key_parts = []
+        for index, (problem, evaluator) in enumerate(zip(self.problems, self.evaluators)):
+            values = evaluator.many(trees, names)
+            seen = values[:, np.concatenate([problem.train, problem.validation])]
+            ok = np.isfinite(seen).all(axis=1)
+            fit = seen[:, : len(problem.train)]
+            fit[~ok] = 0.0
+            ok &= fit.max(axis=1) > fit.min(axis=1)
+            valid &= ok
+            fit[~ok] = np.arange(fit.shape[1])  # any non-constant row; its score is discarded below
+            ranks = average_ranks(fit)
+            per_problem[index] = batch_correlation(fit, problem.target[problem.train], self.kind, ranks)
+            key_parts.append(ranks.astype(np.float32))
+        # Two trees that order every space's training architectures alike are one candidate.
+        keys = np.concatenate(key_parts, axis=1)
+        train = self._combine(per_problem)
+        for i, (name, tree) in enumerate(zip(names, trees)):
+            good = bool(valid[i]) and math.isfinite(train[i])
+            if name not in self.counted:
+                self.counted.add(name)
+                self.evaluations += 1
+                self.invalid += not good
+            self.memo[name] = (float(train[i]) if good else WORST, keys[i].tobytes() if good else name.encode(),
+                               tuple(float(v) for v in per_problem[:, i]) if good else ())
+            self.sizes[name] = len(tree)
+
+    def validation(self, individuals: list) -> None:
+        """Set ``ind.validation``: the aggregate over problems of the correlation on the inner validation rows."""
+        names = [str(ind) for ind in individuals]
+        todo = [(n, ind) for n, ind in zip(names, individuals) if n not in self.validation_memo]
+        if todo:
+            per_problem = np.empty((len(self.problems), len(todo)))
+            finite_all = np.ones(len(todo), dtype=bool)
+            for index, (problem, evaluator) in enumerate(zip(self.problems, self.evaluators)):
+                values = evaluator.many([t for _, t in todo], [n for n, _ in todo])[:, problem.validation]
+                finite = np.isfinite(values).all(axis=1) & (np.ptp(np.nan_to_num(values), axis=1) > 0)
+                finite_all &= finite
+                per_problem[index] = batch_correlation(np.where(finite[:, None], values, 0.0),
+                                                       problem.target[problem.validation], self.kind)
+            result = np.where(finite_all, self._combine(per_problem), WORST)
+            for (name, _), value in zip(todo, result):
+                self.validation_memo[name] = float(value) if math.isfinite(value) else WORST
+        for name, ind in zip(names, individuals):
+            ind.validation = self.validation_memo[name]
+
+
+def _toolbox(pset: gp.PrimitiveSetTyped, config: SearchConfig) -> base.Toolbox:
+    toolbox = base.Toolbox()
+    toolbox.register("expr", generate, pset=pset, min_=1, max_=3)
+    toolbox.register("expr_mut", generate, pset=pset, min_=0, max_=2)
+    toolbox.register("mate", crossover_one_point)
+    toolbox.register("mut_uniform", gp.mutUniform, expr=toolbox.expr_mut, pset=pset)
+    toolbox.register("mut_node", gp.mutNodeReplacement, pset=pset)
+    toolbox.register("mut_ephemeral", gp.mutEphemeral, mode="one")
+    toolbox.register("mut_shrink", gp.mutShrink)
+    limits = [gp.staticLimit(key=operator.attrgetter("height"), max_value=config.max_height),
+              gp.staticLimit(key=len, max_value=config.max_size)]
+    for name in ("mate", "mut_uniform", "mut_node", "mut_ephemeral", "mut_shrink"):
+        for limit in limits:
+            toolbox.decorate(name, limit)
+    return toolbox
+
+
+def _vary(population: list, toolbox: base.Toolbox, config: SearchConfig) -> list:
+    """Offspring: crossover, one of four mutations, or a copy - each child from randomly drawn parents."""
+    offspring = []
+    mutations = (toolbox.mut_uniform, toolbox.mut_node, toolbox.mut_ephemeral, toolbox.mut_shrink)
+    for _ in range(len(population)):
+        roll = random.random()
+        if roll < config.crossover:
+            a, b = (toolbox.clone(random.choice(population)) for _ in range(2))
+            child = toolbox.mate(a, b)[0]
+        elif roll < config.crossover + config.mutation:
+            child = random.choice(mutations)(toolbox.clone(random.choice(population)))[0]
+        else:
+            child = toolbox.clone(random.choice(population))
+        del child.fitness.values
+        offspring.append(child)
+    return offspring
+
+
+def _attach(individuals: list, scorer: Scorer) -> None:
+    """Set ``train`` and ``key`` of each individual from the scorer (computing what is new)."""
+    for ind, (train, key, per_problem) in zip(individuals, scorer.score(individuals, [str(i) for i in individuals])):
+        ind.train, ind.key, ind.per_problem = train, key, per_problem
+
+
+def _assign(individuals: list, scorer: Scorer) -> None:
+    """Set fitness; among individuals with the same ranking of architectures, only one keeps its score: the smallest
+    tree, then the alphabetically first (never the order in which they happen to come)."""
+    _attach(individuals, scorer)
+    best_of_key: dict[bytes, int] = {}
+    for i, ind in enumerate(individuals):
+        holder = best_of_key.get(ind.key)
+        if holder is None or (len(ind), str(ind)) < (len(individuals[holder]), str(individuals[holder])):
+            best_of_key[ind.key] = i
+    keep = set(best_of_key.values())
+    for i, ind in enumerate(individuals):
+        ind.fitness.values = (ind.train if i in keep else WORST, float(len(ind)))
+
+
+def _same_candidate(a, b) -> bool:
+    return a.key == b.key
+
+
+def run_stage(stage: str, problems: list[Problem], features: list[str], config: SearchConfig, seed: int,
+              checkpoint: Path | None = None, progress: bool = False, result_path: Path | None = None,
+              owner_pid: int | None = None) -> StageResult:
+    """One GP search on the problems' training rows; returns the chosen formula and its held-out metrics.
+
+    With ``checkpoint``, the state is written there every generation and a search found there is continued. With
+    ``result_path``, the finished stage is also written there (atomically) as soon as it ends, so that an
+    interruption later in the search never loses it. A stage running in a worker for ``owner_pid`` stops as soon as
+    that process is gone."""
+    start = time.perf_counter()
+    pset = make_pset(features, config.operators)
+    toolbox = _toolbox(pset, config)
+    scorer = Scorer(problems, config.fitness, config.aggregate)
+    state = load_checkpoint(checkpoint, stage, config) if checkpoint else None
+    if state is not None:
+        random.setstate(state["random_state"])
+        # Every candidate the interrupted search evaluated is scored again (not counted again), so that the ties
+        # and the best formula of each complexity are known as they were.
+        seen = [parse_tree(name, pset) for name in state["seen"]]
+        scorer.counted.update(state["seen"])
+        scorer.score(seen, state["seen"])
+        scorer.evaluations, scorer.invalid = state["evaluations"], state["invalid"]
+        population = restore_population(state["population"], pset)
+        _attach(population, scorer)
+        front = restore_front(state["front"], pset, similar=_same_candidate)
+        _attach(list(front), scorer)
+        scorer.validation(list(front))
+        logbook, first_generation, elapsed = state["logbook"], state["generation"] + 1, state["seconds"]
+        log.info("stage %s resumes after generation %d", stage, state["generation"])
+    else:
+        random.seed(seed)
+        # Every feature on its own is a candidate from the start (the simplest formulas are too easy to miss among
+        # hundreds of terminals); the rest of the population is random.
+        singles = [creator.ZcIndividual([t]) for t in pset.terminals[pset.ret]][: config.population // 2]
+        population = singles + [creator.ZcIndividual(toolbox.expr())
+                                for _ in range(config.population - len(singles))]
+        _assign(population, scorer)
+        front = tools.ParetoFront(similar=_same_candidate)
+        front.update([ind for ind in population if ind.fitness.values[0] > WORST])
+        scorer.validation(list(front))
+        logbook, first_generation, elapsed = [], 1, 0.0
+    for generation in range(first_generation, config.generations + 1):
+        exit_if_orphaned(owner_pid)
+        offspring = _vary(population, toolbox, config)
+        pool = population + offspring
+        _assign(pool, scorer)
+        population = tools.selNSGA2(pool, config.population, nd="log")
+        front.update([ind for ind in population if ind.fitness.values[0] > WORST])
+        scorer.validation(list(front))
+        best = max(front, key=lambda ind: ind.train) if len(front) else None
+        record = {"stage": stage, "generation": generation, "evaluations": scorer.evaluations,
+                  "invalid": scorer.invalid, "front_size": len(front),
+                  "best_train": best.train if best else WORST,
+                  "best_train_validation": best.validation if best else WORST,
+                  "best_validation": max((ind.validation for ind in front), default=WORST),
+                  "seconds": elapsed + time.perf_counter() - start}
+        logbook.append(record)
+        if progress:
+            log.info("[%s] gen %d/%d: best train %.4f (validation %.4f), front %d, %d evaluations", stage,
+                     generation, config.generations, record["best_train"], record["best_train_validation"],
+                     len(front), scorer.evaluations)
+        if checkpoint is not None:
+            exit_if_orphaned(owner_pid)
+            write_checkpoint(checkpoint, stage, config, generation, population, front, logbook, record["seconds"],
+                             scorer)
+    result = _finish(stage, seed, problems, front, logbook, config, scorer, pset,
+                     elapsed + time.perf_counter() - start)
+    if result_path is not None:
+        tmp = result_path.with_name(f"{result_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(asdict(result), default=float) + "\n")
+        tmp.replace(result_path)
+    return result
+
+
+def best_by_complexity(scorer: Scorer) -> pd.DataFrame:
+    """PySR's table: for each complexity, the best formula the search evaluated, kept only when it beats every
+    simpler one on the training data (so each row is a real accuracy-versus-complexity trade). Ties within a
+    complexity go to the alphabetically first tree."""
+    best: dict[int, tuple[float, str]] = {}
+    for name, (train, _, _) in scorer.memo.items():
+        if train <= WORST:
+            continue
+        size = scorer.sizes[name]
+        current = best.get(size)
+        if current is None or (-train, name) < (-current[0], current[1]):
+            best[size] = (train, name)
+    rows, record = [], -np.inf
+    for size in sorted(best):
+        train, name = best[size]
+        if train > record:
+            rows.append({"complexity": size, "train": train, "tree": name})
+            record = train
+    return pd.DataFrame(rows, columns=["complexity", "train", "tree"])
+
+
+def _finish(stage, seed, problems, front, logbook, config, scorer, pset, seconds) -> StageResult:
+    table = best_by_complexity(scorer)
+    if table.empty:
+        raise ConfigError(f"stage {stage}: every candidate formula was constant or not finite on the training "
+                          "architectures; there is nothing to choose from")
+    trees = {name: parse_tree(name, pset) for name in table["tree"]}
+    individuals = list(trees.values())
+    scorer.validation(individuals)
+    table["validation"] = [ind.validation for ind in individuals]
+    table["train_mean"] = [float(np.mean(scorer.memo[n][2])) for n in table["tree"]]
+    table["formula"] = [str(tree_to_sympy(t)) for t in individuals]
+    for index, problem in enumerate(problems):
+        table[f"train[{problem.name}]"] = [scorer.memo[n][2][index] for n in table["tree"]]
+    # The simplest formula within max(delta, one standard error of the best validation score): differences smaller
+    # than the validation split can resolve are not worth a more complex formula.
+    best_validation = float(table["validation"].max())
+    n_validation = min(len(p.validation) for p in problems)
+    chosen = choose(table, max(config.delta, one_standard_error(best_validation, n_validation)))
+    tree = trees[chosen["tree"]]
+    heldout = {}
+    for problem, evaluator in zip(problems, scorer.evaluators):
+        if len(problem.heldout):
+            values = evaluator(tree)[problem.heldout]
+            heldout[problem.name] = rank_quality(values, problem.target[problem.heldout],
+                                                 problem.n_params[problem.heldout]).as_dict()
+    return StageResult(stage, seed, chosen["tree"], chosen["formula"], int(chosen["complexity"]),
+                       float(chosen["train"]), float(chosen["validation"]), heldout,
+                       table.drop(columns=["train_mean"]).to_dict("records"), logbook, seconds, scorer.evaluations,
+                       ties(scorer, float(chosen["train"]), config.tie_tolerance),
+                       {p.name: scorer.memo[chosen["tree"]][2][i] for i, p in enumerate(problems)})
+
+
+def ties(scorer: Scorer, train: float, tolerance: float) -> dict[str, Any]:
+    """How many distinct formulas (and distinct rankings) the search found within ``tolerance`` of ``train`` on the
+    training data: when there are many, the data cannot tell them apart and another space (or seed) may choose
+    another. The simplest ten are listed."""
+    near = [(scorer.sizes[n], n) for n, (t, _, _) in scorer.memo.items() if t > WORST and abs(t - train) <= tolerance]
+    near.sort()
+    keys = {scorer.memo[n][1] for _, n in near}
+    return {"tolerance": tolerance, "formulas": len(near), "distinct_rankings": len(keys),
+            "simplest": [n for _, n in near[:10]]}
+
+
+def stage_seeds(seed: int, stages: list[str]) -> dict[str, int]:
+    """Independent seeds per stage, drawn in the main process (so the result does not depend on --jobs)."""
+    children = np.random.SeedSequence(int(seed)).spawn(len(stages))
+    return {stage: int(child.generate_state(1)[0]) for stage, child in zip(stages, children)}
