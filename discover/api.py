@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
@@ -29,10 +30,27 @@ from .search.driver import export_meta, search_tables
 from .search.loop import SearchConfig
 
 DEVICES = ("cpu", "cuda")
+QUICK = "ZC_DISCOVER_QUICK"
 
 
 def check_device(device: str) -> str:
-    """``cpu``, ``cuda`` or ``cuda:N``; a missing GPU is one clear error (never a silent fallback)."""
+    """Check a device name before any work.
+
+    Parameters
+    ----------
+    device : str
+        ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Returns
+    -------
+    str
+        ``device`` unchanged.
+
+    Raises
+    ------
+    ConfigError
+        For another name, or a GPU that is not there (never a silent fallback to the CPU).
+    """
     import torch
     if not isinstance(device, str) or not (device == "cpu" or device == "cuda" or (
             device.startswith("cuda:") and device[5:].isdigit())):
@@ -137,7 +155,28 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
 def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, builder: str | None = None,
             seed: int = 0, n_jobs: int = 1, options: dict | None = None, runs: list[Run | str] | None = None,
             ids: list[str] | None = None, table: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Many proxies side by side on one benchmark (see ``discover.compare.compare``); ``runs`` may be run folders."""
+    """Many proxies side by side on one benchmark, under the same metrics.
+
+    Parameters
+    ----------
+    benchmark : Benchmark or str
+    proxies : list of str, optional
+        Registered proxies or ``run:RUN_DIR`` (default: every registered proxy).
+    builder, seed, n_jobs : see ``featurize``.
+    options : dict, optional
+        ``batch`` / ``seq`` of the probe batch, ``retry_failed``, ``device``, ``alpha`` (ZeroLM).
+    runs : list of Run or str, optional
+        Discovered proxies (loaded runs or their folders) to add.
+    ids : list of str, optional
+        Only these architectures; data-dependent proxies probe only these.
+    table : DataFrame, optional
+        The feature table, if already computed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per proxy; ``attrs`` holds the per-architecture values (``compare.write_report`` writes them).
+    """
     benchmark = _benchmark(benchmark)
     loaded = [load_run(r) if isinstance(r, (str, Path)) else r for r in (runs or [])]
     check_device((options or {}).get("device", "cpu"))
@@ -214,11 +253,16 @@ class ProxySearch:
         self.search_options = search_options
 
     def config(self) -> SearchConfig:
-        """The ``SearchConfig`` these options describe (validated)."""
+        """The ``SearchConfig`` these options describe (validated). With ``ZC_DISCOVER_QUICK=1`` in the environment
+        every search is capped at population 30 and 3 generations: a smoke test of a script (the test suite runs the
+        README's examples so), never a result."""
         options = dict(self.search_options)
         if "operators" in options:
             options["operators"] = tuple(options["operators"])
-        return SearchConfig(population=self.population, generations=self.generations, fitness=self.fitness,
+        population, generations = self.population, self.generations
+        if os.environ.get(QUICK, "").strip() in ("1", "true", "yes"):
+            population, generations = min(population, 30), min(generations, 3)
+        return SearchConfig(population=population, generations=generations, fitness=self.fitness,
                             aggregate=self.aggregate, seed=self.seed, **options).validate()
 
     def _table(self, benchmark: Benchmark) -> pd.DataFrame:

@@ -25,6 +25,7 @@ class Parser(argparse.ArgumentParser):
     """argparse that answers a misspelled verb or choice with 'did you mean ...' and exits with status 2."""
 
     def error(self, message: str):  # noqa: D401 - argparse's signature
+        """Print the message (with suggestions) and exit with status 2."""
         match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if match:
             choices = re.findall(r"'([^']*)'", match[2]) or [c.strip() for c in match[2].split(",")]
@@ -45,6 +46,7 @@ def _integer(low: int, what: str, allow: tuple[int, ...] = ()):
             raise argparse.ArgumentTypeError(f"{what} must be at least {low}{extra}, got {value}")
         return value
     parse.__name__ = what
+    parse.__doc__ = f"argparse type: {what}, an integer of at least {low}."
     return parse
 
 
@@ -193,6 +195,7 @@ def _benchmark(args: argparse.Namespace, name: str):
 
 
 def cmd_benchmarks(args: argparse.Namespace) -> int:
+    """``zc-discover benchmarks``."""
     from .benchmarks import FAMILIES, SPECS
     print(f"{'name':<27} {'family':<9} {'archs':>5}  {'target':<12} {'direction':<17} {'builders':<26} data")
     for spec in SPECS.values():
@@ -210,12 +213,14 @@ def cmd_benchmarks(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    """``zc-discover fetch NAME``."""
     from .benchmarks import fetch_benchmark
     print(fetch_benchmark(args.name, args.data_dir, force=args.force, allow_unverified=args.allow_unverified))
     return 0
 
 
 def cmd_proxies(args: argparse.Namespace) -> int:
+    """``zc-discover proxies``."""
     from .proxies import PROXIES
     for proxy in PROXIES.values():
         print(f"{proxy.name:<24} needs {'+'.join(proxy.needs):<18} {proxy.citation}")
@@ -224,6 +229,7 @@ def cmd_proxies(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
+    """``zc-discover features [NAME]``."""
     from primitives.combinators import AGGREGATIONS, MATRIX_ROLES
     from primitives.statistics import STATISTICS
     from .features import formula_features, table_columns
@@ -244,6 +250,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_featurize(args: argparse.Namespace) -> int:
+    """``zc-discover featurize NAME -o FILE``: ``api.featurize``."""
     from .api import check_device, featurize
     from .cache import write_table
     if not args.output.endswith((".parquet", ".csv")):
@@ -265,6 +272,7 @@ def _json_clean(value):
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    """``zc-discover score NAME``: ``api.score_proxy``."""
     from .api import check_device, score_proxy
     from .scoring import read_ids
     check_device(args.device)
@@ -295,6 +303,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """``zc-discover compare NAME``: ``api.compare`` and ``compare.write_report``."""
     from .api import check_device, compare
     from .compare import write_report
     from .proxies import get_proxy
@@ -327,6 +336,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """``zc-discover search NAME...``: ``api.ProxySearch.fit``."""
     from .api import ProxySearch
     from .scoring import read_ids
     search = ProxySearch(population=args.population, generations=args.generations, folds=args.folds,
@@ -364,6 +374,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``zc-discover export RUN_DIR``: ``api.ProxySearch.load(...).export``."""
     from .api import ProxySearch
     sys.stdout.write(ProxySearch.load(args.run_dir).export(args.format))
     return 0

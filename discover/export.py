@@ -37,6 +37,7 @@ def score_model(model):
 
 
 def python_module(formula: Formula, meta: dict[str, Any]) -> str:
+    """A standalone Python module computing ``formula`` from a feature row (numpy only)."""
     assignments = "\n".join(f"    {name} = numpy.asarray(row[{name!r}], dtype=float)" for name in formula.features)
     held = meta.get("heldout_kendall")
     return MODULE_TEMPLATE.format(version=meta.get("version", "?"), formula=str(formula),
@@ -47,6 +48,7 @@ def python_module(formula: Formula, meta: dict[str, Any]) -> str:
 
 
 def latex_document(formula: Formula, meta: dict[str, Any]) -> str:
+    """A LaTeX equation of ``formula`` with a comment stating where it was searched."""
     return (f"% zc-discover {meta.get('version', '?')}: proxy searched on {', '.join(meta.get('benchmarks', []))}\n"
             f"\\begin{{equation}}\n  \\mathrm{{proxy}} = {formula.latex()}\n\\end{{equation}}\n")
 

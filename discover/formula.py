@@ -94,14 +94,14 @@ def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
         left, right = _convert(node.left, features), _convert(node.right, features)
         if isinstance(node.op, ast.Pow) and not (right.is_number and abs(float(right)) <= MAX_EXPONENT):
             raise _refuse(node, f"exponents must be numbers of magnitude at most {MAX_EXPONENT}")
-        result = _BINARY[type(node.op)](left, right)
+        result = _build(node, _BINARY[type(node.op)], left, right)
         # Constant sub-expressions are folded by sympy: keep them of bounded size, so that a chain of powers cannot
         # build a number with billions of digits. (An undefined one, such as 1/0, is kept: it evaluates to NaN.)
         if result.is_number and result.is_finite is not False and _magnitude(result) > 1e300:
             raise _refuse(node, "a constant part of the formula is beyond 1e300")
         return result
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](_convert(node.operand, features))
+        return _build(node, _UNARY[type(node.op)], _convert(node.operand, features))
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
         name = SYMPY_ALIASES.get(name, name)
@@ -116,8 +116,19 @@ def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
         variadic = name in ("min", "max")  # sympy prints Max(a, b, c) for nested maxima
         if len(node.args) != op.arity and not (variadic and len(node.args) >= 2):
             raise _refuse(node, f"{op.name} takes {op.arity} argument(s), got {len(node.args)}")
-        return op.sympy(*(_convert(arg, features) for arg in node.args))
+        return _build(node, op.sympy, *(_convert(arg, features) for arg in node.args))
     raise _refuse(node, f"{type(node).__name__} is not allowed in a formula")
+
+
+def _build(node: ast.AST, function, *args) -> sympy.Expr:
+    """Apply a sympy operation; one that sympy cannot carry out (comparing an undefined constant, say) is a
+    ``FormulaError`` naming the part, never sympy's own exception."""
+    try:
+        return function(*args)
+    except (RecursionError, MemoryError):
+        raise _refuse(node, "this part is too large to build") from None
+    except Exception as exc:  # sympy raises many types (ValueError, TypeError, ...) for operations it refuses
+        raise _refuse(node, f"sympy cannot build this part ({type(exc).__name__})") from None
 
 
 def _magnitude(number: sympy.Expr) -> float:
@@ -139,16 +150,20 @@ class Formula:
 
     @classmethod
     def from_string(cls, text: str, features: Iterable[str], name: str | None = None) -> "Formula":
+        """Parse ``text`` with the whitelist parser over ``features`` (see ``parse``)."""
         return cls(parse(text, features), name)
 
     @property
     def features(self) -> list[str]:
+        """The feature names the formula reads, sorted."""
         return sorted(s.name for s in self.expr.free_symbols)
 
     def sympy(self) -> sympy.Expr:
+        """The sympy expression."""
         return self.expr
 
     def latex(self) -> str:
+        """LaTeX, feature names set upright."""
         # Feature names as upright words: sympy would read their underscores as nested subscripts.
         names = {sym: r"\mathrm{" + sym.name.replace("_", r"\_") + "}" for sym in self.expr.free_symbols}
         return sympy.latex(self.expr, symbol_names=names)

@@ -16,6 +16,7 @@ ISO_PARAMS_TOLERANCE = 0.1
 
 @dataclass(frozen=True)
 class RankQuality:
+    """Rank quality of a proxy on a set of architectures (NaN with ``reason`` when undefined)."""
     n: int
     spearman: float
     kendall: float
@@ -25,6 +26,7 @@ class RankQuality:
     reason: str | None = None
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict."""
         return asdict(self)
 
 
@@ -55,6 +57,7 @@ def top_fraction_precision(scores: np.ndarray, target: np.ndarray, fraction: flo
 
 
 def rank_quality(scores, target, n_params=None) -> RankQuality:
+    """Signed Spearman, Kendall tau-b, iso-params Kendall and top-10% precision of ``scores`` against ``target``."""
     scores = np.asarray(scores, dtype=float)
     target = np.asarray(target, dtype=float)
     n = len(scores)

@@ -42,6 +42,7 @@ def exit_if_orphaned(owner_pid: int | None) -> None:
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
+    """Run the block with torch limited to one thread (results then do not depend on the thread count)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

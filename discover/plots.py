@@ -20,6 +20,7 @@ def _pyplot():
 
 
 def scatter_grid(report: pd.DataFrame, path: Path, meta: dict) -> Path:
+    """One scatter plot of proxy against target per proxy of a comparison report."""
     plt = _pyplot()
     scores, target = report.attrs["scores"], report.attrs["target"]
     names = [p for p in report["proxy"] if p in scores]
@@ -76,8 +77,11 @@ def run_figures(folder: Path, equations: pd.DataFrame, metrics: dict) -> list[Pa
         return []
     written = []
     figure, axis = plt.subplots(figsize=(5.5, 3.6))
-    axis.plot(equations["complexity"], equations["train"], "o-", label="train (fitness)")
+    axis.plot(equations["complexity"], equations["train"], "o-", label="train (fitness), best at each complexity")
     axis.plot(equations["complexity"], equations["validation"], "s--", label="inner validation")
+    if "pareto" in equations:
+        front = equations[equations["pareto"].astype(bool)]
+        axis.scatter(front["complexity"], front["train"], s=60, color="black", zorder=3, label="front")
     chosen = equations[equations["tree"] == metrics.get("tree")]
     if len(chosen):
         axis.scatter(chosen["complexity"], chosen["validation"], s=120, facecolors="none", edgecolors="red",

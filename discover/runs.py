@@ -58,6 +58,7 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON atomically (NaN and infinities as null)."""
     write_text(path, json.dumps(payload, indent=2, allow_nan=False, default=_plain) + "\n")
 
 
@@ -105,6 +106,7 @@ class RunLock:
         self.held = False
 
     def acquire(self) -> "RunLock":
+        """Take the lock (or raise ``RunFolderError`` naming the process that holds it)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
         for _ in range(2):
@@ -138,6 +140,7 @@ class RunLock:
             return None
 
     def release(self) -> None:
+        """Give the lock back (only if this process holds it)."""
         if self.held:
             owner = self._owner()
             if owner and owner.get("pid") == os.getpid():
@@ -204,6 +207,16 @@ def prepare_folder(path: Path, config: dict[str, Any], resume: bool, force: bool
 
 def load_run(path: str | Path) -> Run:
     """A finished run folder written by a search (``ProxySearch.fit`` or ``zc-discover search``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The run folder.
+
+    Returns
+    -------
+    Run
+        ``formula``, ``metrics``, ``equations`` and ``config`` of the run.
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""The README's table of hand-designed proxies: every builder of nas-bench-bert and lts-gpt2-wt103.
+"""The README's table of hand-designed proxies: every builder of nas-bench-bert, and the three LTS spaces.
 
     python experiments/proxy_table.py [--jobs 2] [--seed 0]
 """
@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 
 from discover import load_benchmark
-from discover.compare import compare
+from discover import compare
 
-PROXIES = ["params", "params_total", "flops", "zerolm", "nsc", "nsc_mp"]
+PROXIES = ["params", "params_attention", "params_total", "flops", "zerolm", "nsc", "nsc_mp"]
+SPACES = [("nas-bench-bert", ["as-trained", "spec", "legacy"]), ("lts-gpt2-wt103", ["as-trained"]),
+          ("lts-txl-wt103", ["as-trained"]), ("lts-txl-wt103-homogeneous", ["as-trained"])]
 
 
 def main() -> None:
@@ -19,10 +21,11 @@ def main() -> None:
     args = parser.parse_args()
     print("| benchmark | builder | proxy | Spearman | Kendall | Kendall iso-params | top-10% precision | note |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, builders in [("nas-bench-bert", ["as-trained", "spec", "legacy"]), ("lts-gpt2-wt103", ["as-trained"])]:
+    for name, builders in SPACES:
         bench = load_benchmark(name)
         for builder in builders:
-            report = compare(bench, PROXIES, builder, args.seed, args.jobs).set_index("proxy").loc[PROXIES]
+            report = compare(bench, PROXIES, builder=builder, seed=args.seed, n_jobs=args.jobs)
+            report = report.set_index("proxy").loc[PROXIES]
             for proxy, row in report.iterrows():
                 print(f"| {name} | {builder} | {proxy} | {row.spearman:.3f} | {row.kendall:.3f} | "
                       f"{row.kendall_iso_params:.3f} | {row.top10_precision:.2f} | {row.note} |")

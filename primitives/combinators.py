@@ -23,6 +23,7 @@ ABSENT_VALUE = 0.0
 
 
 def feature_names(stats: Iterable[str] | None = None) -> list[str]:
+    """Every ``<agg>_<role>_<stat>`` column name, for ``stats`` (default: all registered)."""
     stats = list(stats or STATISTICS)
     return [f"{agg}_{role}_{stat}" for role in MATRIX_ROLES for stat in stats for agg in AGGREGATIONS]
 

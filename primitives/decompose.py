@@ -38,6 +38,7 @@ class TaggedTensor:
 
     @property
     def numel(self) -> int:
+        """Number of entries."""
         return self.tensor.numel()
 
     def matrix(self) -> torch.Tensor | None:

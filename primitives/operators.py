@@ -14,6 +14,7 @@ import sympy
 
 @dataclass(frozen=True)
 class Operator:
+    """A formula operator: its arity and its numpy, sympy and LaTeX forms."""
     name: str
     arity: int
     numpy: Callable[..., np.ndarray]
@@ -26,6 +27,7 @@ OPERATORS: dict[str, Operator] = {}
 
 
 def register(op: Operator) -> Operator:
+    """Add ``op`` to ``OPERATORS`` (a name registered twice is an error)."""
     if op.name in OPERATORS:
         raise ValueError(f"operator {op.name!r} is registered twice")
     OPERATORS[op.name] = op

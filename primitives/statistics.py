@@ -18,6 +18,7 @@ Shape = tuple[int, int]
 
 @dataclass(frozen=True)
 class Statistic:
+    """A per-matrix statistic: name, function of (singular values, shape), description, and how a layer combines it."""
     name: str
     function: Callable[[np.ndarray, Shape], float]
     description: str
@@ -28,12 +29,14 @@ STATISTICS: dict[str, Statistic] = {}
 
 
 def register(name: str, description: str, combine: str = "sum"):
+    """Decorator registering a statistic under ``name`` (a duplicate name is an error)."""
     def decorator(function: Callable[[np.ndarray, Shape], float]):
         if name in STATISTICS:
             raise ValueError(f"statistic {name!r} is registered twice")
         if combine not in ("sum", "max"):
             raise ValueError(f"combine must be 'sum' or 'max', got {combine!r}")
         STATISTICS[name] = Statistic(name, function, description, combine)
+        function.__doc__ = function.__doc__ or description
         return function
     return decorator
 
@@ -138,4 +141,5 @@ def gram_eigenvalues(matrix: torch.Tensor) -> torch.Tensor:
 
 
 def matrix_statistics(s: np.ndarray, shape: Shape, names: list[str] | None = None) -> dict[str, float]:
+    """Every registered statistic of one matrix from its singular values ``s`` and ``shape``."""
     return {name: STATISTICS[name].function(s, shape) for name in (names or STATISTICS)}

@@ -6,6 +6,7 @@ from .roles import ROLES
 
 
 def structural_counts(tensors: list[TaggedTensor]) -> dict[str, float]:
+    """Parameters per role, in all, outside embedding and head, and the number of layers."""
     counts = {f"params_{role}": 0.0 for role in ROLES}
     for t in tensors:
         counts[f"params_{t.role}"] += t.numel

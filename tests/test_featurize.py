@@ -67,6 +67,7 @@ def test_dask_backend_matches_local(tiny):
     pd.testing.assert_frame_equal(remote, featurize(tiny, n_jobs=1, use_cache=False))
 
 
+@pytest.mark.slow
 def test_gpt2_features_cover_every_role(tables):
     _, table = tables("lts-gpt2-wt103")
     assert len(table) == 200

@@ -57,6 +57,7 @@ def test_params_reproduces_the_legacy_baseline(tables):
     assert result["kendall"] == pytest.approx(0.454, abs=0.0015)
 
 
+@pytest.mark.slow
 def test_params_on_gpt2_is_the_nonembedding_count(tables):
     bench, table = tables("lts-gpt2-wt103")
     result = score(bench, "params", table=table)
@@ -72,7 +73,7 @@ def test_zerolm_and_nsc_on_the_as_trained_models(tables):
 
 
 @pytest.mark.parametrize("name, builder", [("nas-bench-bert", "spec"), ("nas-bench-bert", "legacy"),
-                                           ("lts-gpt2-wt103", None)])
+                                           pytest.param("lts-gpt2-wt103", None, marks=pytest.mark.slow)])
 def test_nsc_closed_form_agrees_with_measured(tables, name, builder):
     bench, table = tables(name, builder)
     measured = score(bench, "nsc", builder=builder, table=table)["kendall"]

@@ -17,6 +17,8 @@ from primitives.roles import tag
 
 
 class AdaptiveEmbedding(nn.Module):
+    """Transformer-XL's adaptive input: one table per vocabulary cluster, projected to d_model, scaled by
+    sqrt(d_model)."""
     def __init__(self, n_token: int, d_embed: int, d_model: int, cutoffs: list[int], div_val: int):
         super().__init__()
         self.d_model, self.div_val = d_model, div_val
@@ -35,6 +37,7 @@ class AdaptiveEmbedding(nn.Module):
         tag(self, "embedding")
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Embeddings (batch, seq, d_model) of token ``ids``."""
         if self.div_val == 1:
             out = self.emb_layers[0](ids)
             if len(self.emb_projs):

@@ -105,13 +105,16 @@ class BenchmarkSpec:
 
     @property
     def is_folder(self) -> bool:
+        """Whether the benchmark is a folder (the LTS layout) rather than one file."""
         return self.family.layout == "folder"
 
     @property
     def builders(self) -> tuple[str, ...]:
+        """The readings of its configs (the family's builders; the first is the default)."""
         return self.family.builders
 
     def path(self, data_dir: str | Path | None = None) -> Path:
+        """Where its file or folder is under ``data_dir`` (absolute for ``lts:PATH``)."""
         root = Path(self.relpath)
         return root if root.is_absolute() else datadir.data_dir(data_dir) / root
 
@@ -131,10 +134,12 @@ class Benchmark:
 
     @property
     def name(self) -> str:
+        """The benchmark's name (as given, for ``lts:PATH``)."""
         return self.spec.name
 
     @property
     def family(self) -> BenchmarkFamily:
+        """The family its models belong to."""
         return self.spec.family
 
     def __len__(self) -> int:
@@ -142,6 +147,7 @@ class Benchmark:
 
     @cached_property
     def by_id(self) -> dict[str, Arch]:
+        """Architecture id -> architecture."""
         return {arch.id: arch for arch in self.archs}
 
     def arch(self, arch_id: str) -> Arch:

@@ -120,6 +120,14 @@ def _folder_spec(name: str) -> BenchmarkSpec:
 def get_spec(name: str) -> BenchmarkSpec:
     """Resolve a benchmark name, an alias, or ``lts:PATH`` / ``lts-gpt2:PATH`` / ``lts-txl:PATH``.
 
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    BenchmarkSpec
+
     Raises
     ------
     UnknownNameError
@@ -184,6 +192,11 @@ def build_model(benchmark: Benchmark, arch: Arch | str, builder: str | None = No
         Initialisation seed: the same seed always gives the same weights.
     device : str or torch.device
         ``cpu``, ``cuda``, or ``meta`` (structure only, no weights drawn).
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode, its modules tagged with their roles; ``model.zc_init`` records how each parameter was drawn.
     """
     arch = benchmark.arch(arch) if isinstance(arch, str) else arch
     family = benchmark.family
@@ -192,5 +205,22 @@ def build_model(benchmark: Benchmark, arch: Arch | str, builder: str | None = No
 
 def fetch_benchmark(name: str, data_dir: str | Path | None = None, *, force: bool = False,
                     allow_unverified: bool = False) -> Path:
-    """Download the benchmark ``name`` into the data directory, verify its pinned sha256, and return its path."""
+    """Download a benchmark into the data directory and verify its pinned sha256.
+
+    Parameters
+    ----------
+    name : str
+        A benchmark of ``SPECS`` (or an alias).
+    data_dir : str or Path, optional
+        Where benchmark files live (default: ``$ZC_DISCOVER_DATA``, else the user cache).
+    force : bool
+        Download again even if present.
+    allow_unverified : bool
+        Accept a benchmark without a pinned checksum (its sha256 is logged so it can be pinned).
+
+    Returns
+    -------
+    Path
+        Where the benchmark now is. Nothing half-written is ever left behind.
+    """
     return fetch(get_spec(name), data_dir, force=force, allow_unverified=allow_unverified)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 
 def file_sha256(path: Path) -> str:
+    """sha256 of one file, read in blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

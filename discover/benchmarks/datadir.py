@@ -11,6 +11,7 @@ ENV_OFFLINE = "ZC_DISCOVER_OFFLINE"
 
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The data directory: ``explicit``, else ``$ZC_DISCOVER_DATA``, else the per-user cache directory."""
     if explicit:
         return Path(explicit).expanduser()
     if os.environ.get(ENV_DATA):
@@ -19,4 +20,5 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def offline_requested() -> bool:
+    """Whether ``$ZC_DISCOVER_OFFLINE`` forbids downloads."""
     return os.environ.get(ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes"}

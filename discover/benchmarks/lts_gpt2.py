@@ -24,6 +24,7 @@ LN_EPS = 1e-5
 
 
 class Attention(nn.Module):
+    """Causal multi-head self-attention of a GPT-2 block (c_attn d -> 3d, c_proj d -> d)."""
     def __init__(self, d_model: int, n_head: int):
         super().__init__()
         self.n_head = n_head
@@ -44,6 +45,7 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
+    """GPT-2's feed-forward: c_fc d -> d_inner, tanh-GELU, c_proj d_inner -> d."""
     zc_probe_ffn = True
 
     def __init__(self, d_model: int, d_inner: int):
@@ -59,6 +61,7 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
+    """Pre-LayerNorm GPT-2 block: x + attn(ln_1(x)), then x + mlp(ln_2(x))."""
     def __init__(self, d_model: int, n_head: int, d_inner: int, index: int):
         super().__init__()
         self.ln_1 = tag(nn.LayerNorm(d_model, eps=LN_EPS), "norm")
@@ -73,6 +76,7 @@ class Block(nn.Module):
 
 
 class GPT2Model(nn.Module):
+    """An LTS GPT-2: adaptive input + learned positions, blocks, final LayerNorm, tied adaptive softmax (``crit``)."""
     def __init__(self, config: dict[str, Any]):
         super().__init__()
         d_model, d_embed, cutoffs = config["d_model"], config["d_embed"], config["cutoffs"]

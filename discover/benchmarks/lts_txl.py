@@ -49,6 +49,7 @@ def sinusoid_positions(length: int, width: int, dtype: torch.dtype, device: torc
 
 
 class RelPartialLearnableAttention(nn.Module):
+    """Transformer-XL's relative partial-learnable multi-head attention (attn_type 0) with its LayerNorm."""
     def __init__(self, d_model: int, n_head: int, d_head: int, pre_lnorm: bool):
         super().__init__()
         self.n_head, self.d_head, self.pre_lnorm = n_head, d_head, pre_lnorm
@@ -77,6 +78,7 @@ class RelPartialLearnableAttention(nn.Module):
 
 
 class PositionwiseFF(nn.Module):
+    """ReLU feed-forward d -> d_inner -> d with a LayerNorm over the residual."""
     zc_probe_ffn = True
 
     def __init__(self, d_model: int, d_inner: int, pre_lnorm: bool):
@@ -95,6 +97,7 @@ class PositionwiseFF(nn.Module):
 
 
 class DecoderLayer(nn.Module):
+    """One Transformer-XL layer: relative attention, then the position-wise FFN."""
     def __init__(self, d_model: int, n_head: int, d_head: int, d_inner: int, pre_lnorm: bool, index: int):
         super().__init__()
         self.dec_attn = RelPartialLearnableAttention(d_model, n_head, d_head, pre_lnorm)
@@ -106,6 +109,7 @@ class DecoderLayer(nn.Module):
 
 
 class TransformerXLModel(nn.Module):
+    """An LTS Transformer-XL: adaptive input, relative-attention layers, tied adaptive softmax (``crit``)."""
     def __init__(self, config: dict[str, Any]):
         super().__init__()
         d_model, d_embed, cutoffs = config["d_model"], config["d_embed"], config["cutoffs"]

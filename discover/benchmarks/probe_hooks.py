@@ -45,6 +45,7 @@ def attend_scores(module, scores: torch.Tensor, v: torch.Tensor, causal: bool = 
 
 
 def record_activation(module, hidden: torch.Tensor) -> None:
+    """Record an FFN module's hidden activations (and their first gradient) while it is probed; a no-op otherwise."""
     probe = getattr(module, PROBE_ATTR, None)
     if probe is not None:
         if hidden.requires_grad:

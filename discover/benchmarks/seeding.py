@@ -69,6 +69,7 @@ def shrink_draw_cache(max_bytes: int) -> None:
 
 
 def clear_draw_cache() -> None:
+    """Forget every memoised draw."""
     global _cached_bytes
     _draws.clear()
     _cached_bytes = 0

@@ -39,6 +39,7 @@ FLOPS_SEQ_LEN = 128
 
 @dataclass
 class ArchPlan:
+    """What featurizing one architecture needs: its counts and the InitKey of each weight matrix."""
     arch_id: str
     target: float
     counts: dict[str, float]
@@ -51,6 +52,7 @@ def count_flops(model: nn.Module, seq_len: int = FLOPS_SEQ_LEN) -> float:
 
 
 def plan_arch(benchmark: Benchmark, arch_id: str, builder: str | None, seed: int) -> ArchPlan:
+    """Build one architecture on the meta device and plan its features (no weight is drawn)."""
     arch = benchmark.arch(arch_id)
     model = build_model(benchmark, arch, builder, seed, device="meta")
     tensors = decompose(model)
@@ -68,10 +70,12 @@ def plan_arch(benchmark: Benchmark, arch_id: str, builder: str | None, seed: int
 
 
 def plan_chunk(benchmark: Benchmark, arch_ids: list[str], builder: str | None, seed: int) -> list[ArchPlan]:
+    """``plan_arch`` for several architectures (one parallel task)."""
     return [plan_arch(benchmark, arch_id, builder, seed) for arch_id in arch_ids]
 
 
 def key_statistics(key: InitKey, device: str = "cpu") -> dict[str, float]:
+    """The statistics of one distinct drawn matrix, from one SVD."""
     values = draw(key, cache=False).to(device)
     matrix = values.reshape(values.shape[0], -1)
     return matrix_statistics(singular_values(matrix, key.name), tuple(matrix.shape))

@@ -29,11 +29,13 @@ ACTIVATION_STATS = {"ffn": ("act_mean", "act_norm", "act_sparsity", "grad_norm",
 
 
 def activation_feature_names() -> list[str]:
+    """The columns ``activation_features`` produces."""
     return [f"{agg}_{role}_{stat}" for role, stats in ACTIVATION_STATS.items() for stat in stats
             for agg in AGGREGATIONS]
 
 
 def activation_features(run) -> dict[str, float]:
+    """Activation and gradient statistics of one probed model, aggregated by role and layer."""
     per_layer: dict[tuple[str, str], dict] = defaultdict(lambda: defaultdict(float))
     task = run.task
     weights = {t.name: t for t in run.weights()}

@@ -15,6 +15,7 @@ from ..benchmarks import BenchmarkFamily
 
 @dataclass(frozen=True)
 class Batch:
+    """A probe batch: token ids, labels (for classification tasks) and the seed it was drawn from."""
     ids: torch.Tensor       # (batch, seq) token ids
     labels: torch.Tensor    # (batch,) random binary labels (FlexiBERT's task loss)
     seed: int

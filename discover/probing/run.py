@@ -173,6 +173,7 @@ class ProbeRun:
 
     @property
     def task(self) -> dict:
+        """The task pass: loss, weight gradients, attention probabilities, head-mask gradients, FFN activations."""
         return self._shared
 
     @property

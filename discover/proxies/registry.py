@@ -36,6 +36,7 @@ class ProxyContext:
 
 @dataclass
 class ProxyResult:
+    """A proxy's scores (one per row of the context's table) and what it wants reported (``info``)."""
     scores: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -67,10 +68,12 @@ class Proxy:
 
     @property
     def needs_probe(self) -> bool:
+        """Whether it runs forward passes on a probe batch."""
         return "probe" in self.needs
 
     @property
     def needs_gradients(self) -> bool:
+        """Whether it runs backward passes too."""
         return "gradients" in self.needs
 
     @property
@@ -93,6 +96,7 @@ def register_proxy(name: str, citation: str, description: str, needs: tuple[str,
         if name in PROXIES:
             raise ValueError(f"proxy {name!r} is registered twice")
         PROXIES[name] = Proxy(name, citation, description, tuple(needs), function, tuple(passes), version)
+        function.__doc__ = function.__doc__ or f"{description} ({citation})."
         return function
     return decorator
 

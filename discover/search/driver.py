@@ -192,7 +192,7 @@ def _write_run(path, tables, transfer, config, results, run_config, features, ps
     metrics = runs.finite_or_none(metrics)
     runs.write_json(path / "metrics.json", metrics)
     front = pd.DataFrame(final.front)
-    first = ["complexity", "train", "validation"]
+    first = ["complexity", "train", "validation", "pareto"]
     equations = front[first + [c for c in front.columns if c.startswith("train[")] + ["formula", "tree"]]
     equations.to_csv(path / "equations.csv", index=False)
     logbook = pd.DataFrame([row for r in results.values() for row in r.logbook])

@@ -43,6 +43,7 @@ def random_weight() -> float:
 
 
 def make_pset(features: Sequence[str], operators: Sequence[str] = DEFAULT_OPERATORS) -> gp.PrimitiveSetTyped:
+    """The typed primitive set: features as vector terminals, the operators, and a searched constant."""
     pset = gp.PrimitiveSetTyped("proxy", [Vector] * len(features), Vector)
     pset.renameArguments(**{f"ARG{i}": name for i, name in enumerate(features)})
     for name in operators:

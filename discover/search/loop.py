@@ -101,6 +101,7 @@ class Problem:
 
 @dataclass
 class StageResult:
+    """What one stage leaves: chosen formula and tree, its scores, held-out metrics, front, logbook, ties."""
     stage: str
     seed: int
     formula_tree: str
@@ -351,9 +352,9 @@ def run_stage(stage: str, problems: list[Problem], features: list[str], config: 
 
 
 def best_by_complexity(scorer: Scorer) -> pd.DataFrame:
-    """PySR's table: for each complexity, the best formula the search evaluated, kept only when it beats every
-    simpler one on the training data (so each row is a real accuracy-versus-complexity trade). Ties within a
-    complexity go to the alphabetically first tree."""
+    """For each complexity, the best formula the search evaluated (ties: the alphabetically first tree), with
+    ``pareto`` true when it beats every simpler one on the training data - PySR's front; the other rows show what
+    more complexity bought (or did not) on these data."""
     best: dict[int, tuple[float, str]] = {}
     for name, (train, _, _) in scorer.memo.items():
         if train <= WORST:
@@ -365,10 +366,9 @@ def best_by_complexity(scorer: Scorer) -> pd.DataFrame:
     rows, record = [], -np.inf
     for size in sorted(best):
         train, name = best[size]
-        if train > record:
-            rows.append({"complexity": size, "train": train, "tree": name})
-            record = train
-    return pd.DataFrame(rows, columns=["complexity", "train", "tree"])
+        rows.append({"complexity": size, "train": train, "pareto": train > record, "tree": name})
+        record = max(record, train)
+    return pd.DataFrame(rows, columns=["complexity", "train", "pareto", "tree"])
 
 
 def _finish(stage, seed, problems, front, logbook, config, scorer, pset, seconds) -> StageResult:
@@ -386,9 +386,9 @@ def _finish(stage, seed, problems, front, logbook, config, scorer, pset, seconds
         table[f"train[{problem.name}]"] = [scorer.memo[n][2][index] for n in table["tree"]]
     # The simplest formula within max(delta, one standard error of the best validation score): differences smaller
     # than the validation split can resolve are not worth a more complex formula.
-    best_validation = float(table["validation"].max())
+    best_validation = float(table.loc[table["pareto"], "validation"].max())
     n_validation = min(len(p.validation) for p in problems)
-    chosen = choose(table, max(config.delta, one_standard_error(best_validation, n_validation)))
+    chosen = choose(table[table["pareto"]], max(config.delta, one_standard_error(best_validation, n_validation)))
     tree = trees[chosen["tree"]]
     heldout = {}
     for problem, evaluator in zip(problems, scorer.evaluators):

@@ -18,6 +18,7 @@ PROBE_SHAPE = (16, 128)
 
 
 def probe_seq(config: dict[str, Any], requested: int | None) -> int:
+    """The probe's sequence length: the requested one (default 128), at most the 512 learned positions."""
     return min(requested or PROBE_SHAPE[1], MAX_POSITIONS)
 
 

@@ -56,6 +56,7 @@ def parse_layer(raw: Any, hidden: int, where: str) -> dict[str, Any]:
 
 
 def parse_record(raw: Any, position: int) -> Arch:
+    """One record of the benchmark JSON as an ``Arch`` (every field validated)."""
     where = f"record #{position}"
     if not isinstance(raw, dict):
         raise DataError(f"{where}: expected an object with 'id', 'scores' and 'hparams', got {type(raw).__name__}.")
@@ -83,6 +84,7 @@ def parse_record(raw: Any, position: int) -> Arch:
 
 
 def load_flexibert(path: Path) -> list[Arch]:
+    """Every architecture of the NAS-Bench-BERT JSON, validated; ids must be unique."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:

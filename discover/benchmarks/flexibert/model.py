@@ -28,6 +28,7 @@ BUILDERS = ("as-trained", "spec", "legacy")
 
 
 class Embeddings(nn.Module):
+    """Word, position and token-type embeddings of width 128, LayerNorm, projected to the hidden size if wider."""
     def __init__(self, hidden: int):
         super().__init__()
         self.word_embeddings = nn.Embedding(VOCAB, EMBED)
@@ -47,11 +48,13 @@ class Embeddings(nn.Module):
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """(batch, seq, width) -> (batch, heads, seq, width / heads)."""
     batch, seq, width = x.shape
     return x.view(batch, seq, heads, width // heads).transpose(1, 2)
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(batch, heads, seq, width) -> (batch, seq, heads * width)."""
     batch, heads, seq, width = x.shape
     return x.transpose(1, 2).reshape(batch, seq, heads * width)
 
@@ -120,6 +123,7 @@ class LinearTransform(nn.Module):
 
 
 class SeparableConv1d(nn.Module):
+    """Depth-wise then point-wise 1-D convolution with one bias per output channel (ConvBERT's key convolution)."""
     def __init__(self, channels_in: int, channels_out: int, kernel: int):
         super().__init__()
         self.depthwise = nn.Conv1d(channels_in, channels_in, kernel, groups=channels_in, padding=kernel // 2,
@@ -208,6 +212,7 @@ class FeedForward(nn.Module):
 
 
 class Layer(nn.Module):
+    """One encoder layer: token mixer block, then feed-forward block."""
     def __init__(self, mixer: MixerBlock, ffn: FeedForward, index: int):
         super().__init__()
         self.mixer, self.ffn = mixer, ffn

@@ -9,6 +9,7 @@ VARIANCE = 0.99
 
 
 def components(act: torch.Tensor) -> int:
+    """Principal components of (tokens x hidden) activations holding 99% of their variance."""
     samples = act.reshape(-1, act.shape[-1]).float()
     # Single precision (1.6-2x faster than double) moves an eigenvalue by ~1e-4 of the largest, which can change the
     # count only where the 99% line falls within that of a component boundary.
