@@ -26,7 +26,7 @@ from discover.metrics import rank_quality
 from discover.search.plan import search_features
 
 SPACES = ("nas-bench-bert", "lts-gpt2-wt103", "lts-txl-wt103", "lts-txl-wt103-homogeneous")
-BASELINES = ("params", "params_attention", "zerolm", "nsc", "nsc_mp")
+BASELINES = ("params", "params_attention", "flops", "zerolm", "nsc", "nsc_mp")
 SHORT = {"nas-bench-bert": "BERT", "lts-gpt2-wt103": "GPT-2", "lts-txl-wt103": "TXL",
          "lts-txl-wt103-homogeneous": "TXL-homog"}
 
