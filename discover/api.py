@@ -183,6 +183,101 @@ def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, bui
     return _compare.compare(benchmark, proxies, builder, seed, n_jobs, table, options, loaded, ids)
 
 
+def _family_of(model, vocab_size: int | None):
+    """The benchmark family a model belongs to, or a generic one for other models (Hugging Face style: called on
+    token ids, returning hidden states or an object with ``last_hidden_state``; ``get_input_embeddings()``)."""
+    from .benchmarks import FAMILIES
+    from .benchmarks.flexibert.model import FlexiBertModel
+    from .benchmarks.lts_gpt2 import GPT2Model
+    from .benchmarks.lts_txl import TransformerXLModel
+    known = {FlexiBertModel: "flexibert", GPT2Model: "gpt2", TransformerXLModel: "txl"}
+    for cls, name in known.items():
+        if isinstance(model, cls):
+            family = FAMILIES[name]
+            if vocab_size is None and name != "flexibert":
+                vocab_size = model.crit.bounds[-1]
+            if vocab_size is not None:
+                from dataclasses import replace
+                family = replace(family, vocab_size=lambda config, v=vocab_size: v)
+            return family
+    if vocab_size is None or not hasattr(model, "get_input_embeddings"):
+        raise ConfigError("data-dependent proxies on a model of no benchmark family need vocab_size= and a model "
+                          "with get_input_embeddings() (Hugging Face style)")
+    from dataclasses import replace
+    from .benchmarks import FAMILIES as families
+
+    def task_loss(model, ids, labels, seed):
+        output = model(ids)
+        hidden = getattr(output, "last_hidden_state", output)
+        return families["flexibert"].task_loss(lambda _: hidden, ids, labels, seed)
+
+    return replace(families["flexibert"], name="generic", vocab_size=lambda config: vocab_size,
+                   task_loss=task_loss, input_embedding=lambda m: m.get_input_embeddings(),
+                   probe_seq=lambda config, requested: requested or 128)
+
+
+def score_model(model, proxy: str | None = None, formula: str | Formula | None = None, *, alpha: float | None = None,
+                vocab_size: int | None = None, batch: int | None = None, seq: int | None = None,
+                seed: int = 0) -> float:
+    """One proxy's score of one torch model - any model the decomposition understands, not only benchmark
+    architectures.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model built by a benchmark family, or another one whose parameters ``primitives.decompose`` can place
+        (Hugging Face style BERT/GPT-2 names included).
+    proxy : str, optional
+        A registered proxy: weight-only ones from the model's features (``zerolm`` needs ``alpha``: there are no
+        labels to fit it on), data-dependent ones from one probe of the model.
+    formula : str or Formula, optional
+        An expression over feature names (exactly one of ``proxy`` and ``formula``).
+    alpha : float, optional
+        ZeroLM's balance.
+    vocab_size, batch, seq, seed : the probe batch (``vocab_size`` only for models of no benchmark family).
+
+    Returns
+    -------
+    float
+        The score (higher predicts better), NaN when the formula is undefined for this model.
+
+    Raises
+    ------
+    ZcDiscoverError
+        For a proxy that cannot be computed for a single model (``nsc_mp`` needs a benchmark), or that failed.
+    """
+    import numpy as np
+    from .features import featurize_model
+    from .proxies import ProxyContext, get_proxy
+    if (proxy is None) == (formula is None):
+        raise ConfigError("give exactly one of proxy= or formula=")
+    features = featurize_model(model)
+    row = pd.DataFrame([{"arch_id": "model", "target": 0.0, **features}])
+    if formula is not None:
+        parsed = formula if isinstance(formula, Formula) else Formula.from_string(formula, features)
+        return float(parsed.evaluate(row)[0])
+    spec = get_proxy(proxy)
+    if not spec.needs_probe:
+        if "shapes" in spec.needs:
+            raise ZcDiscoverError(f"{proxy} is computed from a benchmark's architectures; score the model with "
+                                  "'nsc' (its measured counterpart) instead")
+        if "labels" in spec.needs and alpha is None:
+            raise ConfigError(f"{proxy} fits its alpha on labelled architectures; give alpha= for a single model")
+        ctx = ProxyContext(None, row, "as-trained", seed, {"alpha": alpha} if alpha is not None else {})
+        return float(np.asarray(spec.function(ctx).scores, dtype=float)[0])
+    from .probing import ProbeRun, make_batch
+    family = _family_of(model, vocab_size)
+    config: dict = {}
+    probe = ProbeRun(model, make_batch(family.vocab_size(config), batch or family.probe_shape[0],
+                                       min(seq or family.probe_shape[1], getattr(model, "tgt_len", 10 ** 9) + 1),
+                                       seed), family)
+    try:
+        value = float(spec.function(probe))
+    except Exception as exc:  # the proxy's own failure (e.g. no attention heads recorded) becomes one clear error
+        raise ZcDiscoverError(f"{proxy} failed on this model: {type(exc).__name__}: {exc}") from None
+    return value
+
+
 class ProxySearch:
     """Discover a zero-cost proxy formula by genetic programming, in the style of PySR / scikit-learn estimators.
 
@@ -341,4 +436,4 @@ class ProxySearch:
 
 
 __all__ = ["DEVICES", "ProxySearch", "check_device", "compare", "featurize", "load_benchmark", "load_run",
-           "score_proxy"]
+           "score_model", "score_proxy"]

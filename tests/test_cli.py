@@ -1,7 +1,10 @@
+import math
+
 import pandas as pd
 import pytest
 
 from discover.cli import main
+from discover.errors import ZcDiscoverError
 
 
 def test_benchmarks_lists_both_shipped_with_sizes(capsys, data_dir):
@@ -156,3 +159,44 @@ def test_a_discovered_proxy_is_scored_by_name(capsys, tables, data_dir, tmp_path
     assert main(["compare", "nas-bench-bert", "--proxies", "zerolm", f"run:{tmp_path / 'run'}", "-q",
                  "--data-dir", str(data_dir)]) == 0
     assert f"run:{tmp_path / 'run'}" in capsys.readouterr().out
+
+
+def test_score_model_on_any_model_weight_only_and_data_dependent():
+    from discover import score_model
+    from discover.benchmarks.flexibert.model import build_flexibert
+    from tests.test_data_proxies import TINY
+    model = build_flexibert(TINY, "spec")
+    assert score_model(model, "params") > 0
+    assert score_model(model, formula="sum_attention_capacity / n_layers") > 0
+    assert score_model(model, "zerolm", alpha=1.0) > 0
+    assert math.isfinite(score_model(model, "snip", batch=2, seq=8))
+    with pytest.raises(ZcDiscoverError, match="alpha="):
+        score_model(model, "zerolm")
+    with pytest.raises(ZcDiscoverError, match="'nsc'"):
+        score_model(model, "nsc_mp")
+
+
+def test_score_model_on_a_hugging_face_style_model():
+    import torch
+    from torch import nn
+    from discover import score_model
+
+    class Tiny(nn.Module):   # named like Hugging Face's BERT, so that the decomposition places every parameter
+        def __init__(self):
+            super().__init__()
+            self.embeddings = nn.Embedding(50, 16)
+            self.encoder = nn.ModuleDict({"layer": nn.ModuleList([nn.ModuleDict({
+                "attention": nn.Linear(16, 16), "intermediate": nn.Linear(16, 32), "ffn": nn.Linear(32, 16)})])})
+
+        def get_input_embeddings(self):
+            return self.embeddings
+
+        def forward(self, ids):
+            layer = self.encoder["layer"][0]
+            x = self.embeddings(ids)
+            x = x + layer["attention"](x)
+            return x + layer["ffn"](torch.relu(layer["intermediate"](x)))
+
+    model = Tiny()
+    assert score_model(model, "params") > 0
+    assert math.isfinite(score_model(model, "grad_norm", vocab_size=50, batch=2, seq=6))
