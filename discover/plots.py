@@ -86,14 +86,8 @@ def run_figures(folder: Path, equations: pd.DataFrame, metrics: dict) -> list[Pa
     if len(chosen):
         axis.scatter(chosen["complexity"], chosen["validation"], s=120, facecolors="none", edgecolors="red",
                      label="chosen")
-    axis.set_xlabel("complexity (tree size)")
-    axis.set_ylabel("rank correlation")
-    axis.set_title("best formula at each complexity", fontsize=10)
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(folder / "front.png", dpi=110)
-    plt.close(figure)
-    written.append(folder / "front.png")
+    written.append(_finish(plt, figure, axis, "complexity (tree size)", "rank correlation",
+                           "best formula at each complexity", folder / "front.png"))
     folds = metrics.get("folds") or {}
     if folds:
         figure, axis = plt.subplots(figsize=(5.5, 3.6))
@@ -103,12 +97,18 @@ def run_figures(folder: Path, equations: pd.DataFrame, metrics: dict) -> list[Pa
             points = [(x, y) for x, y in points if x is not None and y is not None]
             if points:
                 axis.scatter(*zip(*points), label=benchmark)
-        axis.set_xlabel("fold's training score (fitness)")
-        axis.set_ylabel("held-out Kendall tau")
-        axis.set_title("train vs held out, one point per fold", fontsize=10)
-        axis.legend(fontsize=7)
-        figure.tight_layout()
-        figure.savefig(folder / "heldout.png", dpi=110)
-        plt.close(figure)
-        written.append(folder / "heldout.png")
+        written.append(_finish(plt, figure, axis, "fold's training score (fitness)", "held-out Kendall tau",
+                               "train vs held out, one point per fold", folder / "heldout.png"))
     return written
+
+
+def _finish(plt, figure, axis, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
+    """Label, lay out, save and close a one-axis figure."""
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title, fontsize=10)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
