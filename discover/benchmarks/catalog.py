@@ -64,9 +64,11 @@ SPECS: dict[str, BenchmarkSpec] = {
              "6b67687366285e3030dfb9228e1ce658d46f4f00de819911e4efdb782071894e",
              [(i, k) for i in range(10) for k in range(10) if (i, k) != (5, 6)]),
         # Trained on LM1B; not shipped with the project's data (fetch them). Digests of the files at the pinned commit.
+        # The GPT-2 folder's params_summary.yaml holds Transformer-XL counts, so loading it as GPT-2 stops with the
+        # count mismatch (see the README); 3 Transformer-XL jobs have no perplexity, hence 183.
         _lts("lts-gpt2-lm1b", lts_gpt2.FAMILY, "random_GPT2_lm1b", 200,
              "ef20a9dc8d99782b84309492d1a0419330f19328a59aa2cac7b3898685f234c5"),
-        _lts("lts-txl-lm1b", lts_txl.FAMILY, "random_TransXL_lm1b", 186,
+        _lts("lts-txl-lm1b", lts_txl.FAMILY, "random_TransXL_lm1b", 183,
              "9efc42c6e3ba305b92024525ea4e7733196611fe7016f5f3fb87ba83b0269903",
              [(i, k) for i in range(20) for k in range(10) if i != 12 and not (i == 6 and k >= 6)]),
     ]
