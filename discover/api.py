@@ -11,25 +11,27 @@
 from __future__ import annotations
 
 import os
-from dataclasses import fields
+import re
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
 from . import compare as _compare
-from .benchmarks import Benchmark, load_benchmark
+from .benchmarks import FAMILIES, Benchmark, family_of_model, load_benchmark
+from .benchmarks.flexibert import classification_loss
 from .errors import ConfigError, ZcDiscoverError
 from .export import EXPORT_FORMATS, render
 from .features import featurize as _weight_features
 from .formula import Formula
 from .metrics import rank_quality
-from .runs import Run, load_run
+from .runs import Run, check_output, load_run
 from .scoring import score_table, select_ids
 from .search.driver import export_meta, search_tables
 from .search.loop import SearchConfig
 
-DEVICES = ("cpu", "cuda")
+DEVICE_NAME = re.compile(r"cpu|cuda(:\d+)?")
 QUICK = "ZC_DISCOVER_QUICK"
 
 
@@ -52,8 +54,7 @@ def check_device(device: str) -> str:
         For another name, or a GPU that is not there (never a silent fallback to the CPU).
     """
     import torch
-    if not isinstance(device, str) or not (device == "cpu" or device == "cuda" or (
-            device.startswith("cuda:") and device[5:].isdigit())):
+    if not isinstance(device, str) or not DEVICE_NAME.fullmatch(device):
         raise ConfigError(f"device must be cpu, cuda or cuda:N, got {device!r}")
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
@@ -112,6 +113,37 @@ def featurize(benchmark: Benchmark | str, builder: str | None = None, seed: int 
     return merged
 
 
+def check_proxy_or_formula(proxy: str | None, formula: str | Formula | None,
+                           columns: Iterable[str] | None = None) -> Formula | None:
+    """Refuse a misspelled proxy or a bad formula before any slow work; return the parsed formula (if any).
+
+    Parameters
+    ----------
+    proxy, formula : exactly one of a registered proxy name (or ``run:RUN_DIR``) and a formula.
+    columns : iterable of str, optional
+        The columns a formula may read (default: those of a weight-feature table).
+
+    Returns
+    -------
+    Formula or None
+
+    Raises
+    ------
+    ConfigError, UnknownNameError, FormulaError
+    """
+    from .features import formula_features, table_columns
+    from .proxies import get_proxy
+    if (proxy is None) == (formula is None):
+        raise ConfigError("give exactly one of proxy= or formula=")
+    if formula is None:
+        if not proxy.startswith("run:"):
+            get_proxy(proxy)
+        return None
+    if isinstance(formula, Formula):
+        return formula
+    return Formula.from_string(formula, formula_features(columns if columns is not None else table_columns()))
+
+
 def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: str | Formula | None = None, *,
                 ids: list[str] | None = None, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
                 options: dict | None = None, table: pd.DataFrame | None = None) -> dict[str, Any]:
@@ -139,11 +171,7 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
     >>> score_proxy("nas-bench-bert", "zerolm")["kendall"]      # doctest: +SKIP
     """
     benchmark = _benchmark(benchmark)
-    if (proxy is None) == (formula is None):
-        raise ConfigError("give exactly one of proxy= or formula=")
-    if formula is not None and not isinstance(formula, Formula):
-        from .features import table_columns, formula_features
-        Formula.from_string(formula, formula_features(table.columns if table is not None else table_columns()))
+    formula = check_proxy_or_formula(proxy, formula, table.columns if table is not None else None)
     options = dict(options or {})
     options.setdefault("n_jobs", n_jobs)
     check_device(options.get("device", "cpu"))
@@ -183,37 +211,28 @@ def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, bui
     return _compare.compare(benchmark, proxies, builder, seed, n_jobs, table, options, loaded, ids)
 
 
-def _family_of(model, vocab_size: int | None):
-    """The benchmark family a model belongs to, or a generic one for other models (Hugging Face style: called on
-    token ids, returning hidden states or an object with ``last_hidden_state``; ``get_input_embeddings()``)."""
-    from .benchmarks import FAMILIES
-    from .benchmarks.flexibert.model import FlexiBertModel
-    from .benchmarks.lts_gpt2 import GPT2Model
-    from .benchmarks.lts_txl import TransformerXLModel
-    known = {FlexiBertModel: "flexibert", GPT2Model: "gpt2", TransformerXLModel: "txl"}
-    for cls, name in known.items():
-        if isinstance(model, cls):
-            family = FAMILIES[name]
-            if vocab_size is None and name != "flexibert":
-                vocab_size = model.crit.bounds[-1]
-            if vocab_size is not None:
-                from dataclasses import replace
-                family = replace(family, vocab_size=lambda config, v=vocab_size: v)
-            return family
-    if vocab_size is None or not hasattr(model, "get_input_embeddings"):
-        raise ConfigError("data-dependent proxies on a model of no benchmark family need vocab_size= and a model "
-                          "with get_input_embeddings() (Hugging Face style)")
-    from dataclasses import replace
-    from .benchmarks import FAMILIES as families
+def _probe_family(model, vocab_size: int | None):
+    """The family that probes ``model``: its own, or for a model of no benchmark family (Hugging Face style: called on
+    token ids, returning hidden states or an object with ``last_hidden_state``; ``get_input_embeddings()``) the
+    FlexiBERT task on its output. ``vocab_size`` overrides the family's."""
+    family = family_of_model(model)
+    if family is None:
+        if vocab_size is None or not hasattr(model, "get_input_embeddings"):
+            raise ConfigError("data-dependent proxies on a model of no benchmark family need vocab_size= and a model "
+                              "with get_input_embeddings() (Hugging Face style)")
+        flexibert = FAMILIES["flexibert"]
 
-    def task_loss(model, ids, labels, seed):
-        output = model(ids)
-        hidden = getattr(output, "last_hidden_state", output)
-        return families["flexibert"].task_loss(lambda _: hidden, ids, labels, seed)
+        def task_loss(model, ids, labels, seed):
+            output = model(ids)
+            hidden = getattr(output, "last_hidden_state", output)
+            return hidden, classification_loss(hidden, labels, seed)
 
-    return replace(families["flexibert"], name="generic", vocab_size=lambda config: vocab_size,
-                   task_loss=task_loss, input_embedding=lambda m: m.get_input_embeddings(),
-                   probe_seq=lambda config, requested: requested or 128)
+        family = replace(flexibert, name="generic", task_loss=task_loss,
+                         input_embedding=lambda m: m.get_input_embeddings(),
+                         probe_seq=lambda config, requested: requested or flexibert.probe_shape[1])
+    if vocab_size is not None:
+        family = replace(family, vocab_size=lambda config: vocab_size)
+    return family
 
 
 def score_model(model, proxy: str | None = None, formula: str | Formula | None = None, *, alpha: float | None = None,
@@ -265,12 +284,10 @@ def score_model(model, proxy: str | None = None, formula: str | Formula | None =
             raise ConfigError(f"{proxy} fits its alpha on labelled architectures; give alpha= for a single model")
         ctx = ProxyContext(None, row, "as-trained", seed, {"alpha": alpha} if alpha is not None else {})
         return float(np.asarray(spec.function(ctx).scores, dtype=float)[0])
-    from .probing import ProbeRun, make_batch
-    family = _family_of(model, vocab_size)
-    config: dict = {}
-    probe = ProbeRun(model, make_batch(family.vocab_size(config), batch or family.probe_shape[0],
-                                       min(seq or family.probe_shape[1], getattr(model, "tgt_len", 10 ** 9) + 1),
-                                       seed), family)
+    from .probing import ProbeRun, batch_for
+    family = _probe_family(model, vocab_size)
+    config = getattr(model, "config", None) if family.model_class else None
+    probe = ProbeRun(model, batch_for(family, config or {}, batch, seq, seed), family)
     try:
         value = float(spec.function(probe))
     except Exception as exc:  # the proxy's own failure (e.g. no attention heads recorded) becomes one clear error
@@ -365,10 +382,17 @@ class ProxySearch:
         return featurize(benchmark, builder, self.seed, self.jobs, device=self.device,
                          with_activations=self.with_activations)
 
-    def fit(self, benchmarks: Benchmark | str | Iterable[Benchmark | str]) -> "ProxySearch":
-        """Search one formula over ``benchmarks`` (one or several), write the run folder, and return self."""
+    def check(self) -> SearchConfig:
+        """Check the options, the device and the output folder before any slow work; the ``SearchConfig``."""
         config = self.config()
         check_device(self.device)
+        if self.output is not None:
+            check_output(Path(self.output), self.resume, self.force)
+        return config
+
+    def fit(self, benchmarks: Benchmark | str | Iterable[Benchmark | str]) -> "ProxySearch":
+        """Search one formula over ``benchmarks`` (one or several), write the run folder, and return self."""
+        config = self.check()
         if isinstance(benchmarks, (Benchmark, str)):
             benchmarks = [benchmarks]
         benchmarks = [_benchmark(b) for b in benchmarks]
@@ -435,5 +459,5 @@ class ProxySearch:
                 f"seed={self.seed}, output={str(self.output)!r}{state})")
 
 
-__all__ = ["DEVICES", "ProxySearch", "check_device", "compare", "featurize", "load_benchmark", "load_run",
-           "score_model", "score_proxy"]
+__all__ = ["DEVICE_NAME", "ProxySearch", "check_device", "compare", "featurize", "load_benchmark", "load_run",
+           "check_proxy_or_formula", "score_model", "score_proxy"]

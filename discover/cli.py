@@ -11,7 +11,6 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from .version import __version__
 from .errors import ZcDiscoverError
@@ -57,7 +56,9 @@ POPULATION = _integer(2, "--population")
 
 
 def _device(text: str) -> str:
-    if text in ("cpu", "cuda") or re.fullmatch(r"cuda:\d+", text):
+    """argparse type: a device name (cpu, cuda, cuda:N); whether it is there is checked by the verb."""
+    from .api import DEVICE_NAME
+    if DEVICE_NAME.fullmatch(text):
         return text
     raise argparse.ArgumentTypeError(f"device must be cpu, cuda or cuda:N, got {text!r}")
 
@@ -265,31 +266,20 @@ def cmd_featurize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json_clean(value):
-    """Numbers as numbers, NaN as null (JSON has no NaN)."""
-    from .runs import finite_or_none
-    return finite_or_none(value)
-
-
 def cmd_score(args: argparse.Namespace) -> int:
     """``zc-discover score NAME``: ``api.score_proxy``."""
-    from .api import check_device, score_proxy
+    from .api import check_device, check_proxy_or_formula, score_proxy
+    from .runs import finite_or_none
     from .scoring import read_ids
     check_device(args.device)
     ids = read_ids(args.ids) if args.ids else None
-    if args.formula is not None:
-        from .features import formula_features, table_columns
-        from .formula import Formula
-        Formula.from_string(args.formula, formula_features(table_columns()))   # refused before any slow work
-    elif not args.proxy.startswith("run:"):
-        from .proxies import get_proxy
-        get_proxy(args.proxy)
+    formula = check_proxy_or_formula(args.proxy, args.formula)   # refused before any slow work
     options = {"device": args.device, **({"alpha": args.alpha} if args.alpha is not None else {})}
     benchmark = _benchmark(args, args.name)
-    result = score_proxy(benchmark, args.proxy, args.formula, ids=ids, builder=args.builder, seed=args.seed,
+    result = score_proxy(benchmark, args.proxy, formula, ids=ids, builder=args.builder, seed=args.seed,
                          n_jobs=args.jobs, options=options)
     if args.json:
-        print(json.dumps(_json_clean(result), default=str))
+        print(json.dumps(finite_or_none(result), default=str))
         return 0
     print(f"{result['benchmark']} ({result['builder']}, seed {result['seed']}, n={result['n']}): {result['proxy']}")
     if result["reason"]:
@@ -304,15 +294,13 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``zc-discover compare NAME``: ``api.compare`` and ``compare.write_report``."""
-    from .api import check_device, compare
+    from .api import check_device, check_proxy_or_formula, compare
     from .compare import write_report
-    from .proxies import get_proxy
     from .runs import load_run
     from .scoring import read_ids
     check_device(args.device)
     for name in args.proxies or []:
-        if not name.startswith("run:"):
-            get_proxy(name)
+        check_proxy_or_formula(name, None)   # before the benchmark is loaded (or downloaded)
     runs = [load_run(path) for path in args.runs]
     ids = read_ids(args.ids) if args.ids else None
     benchmark = _benchmark(args, args.name)
@@ -344,9 +332,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                          device=args.device, output=args.output, builder=args.builder, resume=args.resume,
                          force=args.force, with_activations=args.with_activations, progress=not args.quiet,
                          train_ids=read_ids(args.train_ids) if args.train_ids else None)
-    search.config()   # options are checked before anything is loaded
-    from .runs import check_output
-    check_output(Path(args.output), args.resume, args.force)
+    search.check()   # options and the run folder are checked before anything is loaded
     search.transfer = [_benchmark(args, name) for name in args.transfer]
     benchmarks = [_benchmark(args, name) for name in args.names]
     try:

@@ -12,7 +12,7 @@ import pandas as pd
 from .benchmarks import Benchmark
 from .features import featurize
 from .metrics import rank_quality
-from .proxies import PROXIES, get_proxy
+from .proxies import PROXIES, data_proxy_table, get_proxy
 from .scoring import proxy_scores, select_ids
 
 COLUMNS = ["proxy", "spearman", "kendall", "kendall_iso_params", "top10_precision", "seconds_per_arch", "needs_data",
@@ -55,6 +55,15 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
             get_proxy(name)  # unknown names fail before any work, with suggestions
     table = featurize(benchmark, builder, seed, n_jobs) if table is None else table
     table = select_ids(table, ids, benchmark.name)
+    probed = [n for n in names if not n.startswith("run:") and get_proxy(n).needs_probe]
+    if probed:
+        # One probe of each architecture serves every data-dependent proxy asked for; each proxy then reads its
+        # scores from the cache instead of probing all the models again.
+        options = options or {}
+        data_proxy_table(benchmark, probed, builder, seed, options.get("batch"), options.get("seq"), n_jobs,
+                         retry_failed=options.get("retry_failed", False), ids=table["arch_id"].astype(str).tolist(),
+                         device=options.get("device", "cpu"))
+        options = {**options, "retry_failed": False}   # retried above, once
     all_errors: dict[str, list] = {}
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
     rows, all_scores = [], {}

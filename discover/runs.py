@@ -58,17 +58,8 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    """Write ``payload`` as indented JSON atomically (NaN and infinities as null)."""
-    write_text(path, json.dumps(payload, indent=2, allow_nan=False, default=_plain) + "\n")
-
-
-def _plain(value: Any) -> Any:
-    """JSON for numpy numbers; NaN and infinities become null (JSON has no such numbers)."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    """Write ``payload`` as indented JSON atomically (numpy numbers as numbers, NaN and infinities as null)."""
+    write_text(path, json.dumps(finite_or_none(payload), indent=2, allow_nan=False) + "\n")
 
 
 def finite_or_none(payload: Any) -> Any:
@@ -169,8 +160,7 @@ def prepare_folder(path: Path, config: dict[str, Any], resume: bool, force: bool
 
     A folder with files is never overwritten without ``force``; ``resume`` continues it only if it was started with
     the same arguments."""
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"-o {path} is a file, not a folder; choose a folder for the run.")
+    check_output(path, resume, force)
     existing = path / "config.json"
     if path.exists() and any(p.name != LOCK for p in path.iterdir()):
         if force:
@@ -192,10 +182,6 @@ def prepare_folder(path: Path, config: dict[str, Any], resume: bool, force: bool
             if differ:
                 raise RunFolderError(f"cannot resume {path}: its search was started with other arguments "
                                      f"({', '.join(differ)}). Use the same ones, or --force to start over.")
-            config = previous
-        else:
-            raise RunFolderError(f"run folder {path} already exists. Continue it with --resume, or overwrite it "
-                                 "with --force.")
     elif resume:
         log.warning("nothing to resume in %s; starting a new search", path)
     path.mkdir(parents=True, exist_ok=True)

@@ -314,3 +314,13 @@ def test_lpzero_and_eznas_by_hand():
     singular = torch.sign(torch.randn(64, 1, generator=torch.Generator().manual_seed(0))).repeat(1, 64)
     singular[:, 0] += 1e-3   # floating point then reports a tiny nonzero determinant
     assert score("eznas", Run(torch.ones(64, 64), singular)) == 0.0
+
+
+def test_compare_probes_each_architecture_once_for_all_its_data_proxies(tiny_lts, monkeypatch):
+    from discover.compare import compare
+    from discover.proxies import probe_table
+    probed = []
+    real = probe_table.probe_arch
+    monkeypatch.setattr(probe_table, "probe_arch", lambda *args: probed.append(args[2]) or real(*args))
+    compare(tiny_lts, ["grad_norm", "snip", "naswot"], options={"batch": 2, "seq": 8})
+    assert probed == [["grad_norm", "snip", "naswot"]] * len(tiny_lts)

@@ -62,6 +62,9 @@ class BenchmarkFamily:
         ``input_embedding(model) -> module`` whose output is the input the Jacobian proxies differentiate against.
     roles : mapping
         Role -> the modules of this family's models that carry it (documentation; the models tag themselves).
+    model_class : type, optional
+        The class of the models ``build`` returns (tells which family a model in hand belongs to); a model keeps the
+        config it was built from as ``model.config`` where the family's probe functions need it.
     """
 
     name: str
@@ -76,6 +79,7 @@ class BenchmarkFamily:
     task_loss: Callable[..., Any]
     input_embedding: Callable[[Any], Any]
     roles: Mapping[str, str] = field(default_factory=dict)
+    model_class: type | None = None
 
     def builder(self, name: str | None) -> str:
         """``name`` checked against this family's builders (None: the default one)."""

@@ -179,6 +179,11 @@ def load_benchmark(name: str, data_dir: str | Path | None = None, offline: bool 
     return Benchmark(spec=spec, path=path, archs=spec.family.load(path))
 
 
+def family_of_model(model: nn.Module) -> BenchmarkFamily | None:
+    """The family whose builder made ``model``, or None for a model of no benchmark family."""
+    return next((f for f in FAMILIES.values() if f.model_class and isinstance(model, f.model_class)), None)
+
+
 def build_model(benchmark: Benchmark, arch: Arch | str, builder: str | None = None, seed: int = 0,
                 device: str | torch.device = "cpu") -> nn.Module:
     """Build one architecture of ``benchmark`` as a seeded, initialised torch model.

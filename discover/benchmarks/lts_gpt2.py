@@ -89,7 +89,7 @@ class GPT2Model(nn.Module):
                                     config["tie_projs"], config["tie_weight"])
         self.layer_ops = [{"operation": "SA", "parameter": "causal", "heads": h, "ffn_widths": [d_model, i, d_model]}
                           for h, i in zip(config["n_head"], config["d_inner"])]
-        self.tgt_len = config["tgt_len"]
+        self.tgt_len, self.config = config["tgt_len"], config
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Final hidden states (batch, seq, d_model); ``crit(hidden, targets)`` gives the LM loss."""
@@ -153,6 +153,7 @@ FAMILY = BenchmarkFamily(
     name="gpt2", description="LTS GPT-2 (pre-LN decoder, adaptive input and softmax)", builders=("as-trained",),
     layout="folder", load=load, build=_build, vocab_size=lambda config: config["n_token"], probe_shape=(16, 192),
     probe_seq=lts_layout.probe_seq, task_loss=lts_layout.lm_task_loss, input_embedding=lambda model: model.word_emb,
+    model_class=GPT2Model,
     roles={"embedding": "adaptive input tables and projections, learned positions (word_emb, wpe)",
            "attention": "c_attn (d -> 3d) and c_proj of each block", "ffn": "c_fc and c_proj of each MLP",
            "norm": "ln_1, ln_2, ln_f", "head": "the adaptive softmax's own cluster logits, biases and projections"})

@@ -122,7 +122,7 @@ class TransformerXLModel(nn.Module):
                                     config["tie_weight"])
         self.layer_ops = [{"operation": "SA", "parameter": "relative", "heads": h, "ffn_widths": [d_model, i, d_model]}
                           for h, i in zip(config["n_head"], config["d_inner"])]
-        self.tgt_len = config["tgt_len"]
+        self.tgt_len, self.config = config["tgt_len"], config
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Final hidden states (batch, seq, d_model) of one segment read with an empty memory."""
@@ -196,7 +196,7 @@ FAMILY = BenchmarkFamily(
     name="txl", description="LTS Transformer-XL (relative attention, adaptive input and softmax)",
     builders=("as-trained",), layout="folder", load=load, build=build_txl, vocab_size=lambda c: c["n_token"],
     probe_shape=(16, 192), probe_seq=lts_layout.probe_seq, task_loss=lts_layout.lm_task_loss,
-    input_embedding=lambda model: model.word_emb,
+    input_embedding=lambda model: model.word_emb, model_class=TransformerXLModel,
     roles={"embedding": "adaptive input tables and projections (word_emb)",
            "attention": "qkv_net, r_net (the relative-position projection), o_net; r_w_bias and r_r_bias (counted, "
                         "not measured: they are biases)", "ffn": "fc1 and fc2 of each position-wise FFN",

@@ -21,6 +21,7 @@ import torch
 from .. import cache
 from ..benchmarks import Benchmark, build_model
 from ..benchmarks.seeding import INIT_VERSION
+from ..errors import UnknownNameError
 from ..parallel import parallel_imap
 from ..probing.inputs import batch_for
 from ..probing.run import PROBE_VERSION, ProbeRun, forgetting_draws
@@ -108,7 +109,6 @@ def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, build
     names = list(names or probe_proxies())
     for name in names:
         if name not in PROXIES or not PROXIES[name].needs_probe:
-            from ..errors import UnknownNameError
             raise UnknownNameError("data-dependent proxy", name, probe_proxies())
     builder = benchmark.family.builder(builder)
     ids = [a.id for a in benchmark.archs] if ids is None else [benchmark.arch(i).id for i in ids]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,6 @@ def write_checkpoint(path: Path, stage: str, config, generation: int, population
 
 
 def _random_state() -> list:
-    import random
     version, internal, gauss = random.getstate()
     return [version, list(internal), gauss]
 
@@ -117,32 +117,31 @@ def load_checkpoint(path: Path, stage: str, config) -> dict | None:
     if not isinstance(seen, list) or not all(isinstance(n, str) for n in seen):
         raise _fail(path, "its list of evaluated candidates is malformed")
     state["random_state"] = (3, tuple(random_state[1]), random_state[2])
-    state["path"] = path
     return state
 
 
-def _individuals(entries: list, pset, path: Path | None = None) -> list:
+def _individuals(entries: list, pset, path: Path) -> list:
     out = []
     for text, fitness in entries:
         try:
             ind = parse_tree(text, pset)
         except TreeSyntaxError as exc:
-            raise CheckpointError(f"checkpoint {path or ''} holds a tree that is not of this search ({exc}); "
+            raise CheckpointError(f"checkpoint {path} holds a tree that is not of this search ({exc}); "
                                   "nothing in it was run. Delete it or start over with --force.") from None
         ind.fitness.values = tuple(fitness)
         out.append(ind)
     return out
 
 
-def restore_population(entries: list, pset) -> list:
-    """The population of a checkpoint, in its order, with its fitness values."""
-    return _individuals(entries, pset)
+def restore_population(entries: list, pset, path: Path) -> list:
+    """The population of the checkpoint ``path``, in its order, with its fitness values."""
+    return _individuals(entries, pset, path)
 
 
-def restore_front(entries: list, pset, similar) -> tools.ParetoFront:
+def restore_front(entries: list, pset, similar, path: Path) -> tools.ParetoFront:
     """The Pareto front of a checkpoint in its order. ``HallOfFame.insert`` puts an item before the earlier ones of
     equal fitness, so items go in last first to come out in the stored order."""
     front = tools.ParetoFront(similar=similar)
-    for ind in reversed(_individuals(entries, pset)):
+    for ind in reversed(_individuals(entries, pset, path)):
         front.insert(ind)
     return front

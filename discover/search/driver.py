@@ -116,6 +116,7 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
     if train_ids is not None and len(tables) > 1:
         raise ZcDiscoverError("--train-ids applies to a single benchmark; search one benchmark at a time with it")
     path = Path(out_dir)
+    runs.check_output(path, resume, force)   # before the lock, which would make the folder
     transfer = transfer or {}
     features, dropped = search_features(tables)
     if not features:

@@ -299,9 +299,9 @@ def run_stage(stage: str, problems: list[Problem], features: list[str], config: 
         scorer.counted.update(state["seen"])
         scorer.score(seen, state["seen"])
         scorer.evaluations, scorer.invalid = state["evaluations"], state["invalid"]
-        population = restore_population(state["population"], pset)
+        population = restore_population(state["population"], pset, checkpoint)
         _attach(population, scorer)
-        front = restore_front(state["front"], pset, similar=_same_candidate)
+        front = restore_front(state["front"], pset, _same_candidate, checkpoint)
         _attach(list(front), scorer)
         scorer.validation(list(front))
         logbook, first_generation, elapsed = state["logbook"], state["generation"] + 1, state["seconds"]
@@ -314,6 +314,8 @@ def run_stage(stage: str, problems: list[Problem], features: list[str], config: 
         population = singles + [creator.ZcIndividual(toolbox.expr())
                                 for _ in range(config.population - len(singles))]
         _assign(population, scorer)
+        # The running Pareto front feeds the logbook (best train and validation of each generation); the formula a
+        # stage reports is chosen from everything it evaluated (best_by_complexity).
         front = tools.ParetoFront(similar=_same_candidate)
         front.update([ind for ind in population if ind.fitness.values[0] > WORST])
         scorer.validation(list(front))
@@ -342,8 +344,7 @@ def run_stage(stage: str, problems: list[Problem], features: list[str], config: 
             exit_if_orphaned(owner_pid)
             write_checkpoint(checkpoint, stage, config, generation, population, front, logbook, record["seconds"],
                              scorer)
-    result = _finish(stage, seed, problems, front, logbook, config, scorer, pset,
-                     elapsed + time.perf_counter() - start)
+    result = _finish(stage, seed, problems, logbook, config, scorer, pset, elapsed + time.perf_counter() - start)
     if result_path is not None:
         tmp = result_path.with_name(f"{result_path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(asdict(result), default=float) + "\n")
@@ -371,7 +372,7 @@ def best_by_complexity(scorer: Scorer) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["complexity", "train", "pareto", "tree"])
 
 
-def _finish(stage, seed, problems, front, logbook, config, scorer, pset, seconds) -> StageResult:
+def _finish(stage, seed, problems, logbook, config, scorer, pset, seconds) -> StageResult:
     table = best_by_complexity(scorer)
     if table.empty:
         raise ConfigError(f"stage {stage}: every candidate formula was constant or not finite on the training "

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..base import BenchmarkFamily
 from .data import load_flexibert
-from .model import BUILDERS, MAX_POSITIONS, VOCAB, build_flexibert
+from .model import BUILDERS, MAX_POSITIONS, VOCAB, FlexiBertModel, build_flexibert
 
 PROBE_SHAPE = (16, 128)
 
@@ -22,20 +22,25 @@ def probe_seq(config: dict[str, Any], requested: int | None) -> int:
     return min(requested or PROBE_SHAPE[1], MAX_POSITIONS)
 
 
-def task_loss(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, seed: int):
-    """(final hidden states, cross-entropy of a fixed random linear head on their mean over tokens)."""
-    hidden = model(ids)
+def classification_loss(hidden: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
+    """Cross-entropy of a fixed random linear head (seeded, N(0, 0.02)) on the hidden states' mean over tokens."""
     generator = torch.Generator().manual_seed(seed + 1)
     weight = (torch.randn(2, hidden.shape[-1], generator=generator, dtype=hidden.dtype) * 0.02).to(hidden.device)
-    return hidden, nn.functional.cross_entropy(hidden.mean(dim=1) @ weight.T, labels)
+    return nn.functional.cross_entropy(hidden.mean(dim=1) @ weight.T, labels)
+
+
+def task_loss(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, seed: int):
+    """(final hidden states, ``classification_loss`` of them)."""
+    hidden = model(ids)
+    return hidden, classification_loss(hidden, labels, seed)
 
 
 FAMILY = BenchmarkFamily(
     name="flexibert", description="FlexiBERT encoders (NAS-Bench-BERT)", builders=BUILDERS, layout="file",
     load=load_flexibert, build=build_flexibert, vocab_size=lambda config: VOCAB, probe_shape=PROBE_SHAPE,
     probe_seq=probe_seq, task_loss=task_loss, input_embedding=lambda model: model.embeddings,
-    roles={"embedding": "word, position and token-type tables, their LayerNorm's neighbours and the 128 -> H "
-                        "projection", "attention": "query/key/value (and WMA's weight) and the output dense of SA "
+    model_class=FlexiBertModel,
+    roles={"embedding": "word, position and token-type tables and the 128 -> H projection", "attention": "query/key/value (and WMA's weight) and the output dense of SA "
                                                     "layers; DSC's attention projections",
            "mixing": "LT's input projection and output dense; DSC's convolution branch", "ffn": "the dense layers",
            "norm": "every LayerNorm"})
