@@ -184,6 +184,12 @@ def build_parser() -> Parser:
                                                      "family's, 16)")
     comp.add_argument("--seq", type=_integer(2, "--seq"), help="probe sequence length (default 128 FlexiBERT, "
                                                                 "192 LTS)")
+    comp.add_argument("--tokens", choices=["uniform", "zipf"], default="uniform",
+                      help="probe token distribution (zipf: id k with probability ~ 1/(k+1))")
+    comp.add_argument("--text", metavar="FILE", help="probe with this text file's words (ids by frequency rank) "
+                                                     "instead of drawn tokens")
+    comp.add_argument("--gradient", choices=["task", "ones"], default="task",
+                      help="gradient source: the family's task loss, or ones back-propagated from the hidden states")
     comp.add_argument("--no-plots", action="store_true", help="tables only")
     comp.add_argument("--retry-failed", action="store_true",
                       help="probe again the architectures on which a cached data-dependent proxy failed")
@@ -296,17 +302,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """``zc-discover compare NAME``: ``api.compare`` and ``compare.write_report``."""
     from .api import check_device, check_proxy_or_formula, compare
     from .compare import write_report
+    from .probing import ProbeSettings
+    from .probing.inputs import text_digest
     from .runs import load_run
     from .scoring import read_ids
     check_device(args.device)
     for name in args.proxies or []:
         check_proxy_or_formula(name, None)   # before the benchmark is loaded (or downloaded)
+    settings = ProbeSettings(args.batch, args.seq, args.tokens, args.text, args.gradient)
+    if args.text:
+        text_digest(args.text)   # an unreadable text fails here, before any model is built
     runs = [load_run(path) for path in args.runs]
     ids = read_ids(args.ids) if args.ids else None
     benchmark = _benchmark(args, args.name)
     if args.limit:
         ids = (ids or [a.id for a in benchmark.archs])[: args.limit]
-    options = {k: v for k, v in (("batch", args.batch), ("seq", args.seq), ("retry_failed", args.retry_failed),
+    options = {k: v for k, v in (("settings", settings), ("retry_failed", args.retry_failed),
                                  ("device", args.device)) if v}
     report = compare(benchmark, args.proxies, builder=args.builder, seed=args.seed, n_jobs=args.jobs,
                      options=options, runs=runs, ids=ids)
@@ -317,7 +328,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     row.failed)
     if args.output:
         meta = {"benchmark": benchmark.name, "builder": benchmark.family.builder(args.builder), "seed": args.seed,
-                "n": len(report.attrs["arch_ids"]), "runs": [str(r.path) for r in runs]}
+                "n": len(report.attrs["arch_ids"]), "runs": [str(r.path) for r in runs],
+                "probe": {**settings.cache_key(), "tokens": settings.tokens, "text": settings.text,
+                          "gradient": settings.gradient, "device": args.device}}
         for path in write_report(report, args.output, meta, plots=not args.no_plots):
             log.info("wrote %s", path)
     return 0

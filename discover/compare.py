@@ -35,7 +35,8 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     table : DataFrame, optional
         The feature table, if already computed.
     options : dict, optional
-        Reach the proxies: ``batch`` / ``seq`` of the probe batch, ``retry_failed``, ``device``, ``alpha``.
+        Reach the proxies: ``settings`` (a ``ProbeSettings``: probe batch, tokens, gradient source) or its
+        shorthands ``batch`` / ``seq``, ``retry_failed``, ``device``, ``alpha``.
     runs : list of Run, optional
         Loaded run folders whose formulas join the comparison.
     ids : list of str, optional
@@ -62,7 +63,7 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         options = options or {}
         data_proxy_table(benchmark, probed, builder, seed, options.get("batch"), options.get("seq"), n_jobs,
                          retry_failed=options.get("retry_failed", False), ids=table["arch_id"].astype(str).tolist(),
-                         device=options.get("device", "cpu"))
+                         device=options.get("device", "cpu"), settings=options.get("settings"))
         options = {**options, "retry_failed": False}   # retried above, once
     all_errors: dict[str, list] = {}
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)

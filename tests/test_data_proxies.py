@@ -11,6 +11,7 @@ from discover.benchmarks.flexibert.model import build_flexibert
 from discover.proxies.probe_table import data_proxy_table, probe_arch
 from discover.probing.inputs import make_batch
 from discover.probing.run import ProbeRun
+from discover.probing.settings import ProbeSettings
 from discover.benchmarks import FAMILIES
 from discover.proxies import PROXIES, probe_proxies
 from tests.test_loaders import GPT2, lts_folder
@@ -73,8 +74,8 @@ def test_a_finished_probe_leaves_no_activation_alive(monkeypatch):
 
 def test_a_proxy_does_not_depend_on_which_proxies_ran_before_it(tiny_lts):
     weight_readers = ["snip", "lpzero", "synaptic_diversity", "synflow", "logsynflow"]
-    alone = probe_arch(tiny_lts, "config_0_j0", weight_readers, "as-trained", 0, 2, 8)
-    after_grasp = probe_arch(tiny_lts, "config_0_j0", ["grasp", *weight_readers], "as-trained", 0, 2, 8)
+    alone = probe_arch(tiny_lts, "config_0_j0", weight_readers, "as-trained", 0, ProbeSettings(2, 8))
+    after_grasp = probe_arch(tiny_lts, "config_0_j0", ["grasp", *weight_readers], "as-trained", 0, ProbeSettings(2, 8))
     assert {n: after_grasp[n] for n in weight_readers} == {n: alone[n] for n in weight_readers}
 
 
@@ -209,7 +210,7 @@ def test_a_failing_proxy_records_nan_and_reason_and_the_rest_go_on(tiny_lts, mon
         raise RuntimeError("out of memory (simulated)")
 
     monkeypatch.setitem(registry.PROXIES, "broken", registry.Proxy("broken", "", "", ("probe",), broken, ("task",)))
-    row = probe_arch(tiny_lts, "config_0_j0", ["broken", "grad_norm"], "as-trained", 0, 2, 8)
+    row = probe_arch(tiny_lts, "config_0_j0", ["broken", "grad_norm"], "as-trained", 0, ProbeSettings(2, 8))
     assert math.isnan(row["broken"]) and "out of memory" in row["broken:error"]
     assert math.isfinite(row["grad_norm"]) and row["grad_norm:error"] is None and row["grad_norm:seconds"] > 0
 

@@ -1,16 +1,31 @@
-"""The probe batch: seeded random token ids (and random labels where a task loss needs them).
+"""The probe batch: seeded token ids (and random labels where a task loss needs them).
 
-The literature computed these proxies on real text (e.g. WikiText or the GLUE training sets). Random tokens keep the
-benchmark offline and reproducible; the README reports where that moves the numbers.
+The literature computed these proxies on real text (e.g. WikiText or OpenWebText). Tokens are drawn offline and
+reproducibly, from one of three distributions (``tokens``):
+
+- ``uniform`` (default): every id of the vocabulary equally likely.
+- ``zipf``: id ``k`` with probability proportional to ``1 / (k + 1)``. The LTS vocabularies (WikiText-103 words) are
+  sorted by frequency, so this is natural text's marginal distribution there; FlexiBERT's WordPiece ids are not.
+- a text file (``text=PATH``): its whitespace-separated words, each given the id of its frequency rank in that file
+  (most frequent 0; ranks past the vocabulary share its last id), read as ``batch`` windows of ``seq`` consecutive
+  words at seeded offsets. No vocabulary file ships with the benchmarks, so this keeps real text's order and
+  frequencies, not its exact ids.
 """
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..benchmarks import BenchmarkFamily
+from ..errors import ConfigError, DataError, UnknownNameError
+
+TOKEN_DISTRIBUTIONS = ("uniform", "zipf")
 
 
 @dataclass(frozen=True)
@@ -25,15 +40,64 @@ class Batch:
         return Batch(self.ids.to(device), self.labels.to(device), self.seed)
 
 
-def make_batch(vocab: int, batch: int, seq: int, seed: int = 0) -> Batch:
-    """``batch`` sequences of ``seq`` token ids uniform over ``vocab``, and ``batch`` binary labels, from ``seed``."""
+@lru_cache(maxsize=4)
+def _text_ranks(path: str, mtime_ns: int) -> torch.Tensor:
+    """Frequency-rank ids of a text file's words (cached per file version: every architecture reads the same)."""
+    try:
+        words = Path(path).read_text(encoding="utf-8", errors="replace").split()
+    except OSError as exc:
+        raise DataError(f"cannot read the probe text {path}: {exc.strerror or exc}. Pass an existing text file "
+                        "with --text.") from None
+    counts = Counter(words)
+    # most frequent first; equal counts keep the order in which the words first appear (Counter is insertion-ordered)
+    rank = {word: i for i, (word, _) in enumerate(sorted(counts.items(), key=lambda item: -item[1]))}
+    return torch.tensor([rank[w] for w in words], dtype=torch.long)
+
+
+def text_digest(path: str | Path) -> str:
+    """sha256 of a probe text file (what a cache of its probe scores is keyed by, never its path)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise DataError(f"cannot read the probe text {path}: {exc.strerror or exc}. Pass an existing text file "
+                        "with --text.") from None
+
+
+def _draw(vocab: int, batch: int, seq: int, generator: torch.Generator, tokens: str,
+          text: str | Path | None) -> torch.Tensor:
+    if text is not None:
+        path = Path(text)
+        ranks = _text_ranks(str(path.resolve()), path.stat().st_mtime_ns if path.exists() else 0)
+        if len(ranks) < seq:
+            raise DataError(f"the probe text {path} has {len(ranks)} words; a probe sequence needs {seq}. Pass a "
+                            "longer text or a shorter --seq.")
+        starts = torch.randint(0, len(ranks) - seq + 1, (batch,), generator=generator)
+        windows = torch.stack([ranks[s:s + seq] for s in starts.tolist()])
+        return windows.clamp(max=vocab - 1)
+    if tokens == "uniform":
+        return torch.randint(0, vocab, (batch, seq), generator=generator)
+    if tokens == "zipf":
+        weights = 1.0 / torch.arange(1, vocab + 1, dtype=torch.float64)
+        return torch.multinomial(weights, batch * seq, replacement=True, generator=generator).reshape(batch, seq)
+    raise UnknownNameError("token distribution", tokens, TOKEN_DISTRIBUTIONS)
+
+
+def make_batch(vocab: int, batch: int, seq: int, seed: int = 0, tokens: str = "uniform",
+               text: str | Path | None = None) -> Batch:
+    """``batch`` sequences of ``seq`` token ids below ``vocab`` and ``batch`` binary labels, from ``seed``.
+
+    ``tokens`` names the distribution (``uniform`` or ``zipf``); ``text`` (a file) replaces it by real text's words.
+    """
+    if batch < 1 or seq < 1:
+        raise ConfigError(f"a probe batch needs at least one sequence of one token, got batch={batch}, seq={seq}.")
     generator = torch.Generator().manual_seed(int(seed))
-    ids = torch.randint(0, vocab, (batch, seq), generator=generator)
+    ids = _draw(vocab, batch, seq, generator, tokens, text)
     labels = torch.randint(0, 2, (batch,), generator=generator)
     return Batch(ids, labels, int(seed))
 
 
 def batch_for(family: BenchmarkFamily, config: dict[str, Any], batch: int | None = None, seq: int | None = None,
-              seed: int = 0) -> Batch:
+              seed: int = 0, tokens: str = "uniform", text: str | Path | None = None) -> Batch:
     """The probe batch of one architecture: the family's default shape unless ``batch`` / ``seq`` are given."""
-    return make_batch(family.vocab_size(config), batch or family.probe_shape[0], family.probe_seq(config, seq), seed)
+    return make_batch(family.vocab_size(config), batch or family.probe_shape[0], family.probe_seq(config, seq), seed,
+                      tokens, text)

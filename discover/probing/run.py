@@ -3,7 +3,8 @@
 - ``task``: forward with attention and FFN recording on, the task loss, and its backward (weight gradients, head-mask
   gradients, activation gradients). The family defines the task: FlexiBERT's is binary classification of the
   mean-pooled hidden states by a fixed random linear head (seeded) against random labels; the LTS models' is their
-  language-modelling loss.
+  language-modelling loss. ``gradient="ones"`` back-propagates a tensor of ones from the final hidden states instead
+  (what the training-free-NAS and LPZero code did for FlexiBERT; behind a final LayerNorm its exact value is zero).
 - ``jacobian``: the gradient of a fixed random read-out of the outputs with respect to the input embeddings, per
   example (from the task pass's forward).
 - ``synflow``: the model in float64 with |weights|, a fixed positive read-out of its outputs on one all-zero-token
@@ -26,9 +27,11 @@ from primitives.decompose import TaggedTensor, decompose
 from ..benchmarks import BenchmarkFamily
 from ..benchmarks.probe_hooks import PROBE_ATTR
 from ..benchmarks.seeding import shrink_draw_cache
+from ..errors import UnknownNameError
 from .inputs import Batch
 
 GRADIENT_ROLES = ("attention", "mixing", "ffn")
+GRADIENT_SOURCES = ("task", "ones")
 PROBE_VERSION = 2   # bump when the probe passes change for every proxy (one proxy: its own ``version``)
 PROBE_DRAW_BYTES = 64 * 2**20
 
@@ -57,16 +60,23 @@ class ProbeRun:
         The probe batch; it is moved to the model's device.
     family : BenchmarkFamily
         Gives the task loss and the input embedding.
+    gradient : str
+        ``task`` (the family's task loss) or ``ones`` (a backward of ones from the final hidden states).
     """
 
-    def __init__(self, model: nn.Module, batch: Batch, family: BenchmarkFamily):
+    def __init__(self, model: nn.Module, batch: Batch, family: BenchmarkFamily, gradient: str = "task"):
+        if gradient not in GRADIENT_SOURCES:
+            raise UnknownNameError("gradient source", gradient, GRADIENT_SOURCES)
         self.device = next(model.parameters()).device
-        self.model, self.batch, self.family = model, batch.to(self.device), family
+        self.model, self.batch, self.family, self.gradient = model, batch.to(self.device), family, gradient
         self.seconds: dict[str, float] = {}
         self._derived: dict[str, object] = {}
         self._nested_seconds = 0.0
         self.tensors: list[TaggedTensor] = decompose(model)
         self.attention_modules = [m for m in model.modules() if hasattr(m, "zc_heads")]
+        # every token mixer in model order: attention, and mixers without attention that record their projection
+        self.mixer_modules = [m for m in model.modules()
+                              if hasattr(m, "zc_heads") or getattr(type(m), "zc_probe_mixer", False)]
         self.ffn_modules = [m for m in model.modules() if getattr(type(m), "zc_probe_ffn", False)]
 
     def weights(self) -> list[TaggedTensor]:
@@ -118,7 +128,7 @@ class ProbeRun:
         def run():
             for m in self.attention_modules:
                 setattr(m, PROBE_ATTR, {"head_mask": torch.ones(m.zc_heads, device=self.device, requires_grad=True)})
-            for m in self.ffn_modules:
+            for m in self.ffn_modules + [m for m in self.mixer_modules if not hasattr(m, "zc_heads")]:
                 setattr(m, PROBE_ATTR, {})
             captured = {}
 
@@ -133,7 +143,7 @@ class ProbeRun:
                     return self._task_and_jacobian(captured)
             finally:
                 handle.remove()
-                for m in self.attention_modules + self.ffn_modules:
+                for m in self.mixer_modules + self.ffn_modules:
                     delattr(m, PROBE_ATTR)
                 self.model.zero_grad(set_to_none=True)
         return self._timed("task", run)
@@ -145,6 +155,7 @@ class ProbeRun:
         loss.backward(retain_graph=True)
         attention = [getattr(m, PROBE_ATTR) for m in self.attention_modules]
         ffn = [getattr(m, PROBE_ATTR) for m in self.ffn_modules]
+        mixers = [getattr(m, PROBE_ATTR) for m in self.mixer_modules]
         result = {
             "loss": float(loss.detach()),
             "grads": {t.name: t.tensor.grad.detach() if t.tensor.grad is not None else
@@ -153,6 +164,9 @@ class ProbeRun:
             "head_mask_grads": [p["head_mask"].grad.detach().clone() for p in attention],
             "acts": [p["act"].detach() for p in ffn],
             "act_grads": [p["act_grad"][0] if p.get("act_grad") else torch.zeros_like(p["act"]) for p in ffn],
+            # per token mixer in model order: its first projection's output and its softmax (None if it has neither)
+            "mixers": [{"query": p.get("query"), "probs": p["probs"].detach() if "probs" in p else None}
+                       for p in mixers],
         }
         readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
         jacobian = torch.autograd.grad(readout, embedded)[0]
@@ -168,8 +182,9 @@ class ProbeRun:
         return (u.abs() if positive else u).to(dtype=dtype, device=self.device)
 
     def _forward_with_loss(self, model: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(final hidden states, task loss) from one forward pass."""
-        return self.family.task_loss(model or self.model, self.batch.ids, self.batch.labels, self.batch.seed)
+        """(final hidden states, loss) from one forward pass: the task loss, or the hidden states' sum (``ones``)."""
+        hidden, loss = self.family.task_loss(model or self.model, self.batch.ids, self.batch.labels, self.batch.seed)
+        return (hidden, hidden.sum()) if self.gradient == "ones" else (hidden, loss)
 
     @property
     def task(self) -> dict:

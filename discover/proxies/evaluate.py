@@ -17,7 +17,8 @@ def proxy_values(ctx: ProxyContext, name: str) -> ProxyResult:
     options = ctx.options
     table = data_proxy_table(ctx.benchmark, [name], ctx.builder, ctx.seed, options.get("batch"), options.get("seq"),
                              options.get("n_jobs", 1), retry_failed=options.get("retry_failed", False),
-                             ids=ctx.table["arch_id"].astype(str).tolist(), device=options.get("device", "cpu"))
+                             ids=ctx.table["arch_id"].astype(str).tolist(), device=options.get("device", "cpu"),
+                             settings=options.get("settings"))
     rows = table.set_index("arch_id").loc[ctx.table["arch_id"].astype(str)]
     errors = rows[f"{name}:error"].dropna()
     info = {"failed": int(len(errors)), "seconds_per_arch": float(rows[f"{name}:seconds"].mean()),

@@ -10,6 +10,7 @@ Each record keeps every proxy computed for it with the proxy's version, so bumpi
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -23,8 +24,8 @@ from ..benchmarks import Benchmark, build_model
 from ..benchmarks.seeding import INIT_VERSION
 from ..errors import UnknownNameError
 from ..parallel import parallel_imap
-from ..probing.inputs import batch_for
-from ..probing.run import PROBE_VERSION, ProbeRun, forgetting_draws
+from ..probing.run import PROBE_VERSION, forgetting_draws
+from ..probing.settings import ProbeSettings
 from . import data  # noqa: F401  (registers the data-dependent proxies)
 from .registry import PROXIES
 
@@ -38,13 +39,13 @@ def probe_proxies() -> dict:
 
 @forgetting_draws
 def probe_arch(benchmark: Benchmark, arch_id: str, names: list[str], builder: str, seed: int,
-               batch: int | None, seq: int | None, device: str = "cpu") -> dict[str, Any]:
+               settings: ProbeSettings = ProbeSettings(), device: str = "cpu") -> dict[str, Any]:
     """One architecture probed once for all ``names``: each proxy's value, ``:error`` and ``:seconds``."""
     arch = benchmark.arch(arch_id)
     row: dict[str, Any] = {"arch_id": arch.id}
     try:
         model = build_model(benchmark, arch, builder, seed, device=device)
-        run = ProbeRun(model, batch_for(benchmark.family, arch.config, batch, seq, seed), benchmark.family)
+        run = settings.probe(model, benchmark.family, arch.config, seed)
     except Exception as exc:  # the model itself cannot be probed: every proxy records why
         for name in names:
             row.update({name: math.nan, f"{name}:error": f"{type(exc).__name__}: {exc}", f"{name}:seconds": 0.0})
@@ -65,9 +66,8 @@ def probe_arch(benchmark: Benchmark, arch_id: str, names: list[str], builder: st
     return row
 
 
-def _store(benchmark: Benchmark, builder: str, seed: int, batch: int | None, seq: int | None,
-           device: str) -> cache.RecordStore:
-    key = {"benchmark": benchmark.checksum, "builder": builder, "seed": int(seed), "batch": batch, "seq": seq,
+def _store(benchmark: Benchmark, builder: str, seed: int, settings: ProbeSettings, device: str) -> cache.RecordStore:
+    key = {"benchmark": benchmark.checksum, "builder": builder, "seed": int(seed), **settings.cache_key(),
            "init": INIT_VERSION, "zc": PROBE_VERSION, "torch": torch.__version__}
     if torch.device(device).type != "cpu":   # GPU values agree within a tolerance, not to the bit: kept apart
         key["device"] = torch.device(device).type
@@ -84,7 +84,7 @@ def _cached(record: dict | None, name: str) -> dict | None:
 def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, builder: str | None = None,
                      seed: int = 0, batch: int | None = None, seq: int | None = None, n_jobs: int = 1,
                      use_cache: bool = True, retry_failed: bool = False, ids: list[str] | None = None,
-                     device: str = "cpu") -> pd.DataFrame:
+                     device: str = "cpu", settings: ProbeSettings | None = None) -> pd.DataFrame:
     """Data-dependent proxy scores, one row per architecture: each proxy's value, ``:error`` and ``:seconds``.
 
     Parameters
@@ -94,7 +94,7 @@ def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, build
         Probe proxies to compute (default: all registered).
     builder, seed : reading and initialisation of the models.
     batch, seq : int, optional
-        Probe batch shape (default: the family's).
+        Probe batch shape (default: the family's); shorthands for ``settings``.
     n_jobs : int
         Parallel workers.
     use_cache : bool
@@ -105,6 +105,9 @@ def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, build
         Only these architectures, in this order (default: all).
     device : str
         Where models are built and probed.
+    settings : ProbeSettings, optional
+        The whole probe: batch shape, token distribution or text, gradient source (its ``batch`` / ``seq`` give way
+        to the arguments above when those are set).
     """
     names = list(names or probe_proxies())
     for name in names:
@@ -112,7 +115,9 @@ def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, build
             raise UnknownNameError("data-dependent proxy", name, probe_proxies())
     builder = benchmark.family.builder(builder)
     ids = [a.id for a in benchmark.archs] if ids is None else [benchmark.arch(i).id for i in ids]
-    store = _store(benchmark, builder, seed, batch, seq, device) if use_cache else None
+    settings = settings or ProbeSettings()
+    settings = dataclasses.replace(settings, batch=batch or settings.batch, seq=seq or settings.seq)
+    store = _store(benchmark, builder, seed, settings, device) if use_cache else None
     records = {arch_id: (store.read(arch_id) if store else None) or {} for arch_id in ids}
     todo: dict[str, list[str]] = {}
     for arch_id in ids:
@@ -122,7 +127,7 @@ def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, build
             todo[arch_id] = wanted
     if todo:
         log.info("probing %d architecture(s) of %s for %d proxies", len(todo), benchmark.name, len(names))
-        tasks = [(benchmark, arch_id, wanted, builder, seed, batch, seq, device) for arch_id, wanted in todo.items()]
+        tasks = [(benchmark, arch_id, wanted, builder, seed, settings, device) for arch_id, wanted in todo.items()]
         for arch_id, row in zip(todo, parallel_imap(probe_arch, tasks, n_jobs, "probe")):
             record = dict(records[arch_id])
             for name in todo[arch_id]:

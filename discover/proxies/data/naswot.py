@@ -11,9 +11,9 @@ def _hamming(run) -> tuple[torch.Tensor, int]:
     Layer by layer, from one Gram matrix: H_ij = |c_i| + |c_j| - 2 c_i.c_j. Each layer's Gram is exact in float32 (its
     integer sums stay below 2^24) and is added up in float64, so GPT-2's codes of ~10^7 bits never materialise in
     float64."""
-    batch = run.batch.ids.shape[0]
-    distance, length = torch.zeros(batch, batch, dtype=torch.float64), 0
-    for act in run.task["acts"]:
+    batch, acts = run.batch.ids.shape[0], run.task["acts"]
+    distance, length = torch.zeros(batch, batch, dtype=torch.float64, device=acts[0].device if acts else None), 0
+    for act in acts:
         code = (act > 0).reshape(batch, -1).float()
         ones = code.sum(dim=1, dtype=torch.float64)
         distance += ones[:, None] + ones[None, :] - 2 * (code @ code.T).double()

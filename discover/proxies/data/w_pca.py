@@ -14,7 +14,7 @@ def components(act: torch.Tensor) -> int:
     # Single precision (1.6-2x faster than double) moves an eigenvalue by ~1e-4 of the largest, which can change the
     # count only where the 99% line falls within that of a component boundary.
     variances = gram_eigenvalues(samples - samples.mean(dim=0)).double().flip(0)
-    return components_holding(variances.numpy(), VARIANCE)
+    return components_holding(variances.cpu().numpy(), VARIANCE)
 
 
 @probe_proxy("w-pca", "Zhang et al., W-PCA Based Gradient-Free Proxy for Efficient Search of Lightweight LMs, 2025",
