@@ -17,7 +17,7 @@ from primitives.roles import tag
 from . import lts_layout
 from .adaptive import AdaptiveEmbedding, AdaptiveSoftmax
 from .base import BenchmarkFamily
-from .probe_hooks import attend, record_activation
+from .probe_hooks import attend, record_activation, record_query
 from .seeding import materialise
 
 LN_EPS = 1e-5
@@ -39,7 +39,9 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, width = x.shape
-        q, k, v = (t.view(batch, seq, self.n_head, -1).transpose(1, 2) for t in self.c_attn(x).split(width, -1))
+        query, key, value = self.c_attn(x).split(width, -1)
+        record_query(self, query)
+        q, k, v = (t.view(batch, seq, self.n_head, -1).transpose(1, 2) for t in (query, key, value))
         context = attend(self, q, k, v, causal=True)
         return self.c_proj(context.transpose(1, 2).reshape(batch, seq, width))
 

@@ -26,7 +26,7 @@ from ..errors import DataError
 from . import lts_layout
 from .adaptive import AdaptiveEmbedding, AdaptiveSoftmax
 from .base import BenchmarkFamily
-from .probe_hooks import attend_scores, record_activation
+from .probe_hooks import attend_scores, record_activation, record_query
 from .seeding import materialise
 
 LN_EPS = 1e-5
@@ -68,7 +68,9 @@ class RelPartialLearnableAttention(nn.Module):
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape
         heads = self.qkv_net(self.layer_norm(x) if self.pre_lnorm else x)
-        q, k, v = (t.view(batch, seq, self.n_head, self.d_head) for t in heads.chunk(3, dim=-1))
+        query, key, value = heads.chunk(3, dim=-1)
+        record_query(self, query)
+        q, k, v = (t.view(batch, seq, self.n_head, self.d_head) for t in (query, key, value))
         r = self.r_net(positions).view(seq, self.n_head, self.d_head)
         content = torch.einsum("bind,bjnd->bnij", q + self.r_w_bias, k)
         position = rel_shift(torch.einsum("bind,jnd->bnij", q + self.r_r_bias, r))

@@ -1,11 +1,14 @@
 """What a model exposes to data-dependent proxies while it is being probed (and costs nothing otherwise).
 
 A module being probed carries a dict ``zc_probe``. Attention modules carry their head count as ``zc_heads``; FFN
-modules that record activations say so with the class attribute ``zc_probe_ffn = True``. Probed attention modules
-compute their attention explicitly, record the probabilities, and scale each head's output by a head mask (ones,
-requiring grad: its gradient is the head's importance, Michel et al. 2019). FFN modules record their hidden activations (after the first non-linearity) and the
-gradient of the first backward pass through them (the probe's task loss; a later pass, such as the input Jacobian's,
-leaves it alone - ``retain_grad`` would add into it, and a copy per layer would cost more than the hook).
+modules that record activations say so with the class attribute ``zc_probe_ffn = True``, and token mixers without
+attention (FlexiBERT's linear transforms) with ``zc_probe_mixer = True``. Every token mixer records its first
+projection's output (the query, or a linear transform's input projection: what LPZero's "head" input reads). Probed
+attention modules compute their attention explicitly, record the probabilities, and scale each head's output by a head
+mask (ones, requiring grad: its gradient is the head's importance, Michel et al. 2019). FFN modules record their hidden
+activations (after the first non-linearity) and the gradient of the first backward pass through them (the probe's task
+loss; a later pass, such as the input Jacobian's, leaves it alone - ``retain_grad`` would add into it, and a copy per
+layer would cost more than the hook).
 """
 from __future__ import annotations
 
@@ -59,3 +62,13 @@ def record_activation(module, hidden: torch.Tensor) -> None:
             hidden.register_hook(keep_first)
             probe["act_grad"] = first
         probe["act"] = hidden
+
+
+def record_query(module, query: torch.Tensor, probs: torch.Tensor | None = None) -> None:
+    """Record a token mixer's first projection output (and, for a mixer without attention, the softmax it computes
+    over its output) while it is probed; a no-op otherwise."""
+    probe = getattr(module, PROBE_ATTR, None)
+    if probe is not None:
+        probe["query"] = query.detach()
+        if probs is not None:
+            probe["probs"] = probs.detach()

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from primitives.roles import tag
 from ...errors import ConfigError, UnknownNameError
-from ..probe_hooks import attend, record_activation
+from ..probe_hooks import PROBE_ATTR, attend, record_activation, record_query
 from ..seeding import materialise
 
 VOCAB, EMBED, MAX_POSITIONS, TOKEN_TYPES = 30522, 128, 512, 2
@@ -76,6 +76,7 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         query = self.query(x)
+        record_query(self, query)
         if self.weight is not None:
             query = self.weight(query)
         q, k, v = (split_heads(t, self.heads) for t in (query, self.key(x), self.value(x)))
@@ -100,7 +101,11 @@ def transform_2d(x: torch.Tensor, kind: str) -> torch.Tensor:
 class LinearTransform(nn.Module):
     """FNet-style mixing: an input projection, then a 2-D DFT (real part) or DCT-II.
 
-    ``per_head`` reproduces the legacy code, which transforms each head's slice over (sequence, head width)."""
+    ``per_head`` reproduces the legacy code, which transforms each head's slice over (sequence, head width). While
+    probed it records the softmax over the last dimension of the transformed slices, which the legacy code computes
+    and discards (LPZero's "softmax" input reads it)."""
+
+    zc_probe_mixer = True
 
     def __init__(self, hidden: int, kind: str, heads: int = 1, per_head: bool = False):
         super().__init__()
@@ -117,9 +122,10 @@ class LinearTransform(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.input(x)
-        if self.per_head:
-            return merge_heads(transform_2d(split_heads(h, self.heads), self.kind))
-        return transform_2d(h, self.kind)
+        mixed = transform_2d(split_heads(h, self.heads) if self.per_head else h, self.kind)
+        if getattr(self, PROBE_ATTR, None) is not None:
+            record_query(self, h, mixed.softmax(-1))
+        return merge_heads(mixed) if self.per_head else mixed
 
 
 class SeparableConv1d(nn.Module):
@@ -162,6 +168,7 @@ class ConvAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape
         query = self.query(x)
+        record_query(self, query)
         key_conv = self.key_conv_attn_layer(x.transpose(1, 2)).transpose(1, 2)
         conv_kernel = self.conv_kernel_layer(key_conv * query).reshape(-1, self.kernel, 1).softmax(dim=1)
         conv_out = self.conv_out_layer(x).transpose(1, 2).unsqueeze(-1)         # (B, width, seq, 1)
