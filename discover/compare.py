@@ -55,6 +55,8 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         if not name.startswith("run:"):
             get_proxy(name)  # unknown names fail before any work, with suggestions
     table = featurize(benchmark, builder, seed, n_jobs) if table is None else table
+    # the featurizing time covers every architecture of the table, not only those compared
+    feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
     table = select_ids(table, ids, benchmark.name)
     probed = [n for n in names if not n.startswith("run:") and get_proxy(n).needs_probe]
     if probed:
@@ -66,7 +68,6 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
                          device=options.get("device", "cpu"), settings=options.get("settings"))
         options = {**options, "retry_failed": False}   # retried above, once
     all_errors: dict[str, list] = {}
-    feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
     rows, all_scores = [], {}
     for name in names:
         proxy = get_proxy(name) if not name.startswith("run:") else None

@@ -1,12 +1,17 @@
 """Do our data-dependent proxies compute what the published ones computed? Agreement with LPZero's released values.
 
-    python experiments/fidelity.py [--jobs 2] [--reference ../shared/reference/lpzero] [--only gpt2|bert]
+    python experiments/fidelity.py [--only gpt2|bert] [--limit N] [--jobs 2] [--values FILE.csv ...]
+        [--batch B --seq S --tokens uniform|zipf --text FILE --gradient task|ones --seed K]
+    python experiments/fidelity.py --only bert --limit 100 --variants [--text FILE]
 
 For every released column: the Spearman between our per-architecture value and the released one, on the builder that
 matches the released models (legacy for NAS-Bench-BERT, GPT-2 wt103), next to each side's correlation with trained
 quality. Keys are matched exactly (a missing or extra key, or a value that is not finite, is an error). Our values
-come from the probe cache (``experiments/data_proxies.py`` fills it; from an empty cache this probes every
-architecture: about 17 minutes for legacy NAS-Bench-BERT and 40 for GPT-2 on two cores).
+come from the probe cache (probing what is missing: about 17 minutes for legacy NAS-Bench-BERT and 40 for GPT-2 on
+two cores), or from values files written by ``probe_values.py`` (``--values``; another machine may have probed).
+
+``--variants`` changes one probe choice at a time (init seed, batch size, sequence length, token distribution, a text,
+the gradient source) and prints each one's agreement per released column: how much each choice moves it.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ import pandas as pd
 from scipy import stats
 
 from discover import featurize, load_benchmark
+from discover.errors import DataError
+from discover.probing import ProbeSettings
 from discover.proxies import data_proxy_table, proxy_values, ProxyContext
 from discover.reference import align_reference, read_reference
 
@@ -28,19 +35,63 @@ GPT2_COLUMNS = {"activation_distance": "activation_distance", "attention_confide
                 "jacobian_cosine": "jacob_cov", "logsynflow": "logsynflow", "lpzero": "lpzero",
                 "num_parameters": "params_total", "snip": "snip", "synaptic_diversity": "synaptic_diversity",
                 "synaptic_saliency": "snip", "synflow": "synflow"}
+# the released BERT lpzero column is LPZero's BERT genotype (proxies/data/lpzero_bert.py), not its GPT-2 one
 BERT_COLUMNS = {"Synaptic Diversity": "synaptic_diversity", "Synaptic Saliency": "snip",
                 "Activation Distance": "activation_distance", "Jacobian Score": "jacob_cov",
                 "Number of Parameters": "params_total", "Head Importance": "head_importance",
-                "Head Confidence": "head_softmax_confidence", "Head Softmax Confidence": "attention_confidence",
-                "lpzero": "lpzero"}
+                "Head Confidence": "head_softmax_confidence",
+                "Head Softmax Confidence": "tfnas_head_softmax_confidence", "lpzero": "lpzero_bert",
+                "Activation Distance per model": "tfnas_activation_distance"}
+
+
+def activation_distance_per_model(released: pd.DataFrame, bench) -> pd.Series:
+    """The released Activation Distance without its hook count: the released value is (per-model value) x (hooks
+    piled on the shared GELU module), and "Normalized" divides it by hooks x GELU calls, so the per-model value is
+    Normalized x GELU calls (one GELU call per stacked FFN dense layer)."""
+    calls = [sum(layer["num_feed_forward"] for layer in bench.arch(i).config["layers"]) for i in released["arch_id"]]
+    return released["Activation Distance Normalized"] * calls
+
+
+# released columns computed from others (name -> (the columns they need, function(released, bench)))
+DERIVED = {"Activation Distance per model": (["Activation Distance Normalized"], activation_distance_per_model)}
 SETS = {"gpt2": ("lts-gpt2-wt103", None, "random_GPT2_wt103", GPT2_COLUMNS),
         "bert": ("nas-bench-bert", "legacy", "BERT_results_activation_lpzero.csv", BERT_COLUMNS)}
 
 
-def ours(bench, builder: str | None, names: list[str], jobs: int, ids: list[str]) -> pd.DataFrame:
-    """Our values of ``names`` on ``ids`` (probe proxies from the cache, table proxies from features)."""
+def variants(text: str | None) -> list[tuple[str, int, ProbeSettings]]:
+    """One probe choice changed at a time: (label, init seed, settings)."""
+    rows = [("default (seed 0, 16 x 128 uniform, task loss)", 0, ProbeSettings()),
+            ("init seed 1", 1, ProbeSettings()), ("init seed 2", 2, ProbeSettings()),
+            ("batch 4", 0, ProbeSettings(batch=4)), ("batch 64", 0, ProbeSettings(batch=64)),
+            ("seq 512", 0, ProbeSettings(seq=512)), ("Zipf tokens", 0, ProbeSettings(tokens="zipf")),
+            ("ones gradient", 0, ProbeSettings(gradient="ones"))]
+    if text:
+        rows.append((f"text {Path(text).name}", 0, ProbeSettings(text=text)))
+    return rows
+
+
+def read_values(paths: list[Path], names: list[str], ids: list[str]) -> pd.DataFrame:
+    """Our values from long values files (arch_id, proxy, value, ...): every (id, proxy) must be there."""
+    values = pd.concat([pd.read_csv(p, dtype={"arch_id": str}) for p in paths])
+    wide = values.pivot_table(index="arch_id", columns="proxy", values="value", aggfunc="first", dropna=False)
+    missing = [n for n in names if n not in wide.columns]
+    absent = sorted(set(ids) - set(wide.index))
+    if missing or absent:
+        raise DataError(f"the values files lack proxies {missing} or {len(absent)} architecture(s) (first: "
+                        f"{absent[:3]}); probe them with experiments/probe_values.py")
+    return wide.loc[ids, names].reset_index()
+
+
+def ours(bench, builder: str | None, names: list[str], jobs: int, ids: list[str], seed: int,
+         settings: ProbeSettings, values: list[Path]) -> pd.DataFrame:
+    """Our values of ``names`` on ``ids`` (probe proxies from values files or the cache, table proxies from
+    features)."""
     probe = [n for n in names if n != "params_total"]
-    table = data_proxy_table(bench, probe, builder, n_jobs=jobs, ids=ids)[["arch_id", *probe]]
+    if values:
+        table = read_values(values, probe, ids)
+    else:
+        table = data_proxy_table(bench, probe, builder, seed, n_jobs=jobs, ids=ids, settings=settings)
+        table = table[["arch_id", *probe]]
     if "params_total" in names:
         features = featurize(bench, builder, n_jobs=jobs).set_index("arch_id").loc[ids].reset_index()
         ctx = ProxyContext(bench, features, bench.family.builder(builder))
@@ -48,24 +99,39 @@ def ours(bench, builder: str | None, names: list[str], jobs: int, ids: list[str]
     return table
 
 
-def agreement(key: str, reference_root: Path, jobs: int, without: list[str], limit: int | None) -> list[dict]:
+def agreement(key: str, reference_root: Path, jobs: int, without: list[str], limit: int | None, seed: int = 0,
+              settings: ProbeSettings = ProbeSettings(), values: list[Path] = ()) -> list[dict]:
     name, builder, relative, columns = SETS[key]
     columns = {c: p for c, p in columns.items() if p not in without}
     bench = load_benchmark(name)
     # every key is matched on the whole benchmark; --limit then compares the first N architectures only
-    released = align_reference(read_reference(reference_root / relative), bench, list(columns))[:limit]
+    derived = {c: DERIVED[c] for c in columns if c in DERIVED}
+    needed = [c for c in columns if c not in derived] + [n for need, _ in derived.values() for n in need]
+    released = align_reference(read_reference(reference_root / relative), bench, list(dict.fromkeys(needed)))[:limit]
+    for column, (_, function) in derived.items():
+        released[column] = function(released, bench)
     ids = released["arch_id"].tolist()
-    mine = ours(bench, builder, sorted(set(columns.values())), jobs, ids)
+    mine = ours(bench, builder, sorted(set(columns.values())), jobs, ids, seed, settings, list(values))
     target = [bench.arch(i).target for i in ids]
     rows = []
     for column, proxy in columns.items():
-        theirs, values = released[column].to_numpy(float), mine[proxy].to_numpy(float)
+        theirs, values_ = released[column].to_numpy(float), mine[proxy].to_numpy(float)
         rows.append({"benchmark": f"{name} ({builder or 'as-trained'}, {len(ids)} archs)", "released": column,
                      "ours": proxy,
-                     "agreement": stats.spearmanr(theirs, values, nan_policy="omit").statistic,
+                     "agreement": stats.spearmanr(theirs, values_, nan_policy="omit").statistic,
                      "released_vs_quality": stats.spearmanr(theirs, target).statistic,
-                     "ours_vs_quality": stats.spearmanr(values, target, nan_policy="omit").statistic})
+                     "ours_vs_quality": stats.spearmanr(values_, target, nan_policy="omit").statistic})
     return rows
+
+
+def variant_table(key: str, args) -> pd.DataFrame:
+    """Agreement per released column (rows) under each one-choice variant (columns)."""
+    table = {}
+    for label, seed, settings in variants(args.text):
+        rows = agreement(key, args.reference, args.jobs, args.without, args.limit, seed, settings)
+        table[label] = {f"{r['released']} ({r['ours']})": r["agreement"] for r in rows
+                        if r["ours"] != "params_total"}
+    return pd.DataFrame(table)
 
 
 def main() -> None:
@@ -79,11 +145,27 @@ def main() -> None:
                         help="leave these proxies out (e.g. grasp: its extra pass is a third of GPT-2's probe time)")
     parser.add_argument("--limit", type=int, help="compare only the first N architectures (GPT-2 probes take ~20 s "
                                                      "each per core)")
+    parser.add_argument("--values", nargs="+", type=Path, default=[], metavar="CSV",
+                        help="read our values from these files (experiments/probe_values.py) instead of probing")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation (and probe batch) seed")
+    parser.add_argument("--batch", type=int)
+    parser.add_argument("--seq", type=int)
+    parser.add_argument("--tokens", default="uniform", choices=["uniform", "zipf"])
+    parser.add_argument("--text", help="a text file to probe with (with --variants: one more variant)")
+    parser.add_argument("--gradient", default="task", choices=["task", "ones"])
+    parser.add_argument("--variants", action="store_true", help="one probe choice changed at a time")
     args = parser.parse_args()
-    rows = [row for key in ([args.only] if args.only else list(SETS))
-            for row in agreement(key, args.reference, args.jobs, args.without, args.limit)]
-    table = pd.DataFrame(rows)
-    print(table.to_markdown(index=False, floatfmt=".3f"))
+    keys = [args.only] if args.only else list(SETS)
+    if args.variants:
+        for key in keys:
+            print(f"\n{key}: Spearman agreement with the released values, one choice changed at a time\n")
+            print(variant_table(key, args).to_markdown(floatfmt=".3f"))
+        return
+    settings = ProbeSettings(args.batch, args.seq, args.tokens, None if args.variants else args.text, args.gradient)
+    rows = [row for key in keys
+            for row in agreement(key, args.reference, args.jobs, args.without, args.limit, args.seed, settings,
+                                 args.values)]
+    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
 
 
 if __name__ == "__main__":

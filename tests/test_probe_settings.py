@@ -98,3 +98,23 @@ def test_lts_models_record_their_queries(tmp_path):
     bench = load_benchmark(f"lts-gpt2:{lts_folder(tmp_path / 'lts', [GPT2])}")
     table = data_proxy_table(bench, ["lpzero_bert"], batch=2, seq=8, use_cache=False)
     assert table["lpzero_bert:error"].isna().all() and (table["lpzero_bert"] > 0).all()
+
+
+def test_tfnas_head_softmax_confidence_takes_the_max_over_heads():
+    model = build_flexibert(MIXED, "legacy")
+    run = ProbeRun(model, make_batch(30522, 2, 8, seed=0), FAMILIES["flexibert"])
+    expected = sum(float(m["probs"].max(dim=1).values.mean()) for m in run.task["mixers"])
+    assert PROXIES["tfnas_head_softmax_confidence"].function(run) == pytest.approx(expected, rel=1e-6)
+    assert len(run.task["mixers"]) == 3        # the linear transform's discarded softmax counts, as in their code
+
+
+def test_tfnas_activation_distance_counts_code_agreements_of_every_ffn_activation():
+    model = build_flexibert(MIXED, "legacy")
+    run = ProbeRun(model, make_batch(30522, 2, 8, seed=0), FAMILIES["flexibert"])
+    hiddens = run.task["ffn_hiddens"]
+    assert [len(h) for h in hiddens] == [1, 1, 2]          # one GELU per stacked dense layer
+    expected = 0.0
+    for h in (h for layer in hiddens for h in layer):
+        codes = h[0] > 0                                     # first example: (tokens, features)
+        expected += float((codes[:, None, :] == codes[None, :, :]).sum())   # agreeing positions of every pair
+    assert PROXIES["tfnas_activation_distance"].function(run) == expected

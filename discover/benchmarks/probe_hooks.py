@@ -64,6 +64,14 @@ def record_activation(module, hidden: torch.Tensor) -> None:
         probe["act"] = hidden
 
 
+def record_hidden(module, hidden: torch.Tensor) -> None:
+    """Record every hidden activation of an FFN with several (FlexiBERT's stacked dense layers), in order, while it
+    is probed; ``record_activation`` keeps only the first, with its gradient."""
+    probe = getattr(module, PROBE_ATTR, None)
+    if probe is not None:
+        probe.setdefault("hiddens", []).append(hidden.detach())
+
+
 def record_query(module, query: torch.Tensor, probs: torch.Tensor | None = None) -> None:
     """Record a token mixer's first projection output (and, for a mixer without attention, the softmax it computes
     over its output) while it is probed; a no-op otherwise."""

@@ -164,6 +164,8 @@ class ProbeRun:
             "head_mask_grads": [p["head_mask"].grad.detach().clone() for p in attention],
             "acts": [p["act"].detach() for p in ffn],
             "act_grads": [p["act_grad"][0] if p.get("act_grad") else torch.zeros_like(p["act"]) for p in ffn],
+            # every hidden activation of each FFN (several where dense layers are stacked), in order
+            "ffn_hiddens": [p.get("hiddens") or [p["act"].detach()] for p in ffn],
             # per token mixer in model order: its first projection's output and its softmax (None if it has neither)
             "mixers": [{"query": p.get("query"), "probs": p["probs"].detach() if "probs" in p else None}
                        for p in mixers],

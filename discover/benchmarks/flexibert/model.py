@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from primitives.roles import tag
 from ...errors import ConfigError, UnknownNameError
-from ..probe_hooks import PROBE_ATTR, attend, record_activation, record_query
+from ..probe_hooks import PROBE_ATTR, attend, record_activation, record_hidden, record_query
 from ..seeding import materialise
 
 VOCAB, EMBED, MAX_POSITIONS, TOKEN_TYPES = 30522, 128, 512, 2
@@ -215,6 +215,7 @@ class FeedForward(nn.Module):
                 h = F.gelu(h)
                 if i == 0:
                     record_activation(self, h)
+                record_hidden(self, h)
         return self.LayerNorm(x + h)
 
 
