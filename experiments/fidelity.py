@@ -39,7 +39,7 @@ GPT2_COLUMNS = {"activation_distance": "activation_distance", "attention_confide
 BERT_COLUMNS = {"Synaptic Diversity": "synaptic_diversity", "Synaptic Saliency": "snip",
                 "Activation Distance": "activation_distance", "Jacobian Score": "jacob_cov",
                 "Number of Parameters": "params_total", "Head Importance": "head_importance",
-                "Head Confidence": "head_softmax_confidence",
+                "Head Confidence": "tfnas_head_confidence",
                 "Head Softmax Confidence": "tfnas_head_softmax_confidence", "lpzero": "lpzero_bert",
                 "Activation Distance per model": "tfnas_activation_distance"}
 

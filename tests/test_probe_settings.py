@@ -118,3 +118,20 @@ def test_tfnas_activation_distance_counts_code_agreements_of_every_ffn_activatio
         codes = h[0] > 0                                     # first example: (tokens, features)
         expected += float((codes[:, None, :] == codes[None, :, :]).sum())   # agreeing positions of every pair
     assert PROXIES["tfnas_activation_distance"].function(run) == expected
+
+
+def test_tfnas_head_confidence_reads_every_input_projection_of_every_mixer():
+    model = build_flexibert(MIXED, "legacy")
+    batch = make_batch(30522, 2, 8, seed=0)
+    run = ProbeRun(model, batch, FAMILIES["flexibert"])
+    value = PROXIES["tfnas_head_confidence"].function(run)
+    outputs = []                      # forward hooks on the projections their code hooked, by name
+    hooks = [getattr(layer.mixer.mixer, name).register_forward_hook(lambda m, i, o: outputs.append(o))
+             for layer in model.layers for name in ("query", "key", "value", "input", "weight")
+             if getattr(layer.mixer.mixer, name, None) is not None]
+    with torch.no_grad():
+        model(batch.ids)
+    for h in hooks:
+        h.remove()
+    assert len(outputs) == 1 + 4 + 3          # LT input; WMA query, key, value, weight; DSC query, key, value
+    assert value == pytest.approx(sum(float(o.max(dim=1).values.mean()) for o in outputs), rel=1e-6)

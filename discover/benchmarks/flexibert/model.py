@@ -75,11 +75,10 @@ class SelfAttention(nn.Module):
         return 4.0 * seq * seq * self.hidden  # Q K^T and softmax(.) V over all heads
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        query = self.query(x)
-        record_query(self, query)
-        if self.weight is not None:
-            query = self.weight(query)
-        q, k, v = (split_heads(t, self.heads) for t in (query, self.key(x), self.value(x)))
+        query, key, value = self.query(x), self.key(x), self.value(x)
+        weighted = self.weight(query) if self.weight is not None else None
+        record_query(self, query, others=(key, value) + ((weighted,) if weighted is not None else ()))
+        q, k, v = (split_heads(t, self.heads) for t in (query if weighted is None else weighted, key, value))
         return merge_heads(attend(self, q, k, v))
 
 
@@ -167,15 +166,15 @@ class ConvAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape
-        query = self.query(x)
-        record_query(self, query)
+        query, key, value = self.query(x), self.key(x), self.value(x)
+        record_query(self, query, others=(key, value))
         key_conv = self.key_conv_attn_layer(x.transpose(1, 2)).transpose(1, 2)
         conv_kernel = self.conv_kernel_layer(key_conv * query).reshape(-1, self.kernel, 1).softmax(dim=1)
         conv_out = self.conv_out_layer(x).transpose(1, 2).unsqueeze(-1)         # (B, width, seq, 1)
         conv_out = F.unfold(conv_out, kernel_size=(self.kernel, 1), padding=((self.kernel - 1) // 2, 0))
         conv_out = conv_out.transpose(1, 2).reshape(-1, self.head_size, self.kernel) @ conv_kernel
         conv_out = conv_out.reshape(batch, seq, self.attn_heads, self.head_size)
-        q, k, v = (split_heads(t, self.attn_heads) for t in (query, self.key(x), self.value(x)))
+        q, k, v = (split_heads(t, self.attn_heads) for t in (query, key, value))
         context = attend(self, q, k, v).transpose(1, 2)                       # (B, seq, heads, head_size)
         return torch.cat([context, conv_out], dim=2).reshape(batch, seq, -1)
 
