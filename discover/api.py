@@ -284,10 +284,10 @@ def score_model(model, proxy: str | None = None, formula: str | Formula | None =
             raise ConfigError(f"{proxy} fits its alpha on labelled architectures; give alpha= for a single model")
         ctx = ProxyContext(None, row, "as-trained", seed, {"alpha": alpha} if alpha is not None else {})
         return float(np.asarray(spec.function(ctx).scores, dtype=float)[0])
-    from .probing import ProbeRun, batch_for
+    from .probing import ProbeSettings
     family = _probe_family(model, vocab_size)
     config = getattr(model, "config", None) if family.model_class else None
-    probe = ProbeRun(model, batch_for(family, config or {}, batch, seq, seed), family)
+    probe = ProbeSettings(batch, seq).probe(model, family, config or {}, seed)
     try:
         value = float(spec.function(probe))
     except Exception as exc:  # the proxy's own failure (e.g. no attention heads recorded) becomes one clear error

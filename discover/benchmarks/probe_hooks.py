@@ -76,10 +76,9 @@ def record_query(module, query: torch.Tensor, probs: torch.Tensor | None = None,
                  others: tuple[torch.Tensor, ...] = ()) -> None:
     """Record a token mixer's first projection output (and, for a mixer without attention, the softmax it computes
     over its output) while it is probed; a no-op otherwise. ``others`` are its other input projections' outputs
-    (key, value, WMA's weighted query), kept with the query as ``projections``."""
+    (key, value, WMA's weighted query), kept after the query as ``projections``."""
     probe = getattr(module, PROBE_ATTR, None)
     if probe is not None:
-        probe["query"] = query.detach()
         probe["projections"] = [query.detach(), *(t.detach() for t in others)]
         if probs is not None:
             probe["probs"] = probs.detach()

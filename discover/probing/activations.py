@@ -20,8 +20,8 @@ from .. import cache
 from ..benchmarks import Benchmark, build_model
 from ..benchmarks.seeding import INIT_VERSION
 from ..parallel import parallel_map
-from .inputs import batch_for
-from .run import PROBE_VERSION, ProbeRun, forgetting_draws
+from .run import PROBE_VERSION, forgetting_draws
+from .settings import ProbeSettings
 
 ACTIVATION_STATS = {"ffn": ("act_mean", "act_norm", "act_sparsity", "grad_norm", "snip"),
                     "attention": ("attn_maxprob", "attn_entropy", "head_importance", "grad_norm", "snip"),
@@ -82,7 +82,7 @@ def activation_row(benchmark: Benchmark, arch_id: str, builder: str, seed: int, 
     """The activation features of one architecture, from its probe's task pass."""
     arch = benchmark.arch(arch_id)
     model = build_model(benchmark, arch, builder, seed, device=device)
-    run = ProbeRun(model, batch_for(benchmark.family, arch.config, batch, seq, seed), benchmark.family)
+    run = ProbeSettings(batch, seq).probe(model, benchmark.family, arch.config, seed)
     return {"arch_id": arch.id, **activation_features(run)}
 
 

@@ -166,10 +166,10 @@ class ProbeRun:
             "act_grads": [p["act_grad"][0] if p.get("act_grad") else torch.zeros_like(p["act"]) for p in ffn],
             # every hidden activation of each FFN (several where dense layers are stacked), in order
             "ffn_hiddens": [p.get("hiddens") or [p["act"].detach()] for p in ffn],
-            # per token mixer in model order: its first projection's output, all its input projections' outputs and
-            # its softmax (None where it has none)
-            "mixers": [{"query": p.get("query"), "projections": p.get("projections"),
-                        "probs": p["probs"].detach() if "probs" in p else None} for p in mixers],
+            # per token mixer in model order: its input projections' outputs (the query first) and its softmax (None
+            # where it has none)
+            "mixers": [{"projections": p.get("projections"), "probs": p["probs"].detach() if "probs" in p else None}
+                       for p in mixers],
         }
         readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
         jacobian = torch.autograd.grad(readout, embedded)[0]

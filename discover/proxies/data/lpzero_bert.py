@@ -26,10 +26,10 @@ from ..registry import probe_proxy
 def lpzero_bert(run) -> float:
     terms = []
     for mixer in run.task["mixers"]:
-        if mixer["query"] is None or mixer["probs"] is None:
+        if not mixer["projections"] or mixer["probs"] is None:
             raise ValueError("a token mixer recorded no projection or softmax output")
         spread = torch.sqrt(mixer["probs"].double().clamp(min=0)).mean()
-        terms.append(float(spread + torch.relu(torch.linalg.norm(mixer["query"].double()))))
+        terms.append(float(spread + torch.relu(torch.linalg.norm(mixer["projections"][0].double()))))
     if not terms:
         raise ValueError("the model has no token mixers to score")
     return sum(terms) / len(terms)
