@@ -119,7 +119,10 @@ def pca99(s, shape):
 def log_cond(s, shape):
     if not s.size or s[0] <= 0:
         return 0.0
-    return float(math.log(s[0] / max(s[-1], s[0] * 1e-12)))
+    floor = s[0] * 1e-12
+    if floor == 0:   # a subnormal s_max: its floor underflows to 0; the same ratio, taken in logs
+        return float(min(math.log(s[0]) - math.log(s[-1]) if s[-1] > 0 else math.inf, math.log(1e12)))
+    return float(math.log(s[0] / max(s[-1], floor)))
 
 
 def singular_values(matrix: torch.Tensor, name: str = "matrix") -> np.ndarray:

@@ -65,3 +65,9 @@ def test_statistics_ignore_transpose_and_are_finite(matrix):
 def test_logdet_xavier_ignores_the_init_scale(scale):
     w = np.random.default_rng(0).standard_normal((20, 7))
     assert stats_of(w * scale)["logdet_xavier"] == pytest.approx(stats_of(w)["logdet_xavier"], rel=1e-9)
+
+
+def test_log_cond_of_a_subnormal_matrix_is_finite():
+    # found by hypothesis in CI: 1e-12 x a subnormal s_max underflows to 0
+    s = stats_of(np.full((2, 2), 2.22507386e-313))
+    assert math.isfinite(s["log_cond"]) and s["log_cond"] == pytest.approx(math.log(1e12))
