@@ -8,7 +8,8 @@ mkdir -p "$out"
 pv() { timeout "$1" python3 experiments/probe_values.py "${@:2}" --device "${DEVICE:-cuda}" --jobs "$jobs" \
    --chunk 16 --budget $(( $1 * 2 / 3 )) ${LIMIT:+--limit $LIMIT}; }
 GPT2="activation_distance attention_confidence eznas fisher grad_norm grasp head_importance jacob_cov logsynflow
-      lpzero snip synaptic_diversity synflow lpzero_bert"
+      lpzero snip synaptic_diversity synflow lpzero_bert lpzero_activation_distance lpzero_attention_confidence
+      lpzero_fisher lpzero_head_importance lpzero_jacobian_cosine lpzero_synflow lpzero_logsynflow"
 BERT="synaptic_diversity snip activation_distance jacob_cov head_importance head_softmax_confidence
       attention_confidence lpzero lpzero_bert eznas"
 # GPT-2 wt103: every released column, the default probe

@@ -107,13 +107,17 @@ class AdaptiveSoftmax(nn.Module):
             hidden = hidden @ proj
         return F.linear(hidden, weight, bias)
 
-    def forward(self, hidden: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Negative log-likelihood of each ``target`` token given ``hidden`` (N x d_model) -> (N,)."""
+    def head_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The head cluster's logits for ``hidden`` (N x d_model): the shortlist's words, then one per tail cluster."""
         weight, bias = self._weight_bias(0)
         if self.n_clusters:
             weight = torch.cat([weight, self.cluster_weight])
             bias = torch.cat([bias, self.cluster_bias])
-        head = self._logits(hidden, weight, bias, self._proj(0)).log_softmax(-1)
+        return self._logits(hidden, weight, bias, self._proj(0))
+
+    def forward(self, hidden: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood of each ``target`` token given ``hidden`` (N x d_model) -> (N,)."""
+        head = self.head_logits(hidden).log_softmax(-1)
         # One gather reads every token's head log-probability: its own word in the shortlist, else its cluster's
         # logit. (Indexing rows per cluster instead makes each backward allocate and add head-sized zero tensors,
         # which cost GPT-2's probe pass more than its attention did.)

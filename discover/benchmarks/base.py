@@ -65,6 +65,9 @@ class BenchmarkFamily:
     model_class : type, optional
         The class of the models ``build`` returns (tells which family a model in hand belongs to); a model keeps the
         config it was built from as ``model.config`` where the family's probe functions need it.
+    head_logits : callable, optional
+        ``head_logits(model, hidden) -> (tokens, classes)``: the logits of the family's own output head (the LTS
+        models' adaptive softmax head cluster); None where the models end without one (FlexiBERT).
     """
 
     name: str
@@ -80,6 +83,7 @@ class BenchmarkFamily:
     input_embedding: Callable[[Any], Any]
     roles: Mapping[str, str] = field(default_factory=dict)
     model_class: type | None = None
+    head_logits: Callable[[Any, Any], Any] | None = None
 
     def builder(self, name: str | None) -> str:
         """``name`` checked against this family's builders (None: the default one)."""

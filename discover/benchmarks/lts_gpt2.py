@@ -79,6 +79,10 @@ class Block(nn.Module):
 
 class GPT2Model(nn.Module):
     """An LTS GPT-2: adaptive input + learned positions, blocks, final LayerNorm, tied adaptive softmax (``crit``)."""
+    # its learned position table is added to the input embeddings' output (``wpe``), so the gradient there, summed
+    # over the batch, is the table's gradient (LPZero's jacobian cosine reads it)
+    zc_learned_positions = True
+
     def __init__(self, config: dict[str, Any]):
         super().__init__()
         d_model, d_embed, cutoffs = config["d_model"], config["d_embed"], config["cutoffs"]
@@ -155,7 +159,7 @@ FAMILY = BenchmarkFamily(
     name="gpt2", description="LTS GPT-2 (pre-LN decoder, adaptive input and softmax)", builders=("as-trained",),
     layout="folder", load=load, build=_build, vocab_size=lambda config: config["n_token"], probe_shape=(16, 192),
     probe_seq=lts_layout.probe_seq, task_loss=lts_layout.lm_task_loss, input_embedding=lambda model: model.word_emb,
-    model_class=GPT2Model,
+    model_class=GPT2Model, head_logits=lts_layout.head_logits,
     roles={"embedding": "adaptive input tables and projections, learned positions (word_emb, wpe)",
            "attention": "c_attn (d -> 3d) and c_proj of each block", "ffn": "c_fc and c_proj of each MLP",
            "norm": "ln_1, ln_2, ln_f", "head": "the adaptive softmax's own cluster logits, biases and projections"})

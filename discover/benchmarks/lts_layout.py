@@ -206,6 +206,11 @@ def probe_seq(config: dict[str, Any], requested: int | None) -> int:
     return min(requested or DEFAULT_PROBE_SEQ, config["tgt_len"] + 1)
 
 
+def head_logits(model, hidden):
+    """The adaptive softmax's head-cluster logits (tokens x (shortlist + tail clusters)) of final hidden states."""
+    return model.crit.head_logits(hidden.reshape(-1, hidden.shape[-1]))
+
+
 def lm_task_loss(model, ids, labels, seed):
     """(final hidden states, mean next-token NLL): the language-modelling loss the LTS models were trained on."""
     hidden = model(ids[:, :-1])

@@ -8,7 +8,7 @@
 - ``jacobian``: the gradient of a fixed random read-out of the outputs with respect to the input embeddings, per
   example (from the task pass's forward).
 - ``synflow``: the model in float64 with |weights|, a fixed positive read-out of its outputs on one all-zero-token
-  sequence.
+  sequence; ``lpzero_synflow``: the same model on all-ones input embeddings, read out by its output head's logits.
 - ``grasp``: the Hessian-gradient product H g of the task loss (finite difference: one more forward/backward).
 Proxies read from these and add their own arithmetic; ``seconds`` records each pass's cost.
 """
@@ -137,16 +137,35 @@ class ProbeRun:
                 captured["x"] = output.detach().requires_grad_(True)
                 return captured["x"]
 
-            handle = self.family.input_embedding(self.model).register_forward_hook(keep)
+            handles = [self.family.input_embedding(self.model).register_forward_hook(keep)]
+            handles += self._record_linear_outputs(captured)
             try:
                 with self._gradients_for_weights_only():
                     return self._task_and_jacobian(captured)
             finally:
-                handle.remove()
+                for handle in handles:
+                    handle.remove()
                 for m in self.mixer_modules + self.ffn_modules:
                     delattr(m, PROBE_ATTR)
                 self.model.zero_grad(set_to_none=True)
         return self._timed("task", run)
+
+    def _record_linear_outputs(self, captured: dict) -> list:
+        """Forward hooks keeping the output of every linear layer whose weight is measured (attention, mixing, FFN), in
+        model order, with the first gradient that reaches it (the task loss's; the Jacobian's pass comes second).
+        What LPZero's GPT-2 code hooks (every ``Conv1D``): its attention confidence, activation distance and Fisher
+        read these. The outputs are the tensors the graph holds anyway; the gradients are one more copy each."""
+        measured = {id(t.tensor) for t in self.weights()}
+        outputs, grads = captured.setdefault("linear_outputs", []), captured.setdefault("linear_output_grads", [])
+
+        def keep(_, __, output):
+            outputs.append(output.detach())
+            first: list[torch.Tensor] = []
+            grads.append(first)
+            if output.requires_grad:
+                output.register_hook(lambda grad: None if first else first.append(grad.detach()))
+        return [m.register_forward_hook(keep) for m in self.model.modules()
+                if isinstance(m, nn.Linear) and id(m.weight) in measured]
 
     def _task_and_jacobian(self, captured: dict) -> dict:
         self.model.zero_grad(set_to_none=True)
@@ -171,6 +190,13 @@ class ProbeRun:
             "mixers": [{"projections": p.get("projections"), "probs": p["probs"].detach() if "probs" in p else None}
                        for p in mixers],
         }
+        # every measured linear layer's output, and the task loss's gradient there (zeros where none reached it)
+        result["linear_outputs"] = captured["linear_outputs"]
+        result["linear_output_grads"] = [g[0] if g else torch.zeros_like(o)
+                                         for o, g in zip(captured["linear_outputs"], captured["linear_output_grads"])]
+        # the task loss's gradient with respect to the input embeddings (what a learned position table added to
+        # them receives, summed over the batch)
+        result["embedding_grad"] = embedded.grad.detach() if embedded.grad is not None else torch.zeros_like(embedded)
         readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
         jacobian = torch.autograd.grad(readout, embedded)[0]
         result["jacobian"] = jacobian.detach().reshape(self.batch.ids.shape[0], -1)
@@ -203,18 +229,48 @@ class ProbeRun:
     def synflow(self) -> dict[str, torch.Tensor]:
         """|theta| * dR/dtheta per weight matrix, R = a positive read-out of the |weights| model's outputs (float64)."""
         def run():
-            model = copy.deepcopy(self.model).double()
-            measured = {t.name for t in self.weights()}
-            with torch.no_grad():
-                for name, p in model.named_parameters():
-                    p.abs_()
-                    p.requires_grad_(name in measured)   # as in the other passes: no gradient nobody reads
+            model = self._absolute_copy()
             ids = torch.zeros(1, self.batch.ids.shape[1], dtype=torch.long, device=self.device)
             hidden = model(ids)
             (hidden * self.readout(hidden.shape[-1], hidden.dtype, positive=True)).sum().backward()
-            params = dict(model.named_parameters())
-            return {t.name: (params[t.name] * params[t.name].grad).detach() for t in self.weights()}
+            return self._synflow_products(model)
         return self._timed("synflow", run)
+
+    @cached_property
+    def lpzero_synflow(self) -> dict[str, torch.Tensor]:
+        """|theta| * dR/dtheta per weight matrix as LPZero's GPT-2 code takes it: the |weights| model in float64 on one
+        sequence of the probe's length whose input embeddings are all ones (the model adds its positions as usual),
+        R the sum of its output head's logits (for the LTS models, the adaptive softmax's head cluster)."""
+        if self.family.head_logits is None:
+            raise ValueError(f"LPZero's synflow sums the logits of an output head, and the {self.family.name} "
+                             "family's models end without one; use synflow instead")
+
+        def run():
+            model = self._absolute_copy()
+            ones = self.family.input_embedding(model).register_forward_hook(lambda _, __, out: torch.ones_like(out))
+            try:
+                hidden = model(self.batch.ids[:1])
+            finally:
+                ones.remove()
+            self.family.head_logits(model, hidden).sum().backward()
+            return self._synflow_products(model)
+        return self._timed("lpzero_synflow", run)
+
+    def _absolute_copy(self) -> nn.Module:
+        """A float64 copy of the model with every parameter replaced by its absolute value (SynFlow's linearised
+        network); only the measured matrices require gradients, as in the other passes."""
+        model = copy.deepcopy(self.model).double()
+        measured = {t.name for t in self.weights()}
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.abs_()
+                p.requires_grad_(name in measured)
+        return model
+
+    def _synflow_products(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """theta * dR/dtheta per measured weight matrix of a linearised copy after R's backward pass."""
+        params = dict(model.named_parameters())
+        return {t.name: (params[t.name] * params[t.name].grad).detach() for t in self.weights()}
 
     @cached_property
     def grasp(self) -> dict[str, torch.Tensor]:
