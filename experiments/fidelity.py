@@ -28,20 +28,24 @@ from discover.probing import ProbeSettings
 from discover.proxies import data_proxy_table, proxy_values, ProxyContext
 from discover.reference import align_reference, read_reference
 
-# released column -> our proxy (the definition each names; see the proxy modules' docstrings)
-GPT2_COLUMNS = {"activation_distance": "activation_distance", "attention_confidence": "attention_confidence",
-                "head_confidence": "attention_confidence", "eznas": "eznas", "fisher": "fisher",
-                "grad_norm": "grad_norm", "grasp": "grasp", "head_importance": "head_importance",
-                "jacobian_cosine": "jacob_cov", "logsynflow": "logsynflow", "lpzero": "lpzero",
-                "num_parameters": "params_total", "snip": "snip", "synaptic_diversity": "synaptic_diversity",
-                "synaptic_saliency": "snip", "synflow": "synflow"}
+# released column -> our proxies: first the definition the released code computes, then (where it differs) the one the
+# paper describes, for contrast (see the proxy modules' docstrings)
+GPT2_COLUMNS = {"activation_distance": ("lpzero_activation_distance", "activation_distance"),
+                "attention_confidence": ("lpzero_attention_confidence", "attention_confidence"),
+                "head_confidence": ("lpzero_attention_confidence",), "eznas": ("eznas",),
+                "fisher": ("lpzero_fisher", "fisher"), "grad_norm": ("grad_norm",), "grasp": ("grasp",),
+                "head_importance": ("lpzero_head_importance", "head_importance"),
+                "jacobian_cosine": ("lpzero_jacobian_cosine", "jacob_cov"),
+                "logsynflow": ("lpzero_logsynflow", "logsynflow"), "lpzero": ("lpzero",),
+                "num_parameters": ("params_total",), "snip": ("snip",), "synaptic_diversity": ("synaptic_diversity",),
+                "synaptic_saliency": ("snip",), "synflow": ("lpzero_synflow", "synflow")}
 # the released BERT lpzero column is LPZero's BERT genotype (proxies/data/lpzero_bert.py), not its GPT-2 one
-BERT_COLUMNS = {"Synaptic Diversity": "synaptic_diversity", "Synaptic Saliency": "snip",
-                "Activation Distance": "activation_distance", "Jacobian Score": "jacob_cov",
-                "Number of Parameters": "params_total", "Head Importance": "head_importance",
-                "Head Confidence": "tfnas_head_confidence",
-                "Head Softmax Confidence": "tfnas_head_softmax_confidence", "lpzero": "lpzero_bert",
-                "Activation Distance per model": "tfnas_activation_distance"}
+BERT_COLUMNS = {"Synaptic Diversity": ("synaptic_diversity",), "Synaptic Saliency": ("snip",),
+                "Activation Distance": ("activation_distance",), "Jacobian Score": ("jacob_cov",),
+                "Number of Parameters": ("params_total",), "Head Importance": ("head_importance",),
+                "Head Confidence": ("tfnas_head_confidence",),
+                "Head Softmax Confidence": ("tfnas_head_softmax_confidence",), "lpzero": ("lpzero_bert",),
+                "Activation Distance per model": ("tfnas_activation_distance",)}
 
 
 def activation_distance_per_model(released: pd.DataFrame, bench) -> pd.Series:
@@ -102,7 +106,7 @@ def ours(bench, builder: str | None, names: list[str], jobs: int, ids: list[str]
 def agreement(key: str, reference_root: Path, jobs: int, without: list[str], limit: int | None, seed: int = 0,
               settings: ProbeSettings = ProbeSettings(), values: list[Path] = ()) -> list[dict]:
     name, builder, relative, columns = SETS[key]
-    columns = {c: p for c, p in columns.items() if p not in without}
+    columns = {c: kept for c, p in columns.items() if (kept := tuple(n for n in p if n not in without))}
     bench = load_benchmark(name)
     # every key is matched on the whole benchmark; --limit then compares the first N architectures only
     derived = {c: DERIVED[c] for c in columns if c in DERIVED}
@@ -111,10 +115,11 @@ def agreement(key: str, reference_root: Path, jobs: int, without: list[str], lim
     for column, (_, function) in derived.items():
         released[column] = function(released, bench)
     ids = released["arch_id"].tolist()
-    mine = ours(bench, builder, sorted(set(columns.values())), jobs, ids, seed, settings, list(values))
+    mine = ours(bench, builder, sorted({p for proxies in columns.values() for p in proxies}), jobs, ids, seed,
+                settings, list(values))
     target = [bench.arch(i).target for i in ids]
     rows = []
-    for column, proxy in columns.items():
+    for column, proxy in ((c, p) for c, proxies in columns.items() for p in proxies):
         theirs, values_ = released[column].to_numpy(float), mine[proxy].to_numpy(float)
         rows.append({"benchmark": f"{name} ({builder or 'as-trained'}, {len(ids)} archs)", "released": column,
                      "ours": proxy,
