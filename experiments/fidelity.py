@@ -2,7 +2,7 @@
 
     python experiments/fidelity.py [--only gpt2|bert] [--limit N] [--jobs 2] [--values FILE.csv ...]
         [--batch B --seq S --tokens uniform|zipf --text FILE --gradient task|ones --seed K]
-    python experiments/fidelity.py --only bert --limit 100 --variants [--text FILE]
+    python experiments/fidelity.py --only bert --limit 100 --variants [VARIANT ...] [--text FILE]
 
 For every released column: the Spearman between our per-architecture value and the released one, on the builder that
 matches the released models (legacy for NAS-Bench-BERT, GPT-2 wt103), next to each side's correlation with trained
@@ -62,15 +62,15 @@ SETS = {"gpt2": ("lts-gpt2-wt103", None, "random_GPT2_wt103", GPT2_COLUMNS),
         "bert": ("nas-bench-bert", "legacy", "BERT_results_activation_lpzero.csv", BERT_COLUMNS)}
 
 
-def variants(text: str | None) -> list[tuple[str, int, ProbeSettings]]:
-    """One probe choice changed at a time: (label, init seed, settings)."""
-    rows = [("default (seed 0, 16 x 128 uniform, task loss)", 0, ProbeSettings()),
-            ("init seed 1", 1, ProbeSettings()), ("init seed 2", 2, ProbeSettings()),
-            ("batch 4", 0, ProbeSettings(batch=4)), ("batch 64", 0, ProbeSettings(batch=64)),
-            ("seq 512", 0, ProbeSettings(seq=512)), ("Zipf tokens", 0, ProbeSettings(tokens="zipf")),
-            ("ones gradient", 0, ProbeSettings(gradient="ones"))]
+def variants(text: str | None) -> dict[str, tuple[str, int, ProbeSettings]]:
+    """One probe choice changed at a time: key -> (label, init seed, settings)."""
+    rows = {"default": ("default (seed 0, uniform tokens, task loss)", 0, ProbeSettings()),
+            "seed1": ("init seed 1", 1, ProbeSettings()), "seed2": ("init seed 2", 2, ProbeSettings()),
+            "batch4": ("batch 4", 0, ProbeSettings(batch=4)), "batch64": ("batch 64", 0, ProbeSettings(batch=64)),
+            "seq512": ("seq 512", 0, ProbeSettings(seq=512)), "zipf": ("Zipf tokens", 0, ProbeSettings(tokens="zipf")),
+            "ones": ("ones gradient", 0, ProbeSettings(gradient="ones"))}
     if text:
-        rows.append((f"text {Path(text).name}", 0, ProbeSettings(text=text)))
+        rows["text"] = (f"text {Path(text).name}", 0, ProbeSettings(text=text))
     return rows
 
 
@@ -132,7 +132,11 @@ def agreement(key: str, reference_root: Path, jobs: int, without: list[str], lim
 def variant_table(key: str, args) -> pd.DataFrame:
     """Agreement per released column (rows) under each one-choice variant (columns)."""
     table = {}
-    for label, seed, settings in variants(args.text):
+    chosen = variants(args.text)
+    unknown = [k for k in args.variants if k not in chosen]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}; choose from {list(chosen)} (text needs --text)")
+    for label, seed, settings in (chosen[k] for k in args.variants or chosen):
         rows = agreement(key, args.reference, args.jobs, args.without, args.limit, seed, settings)
         table[label] = {f"{r['released']} ({r['ours']})": r["agreement"] for r in rows
                         if r["ours"] != "params_total"}
@@ -158,15 +162,17 @@ def main() -> None:
     parser.add_argument("--tokens", default="uniform", choices=["uniform", "zipf"])
     parser.add_argument("--text", help="a text file to probe with (with --variants: one more variant)")
     parser.add_argument("--gradient", default="task", choices=["task", "ones"])
-    parser.add_argument("--variants", action="store_true", help="one probe choice changed at a time")
+    parser.add_argument("--variants", nargs="*", metavar="VARIANT",
+                        help="one probe choice changed at a time: all, or these (default seed1 seed2 batch4 batch64 "
+                             "seq512 zipf ones text)")
     args = parser.parse_args()
     keys = [args.only] if args.only else list(SETS)
-    if args.variants:
+    if args.variants is not None:
         for key in keys:
             print(f"\n{key}: Spearman agreement with the released values, one choice changed at a time\n")
             print(variant_table(key, args).to_markdown(floatfmt=".3f"))
         return
-    settings = ProbeSettings(args.batch, args.seq, args.tokens, None if args.variants else args.text, args.gradient)
+    settings = ProbeSettings(args.batch, args.seq, args.tokens, args.text, args.gradient)
     rows = [row for key in keys
             for row in agreement(key, args.reference, args.jobs, args.without, args.limit, args.seed, settings,
                                  args.values)]
