@@ -53,7 +53,8 @@ class Proxy:
     function : callable
         ``(ProxyContext) -> ProxyResult`` for a table proxy, ``(ProbeRun) -> float`` for a probe proxy.
     passes : tuple of str
-        Probe passes it reads (``task``, ``codes``, ``synflow``, ``lpzero_synflow``, ``grasp``): its cost when computed alone.
+        Probe passes it reads (``task``, ``codes``, ``synflow``, ``lpzero_synflow``, ``grasp``): its cost when
+        computed alone.
     version : int
         Bumped when its definition changes, so that only its own cached scores are recomputed.
     """

@@ -9,6 +9,7 @@ A fresh model per architecture there, so no hooks pile up as they did on BERT. A
 the tokens squared and with the total output width, which makes it close to a width count.
 """
 from ..registry import probe_proxy
+from .released_code import code_agreements
 
 
 @probe_proxy("lpzero_activation_distance", "Serianni & Kalita, ACL 2023, as LPZero's released GPT-2 code computes it",
@@ -18,8 +19,4 @@ def lpzero_activation_distance(run) -> float:
     outputs = run.task["linear_outputs"]
     if not outputs:
         raise ValueError("the model has no measured linear layers")
-    total = 0.0
-    for output in outputs:
-        codes = (output[0].reshape(output.shape[1], -1) > 0).double()     # (tokens, features) of example 0
-        total += float((codes @ codes.T + (1 - codes) @ (1 - codes).T).sum())
-    return total
+    return sum(code_agreements(output) for output in outputs)

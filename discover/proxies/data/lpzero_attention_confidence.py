@@ -10,6 +10,7 @@ weight; the project's ``attention_confidence`` is the definition the paper descr
 project's measured ones (attention, mixing, FFN), the same four per GPT-2 block.
 """
 from ..registry import probe_proxy
+from .released_code import max_over_dim1
 
 
 @probe_proxy("lpzero_attention_confidence", "Serianni & Kalita, ACL 2023, as LPZero's released GPT-2 code computes it",
@@ -19,4 +20,4 @@ def lpzero_attention_confidence(run) -> float:
     outputs = run.task["linear_outputs"]
     if not outputs:
         raise ValueError("the model has no measured linear layers")
-    return float(sum(o.max(dim=1).values.double().mean() for o in outputs))
+    return sum(max_over_dim1(o) for o in outputs)

@@ -10,17 +10,13 @@ every architecture (30, 34, 38, 40, ...). ``experiments/fidelity.py`` compares w
 A count, not a distance: larger when codes agree more, and it grows with the sequence length squared.
 """
 from ..registry import probe_proxy
+from .released_code import code_agreements
 
 
 @probe_proxy("tfnas_activation_distance", "Serianni & Kalita, ACL 2023, as their released code computes it per model",
             "sum over FFN activations of the code agreements between all token pairs of the first example",
             ("task",), gradients=False)
 def tfnas_activation_distance(run) -> float:
-    total = 0.0
-    for hiddens in run.task["ffn_hiddens"]:
-        for hidden in hiddens:
-            codes = (hidden[0].reshape(hidden.shape[1], -1) > 0).double()     # (tokens, features) of example 0
-            total += float((codes @ codes.T + (1 - codes) @ (1 - codes).T).sum())
     if not run.task["ffn_hiddens"]:
         raise ValueError("the model has no FFN activations")
-    return total
+    return sum(code_agreements(hidden) for hiddens in run.task["ffn_hiddens"] for hidden in hiddens)

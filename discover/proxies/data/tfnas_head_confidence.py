@@ -8,6 +8,7 @@ layer's operation) and ``attention_confidence``. Despite its name it looks at no
 ``attention_confidence`` and ``head_softmax_confidence`` are the definitions the paper describes.
 """
 from ..registry import probe_proxy
+from .released_code import max_over_dim1
 
 
 @probe_proxy("tfnas_head_confidence", "Serianni & Kalita, ACL 2023, as their released code computes it",
@@ -17,4 +18,4 @@ def tfnas_head_confidence(run) -> float:
     outputs = [t for m in run.task["mixers"] for t in (m["projections"] or [])]
     if not outputs:
         raise ValueError("the model has no token-mixer projections")
-    return float(sum(t.max(dim=1).values.double().mean() for t in outputs))
+    return sum(max_over_dim1(t) for t in outputs)

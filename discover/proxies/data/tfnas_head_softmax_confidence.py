@@ -8,6 +8,7 @@ dimension 1 still the heads). The project's ``attention_confidence`` (the larges
 ``head_softmax_confidence`` (entropy) are the definitions the paper describes; this one is what the code computed.
 """
 from ..registry import probe_proxy
+from .released_code import max_over_dim1
 
 
 @probe_proxy("tfnas_head_softmax_confidence", "Serianni & Kalita, ACL 2023, as their released code computes it",
@@ -17,4 +18,4 @@ def tfnas_head_softmax_confidence(run) -> float:
     probs = [m["probs"] for m in run.task["mixers"] if m["probs"] is not None]
     if not probs:
         raise ValueError("the model has no softmax in its token mixers")
-    return float(sum(p.max(dim=1).values.double().mean() for p in probs))
+    return sum(max_over_dim1(p) for p in probs)
