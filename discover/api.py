@@ -30,6 +30,7 @@ from .runs import Run, check_output, load_run
 from .scoring import score_table, select_ids
 from .search.driver import export_meta, search_tables
 from .search.loop import SearchConfig
+from .values import read_values
 
 DEVICE_NAME = re.compile(r"cpu|cuda(:\d+)?")
 QUICK = "ZC_DISCOVER_QUICK"
@@ -182,7 +183,8 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
 
 def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, builder: str | None = None,
             seed: int = 0, n_jobs: int = 1, options: dict | None = None, runs: list[Run | str] | None = None,
-            ids: list[str] | None = None, table: pd.DataFrame | None = None) -> pd.DataFrame:
+            ids: list[str] | None = None, table: pd.DataFrame | None = None,
+            values: pd.DataFrame | list[str | Path] | None = None) -> pd.DataFrame:
     """Many proxies side by side on one benchmark, under the same metrics.
 
     Parameters
@@ -199,6 +201,10 @@ def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, bui
         Only these architectures; data-dependent proxies probe only these.
     table : DataFrame, optional
         The feature table, if already computed.
+    values : DataFrame or list of paths, optional
+        Per-architecture values computed before (``values.csv`` of ``compare -o``, or
+        ``experiments/probe_values.py``'s files, e.g. probed on a GPU): the proxies they hold are read from them
+        instead of probed. Files computed on another benchmark or builder are refused.
 
     Returns
     -------
@@ -208,7 +214,9 @@ def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, bui
     benchmark = _benchmark(benchmark)
     loaded = [load_run(r) if isinstance(r, (str, Path)) else r for r in (runs or [])]
     check_device((options or {}).get("device", "cpu"))
-    return _compare.compare(benchmark, proxies, builder, seed, n_jobs, table, options, loaded, ids)
+    if values is not None and not isinstance(values, pd.DataFrame):
+        values = read_values(values, benchmark.name, benchmark.family.builder(builder))
+    return _compare.compare(benchmark, proxies, builder, seed, n_jobs, table, options, loaded, ids, values)
 
 
 def _probe_family(model, vocab_size: int | None):

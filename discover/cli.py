@@ -179,6 +179,9 @@ def build_parser() -> Parser:
                       help="folder for compare.csv, compare.md, values.csv, scatter.png and kendall.png")
     comp.add_argument("--runs", nargs="+", default=[], metavar="RUN_DIR", help="add discovered proxies of run folders")
     comp.add_argument("--ids", metavar="FILE", help="only these architecture ids, one per line")
+    comp.add_argument("--values", nargs="+", metavar="CSV",
+                      help="per-architecture values computed before (values.csv of compare -o, or "
+                           "experiments/probe_values.py, e.g. on a GPU): the proxies they hold are read, not probed")
     comp.add_argument("--limit", type=POSITIVE, help="only the first N architectures (in the benchmark's order)")
     comp.add_argument("--batch", type=POSITIVE, help="probe batch size of data-dependent proxies (default: the "
                                                      "family's, 16)")
@@ -320,7 +323,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     options = {k: v for k, v in (("settings", settings), ("retry_failed", args.retry_failed),
                                  ("device", args.device)) if v}
     report = compare(benchmark, args.proxies, builder=args.builder, seed=args.seed, n_jobs=args.jobs,
-                     options=options, runs=runs, ids=ids)
+                     options=options, runs=runs, ids=ids, values=args.values)
     print(report.drop(columns=["needs_gradients"]).to_markdown(index=False, floatfmt=".3f"))
     failed = report.loc[report["failed"] > 0, ["proxy", "failed"]]
     for _, row in failed.iterrows():

@@ -14,6 +14,7 @@ from .features import featurize
 from .metrics import rank_quality
 from .proxies import PROXIES, data_proxy_table, get_proxy
 from .scoring import proxy_scores, select_ids
+from .values import values_of
 
 COLUMNS = ["proxy", "spearman", "kendall", "kendall_iso_params", "top10_precision", "seconds_per_arch", "needs_data",
            "needs_gradients", "n", "failed", "note"]
@@ -21,7 +22,8 @@ COLUMNS = ["proxy", "spearman", "kendall", "kendall_iso_params", "top10_precisio
 
 def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str | None = None, seed: int = 0,
             n_jobs: int = 1, table: pd.DataFrame | None = None, options: dict | None = None,
-            runs: list | None = None, ids: list[str] | None = None) -> pd.DataFrame:
+            runs: list | None = None, ids: list[str] | None = None, values: pd.DataFrame | None = None
+            ) -> pd.DataFrame:
     """Many proxies on the same architectures under the same metrics.
 
     Parameters
@@ -41,6 +43,9 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         Loaded run folders whose formulas join the comparison.
     ids : list of str, optional
         Only these architectures (default: all); data-dependent proxies probe only these.
+    values : DataFrame, optional
+        Per-architecture values computed before (``values.read_values``: a probe on another machine, an earlier
+        report): the proxies it holds are read from it, on every compared architecture, instead of computed.
 
     Returns
     -------
@@ -58,7 +63,8 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     # the featurizing time covers every architecture of the table, not only those compared
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
     table = select_ids(table, ids, benchmark.name)
-    probed = [n for n in names if not n.startswith("run:") and get_proxy(n).needs_probe]
+    given = set(values["proxy"]) if values is not None else set()
+    probed = [n for n in names if not n.startswith("run:") and get_proxy(n).needs_probe and n not in given]
     if probed:
         # One probe of each architecture serves every data-dependent proxy asked for; each proxy then reads its
         # scores from the cache instead of probing all the models again.
@@ -72,8 +78,15 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     for name in names:
         proxy = get_proxy(name) if not name.startswith("run:") else None
         start = time.perf_counter()
-        _, scores, info = proxy_scores(benchmark, table, name, None, builder, seed, {"n_jobs": n_jobs,
-                                                                                    **(options or {})})
+        if name in given:
+            scores, errors = values_of(values, name, table["arch_id"].astype(str).tolist())
+            info = {"errors": errors, "failed": sum(e is not None for e in errors),
+                    "first_error": next((e for e in errors if e), None)}
+            if "seconds" in values.columns:   # measured where the values were computed
+                info["seconds_per_arch"] = float(values.loc[values["proxy"] == name, "seconds"].mean())
+        else:
+            _, scores, info = proxy_scores(benchmark, table, name, None, builder, seed, {"n_jobs": n_jobs,
+                                                                                        **(options or {})})
         uses_features = proxy is None or proxy.uses_features
         seconds = (time.perf_counter() - start) / len(table) + (feature_seconds if uses_features else 0.0)
         if "seconds_per_arch" in info:  # measured when the proxy was computed (it may come from the cache now)

@@ -23,10 +23,10 @@ import pandas as pd
 from scipy import stats
 
 from discover import featurize, load_benchmark
-from discover.errors import DataError
 from discover.probing import ProbeSettings
 from discover.proxies import data_proxy_table, proxy_values, ProxyContext
 from discover.reference import align_reference, read_reference
+from discover.values import read_values, values_of
 
 # released column -> our proxies: first the definition the released code computes, then (where it differs) the one the
 # paper describes, for contrast (see the proxy modules' docstrings)
@@ -74,16 +74,10 @@ def variants(text: str | None) -> dict[str, tuple[str, int, ProbeSettings]]:
     return rows
 
 
-def read_values(paths: list[Path], names: list[str], ids: list[str]) -> pd.DataFrame:
+def read_ours(paths: list[Path], bench, builder: str | None, names: list[str], ids: list[str]) -> pd.DataFrame:
     """Our values from long values files (arch_id, proxy, value, ...): every (id, proxy) must be there."""
-    values = pd.concat([pd.read_csv(p, dtype={"arch_id": str}) for p in paths])
-    wide = values.pivot_table(index="arch_id", columns="proxy", values="value", aggfunc="first", dropna=False)
-    missing = [n for n in names if n not in wide.columns]
-    absent = sorted(set(ids) - set(wide.index))
-    if missing or absent:
-        raise DataError(f"the values files lack proxies {missing} or {len(absent)} architecture(s) (first: "
-                        f"{absent[:3]}); probe them with experiments/probe_values.py")
-    return wide.loc[ids, names].reset_index()
+    values = read_values(paths, bench.name, bench.family.builder(builder))
+    return pd.DataFrame({"arch_id": ids, **{n: values_of(values, n, ids)[0] for n in names}})
 
 
 def ours(bench, builder: str | None, names: list[str], jobs: int, ids: list[str], seed: int,
@@ -92,7 +86,7 @@ def ours(bench, builder: str | None, names: list[str], jobs: int, ids: list[str]
     features)."""
     probe = [n for n in names if n != "params_total"]
     if values:
-        table = read_values(values, probe, ids)
+        table = read_ours(values, bench, builder, probe, ids)
     else:
         table = data_proxy_table(bench, probe, builder, seed, n_jobs=jobs, ids=ids, settings=settings)
         table = table[["arch_id", *probe]]

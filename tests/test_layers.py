@@ -19,7 +19,7 @@ LAYERS = [
     ["discover.proxies"],
     ["discover.runs"],
     ["discover.search"],
-    ["discover.scoring", "discover.reference"],
+    ["discover.scoring", "discover.reference", "discover.values"],
     ["discover.compare"],
     ["discover.api"],
     ["discover.cli", "discover.__main__"],

@@ -1,0 +1,98 @@
+"""Values files read back: a comparison from values probed elsewhere equals the one that probes, and a file that does
+not fit the comparison is refused with the fix."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from discover import compare, load_benchmark
+from discover.compare import values_table
+from discover.errors import DataError
+from discover.values import read_values
+from tests.test_loaders import GPT2, lts_folder
+
+PROBE = {"batch": 2, "seq": 8}
+
+
+@pytest.fixture
+def tiny_lts(tmp_path):
+    return load_benchmark(f"lts-gpt2:{lts_folder(tmp_path / 'lts', [GPT2, {**GPT2, 'n_layer': 1}, {**GPT2, 'd_inner': 48}])}")
+
+
+@pytest.fixture
+def probed(tiny_lts, tmp_path):
+    """A report that probed, and its values written the way ``compare -o`` writes them."""
+    report = compare(tiny_lts, ["params", "grad_norm", "snip"], options=PROBE)
+    path = tmp_path / "report" / "values.csv"
+    path.parent.mkdir()
+    values_table(report).to_csv(path, index=False)
+    (path.parent / "compare.json").write_text(json.dumps({"benchmark": tiny_lts.name, "builder": "as-trained"}))
+    return report, path
+
+
+def test_a_comparison_from_values_files_probes_nothing_and_equals_the_probed_one(tiny_lts, probed, monkeypatch):
+    from discover.proxies import probe_table
+    report, path = probed
+    monkeypatch.setattr(probe_table, "probe_arch", lambda *args: pytest.fail("probed although values were given"))
+    again = compare(tiny_lts, ["params", "grad_norm", "snip"], values=[path])
+    for name in ("grad_norm", "snip"):
+        np.testing.assert_array_equal(again.attrs["scores"][name], report.attrs["scores"][name])
+    pd.testing.assert_frame_equal(again.set_index("proxy")[["spearman", "kendall", "n", "failed"]].sort_index(),
+                                  report.set_index("proxy")[["spearman", "kendall", "n", "failed"]].sort_index())
+
+
+def test_a_proxy_the_files_lack_is_probed_as_usual(tiny_lts, probed):
+    _, path = probed
+    report = compare(tiny_lts, ["grad_norm", "synaptic_diversity"], values=[path], options=PROBE)
+    assert report.set_index("proxy").loc["synaptic_diversity", "failed"] == 0
+    assert np.isfinite(report.attrs["scores"]["synaptic_diversity"]).all()
+
+
+def test_failures_in_a_values_file_stay_failures(tiny_lts, probed):
+    _, path = probed
+    values = pd.read_csv(path, dtype={"failure": object})
+    broken = (values.proxy == "snip") & (values.arch_id == values.arch_id.iloc[0])
+    values.loc[broken, "value"], values.loc[broken, "failure"] = np.nan, "out of memory"
+    values.to_csv(path, index=False)
+    row = compare(tiny_lts, ["snip"], values=[path]).set_index("proxy").loc["snip"]
+    assert row.failed == 1 and "out of memory" in row.note and row.n == len(tiny_lts) - 1
+
+
+def test_values_for_too_few_architectures_name_the_missing_and_the_fix(tiny_lts, probed):
+    _, path = probed
+    values = pd.read_csv(path)
+    values[values.arch_id != values.arch_id.iloc[-1]].to_csv(path, index=False)
+    with pytest.raises(DataError, match="no snip for 1 of the 3 architectures.*probe_values.py"):
+        compare(tiny_lts, ["snip"], values=[path])
+
+
+def test_values_of_another_benchmark_are_refused(tiny_lts, probed):
+    _, path = probed
+    (path.parent / "compare.json").write_text(json.dumps({"benchmark": "lts-txl-wt103", "builder": "as-trained"}))
+    with pytest.raises(DataError, match="computed on benchmark 'lts-txl-wt103'"):
+        compare(tiny_lts, ["snip"], values=[path])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("arch_id,value\na,1\n", r"needs the columns arch_id, proxy, value.*\['proxy'\] missing"),
+    ("arch_id,proxy,value\na,snip,1\na,snip,2\n", "snip on a two different values"),
+    ("arch_id,proxy,value\na,snip,abc\n", "'abc' of snip on a is not a number"),
+])
+def test_malformed_values_files(tmp_path, text, message):
+    path = tmp_path / "values.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        read_values([path])
+
+
+def test_a_file_that_is_not_there(tmp_path):
+    with pytest.raises(DataError, match="not a readable values file"):
+        read_values([tmp_path / "nothing.csv"])
+
+
+def test_the_same_value_twice_is_one_value(tmp_path):
+    path = tmp_path / "values.csv"
+    path.write_text("arch_id,proxy,value\na,snip,1.5\na,snip,1.5\nb,snip,\n")
+    values = read_values([path])
+    assert len(values) == 2 and values.value.iloc[0] == 1.5 and np.isnan(values.value.iloc[1])
