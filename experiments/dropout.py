@@ -1,6 +1,7 @@
 """LPZero measured its GPT-2 models in training mode: what does that dropout do to the agreement with its values?
 
-    python experiments/dropout.py [--limit 40] [--proxies lpzero_synflow eznas ...] [--seeds 1 2 3] [--jobs 2]
+    python experiments/dropout.py [--limit 40] [--proxies lpzero_synflow eznas grasp ...] [--seeds 1 2 3] [--jobs 2]
+        [--device cuda] [-o TABLE.md]
 
 LPZero's ``load_model_from_config`` returns a model in training mode and no measure calls ``eval()``, so each GPT-2
 column was computed with the configs' ``dropout: 0.1`` active - as GPT-2's residual dropout, after each attention and
@@ -8,7 +9,8 @@ MLP output projection (``dropatt`` 0.0 is its attention dropout; its embedding d
 The project's models have no dropout. This re-scores proxies on the first ``--limit`` GPT-2 wt103 models with seeded
 dropout masks at those sites (forward hooks on each ``c_proj``; the synflow passes' |weights| copies keep the hooks),
 and prints, per dropout seed and without dropout, each proxy's Spearman agreement with the released column and its
-Spearman with -ppl. GraSP is left out: its finite difference would subtract two passes under different masks.
+Spearman with -ppl (and writes the summary to ``-o``). GraSP's two passes (the task gradient g, then a second forward
+whose gradient is differentiated against g) each draw their own masks, as LPZero's two passes did.
 """
 from __future__ import annotations
 
@@ -36,16 +38,17 @@ def residual_dropout(model, rate: float, seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
 
     def drop(_, __, output):
-        keep = torch.rand(output.shape, generator=generator, dtype=output.dtype) >= rate
+        # drawn on the CPU whatever the model's device, so that a seed gives the same masks on a GPU
+        keep = (torch.rand(output.shape, generator=generator) >= rate).to(output.device)
         return output * keep / (1 - rate)
     for block in model.blocks:
         block.attn.c_proj.register_forward_hook(drop)
         block.mlp.c_proj.register_forward_hook(drop)
 
 
-def scores(bench, arch_id: str, proxies: list[str], rate: float, seed: int) -> dict:
+def scores(bench, arch_id: str, proxies: list[str], rate: float, seed: int, device: str = "cpu") -> dict:
     arch = bench.arch(arch_id)
-    model = build_model(bench, arch, seed=0)
+    model = build_model(bench, arch, seed=0, device=device)
     if rate:
         residual_dropout(model, rate, seed)
     run = ProbeSettings().probe(model, bench.family, arch.config, seed=0)
@@ -59,6 +62,10 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--rate", type=float, default=0.1)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--without-baseline", action="store_true",
+                        help="skip the pass without dropout (its values are the plain probe's, e.g. a values file's)")
+    parser.add_argument("-o", "--output", type=Path, help="also write the summary table (Markdown) here")
     parser.add_argument("--reference", type=Path,
                         default=Path(os.environ.get("ZC_DISCOVER_DATA", "../shared/benchmarks")).parent / "reference"
                         / "lpzero" / "random_GPT2_wt103")
@@ -72,17 +79,22 @@ def main() -> None:
     ids = released["arch_id"].tolist()
     target = [bench.arch(i).target for i in ids]
     rows = []
-    for rate, seed in [(0.0, 0)] + [(args.rate, s) for s in args.seeds]:
+    for rate, seed in ([] if args.without_baseline else [(0.0, 0)]) + [(args.rate, s) for s in args.seeds]:
         table = pd.DataFrame(Parallel(n_jobs=args.jobs)(
-            delayed(scores)(bench, i, args.proxies, rate, seed + k) for k, i in enumerate(ids)))
+            delayed(scores)(bench, i, args.proxies, rate, seed + k, args.device) for k, i in enumerate(ids)))
         for p in args.proxies:
             rows.append({"dropout": rate, "seed": seed, "proxy": p, "released": RELEASED[p],
                          "agreement": stats.spearmanr(released[RELEASED[p]], table[p]).statistic,
                          "released_vs_quality": stats.spearmanr(released[RELEASED[p]], target).statistic,
                          "ours_vs_quality": stats.spearmanr(table[p], target).statistic})
         print(pd.DataFrame(rows[-len(args.proxies):]).to_markdown(index=False, floatfmt=".3f"), flush=True)
-    print(pd.DataFrame(rows).pivot_table(index="proxy", columns=["dropout", "seed"],
-                                         values=["agreement", "ours_vs_quality"]).round(3).to_markdown())
+    summary = pd.DataFrame(rows).pivot_table(index="proxy", columns=["dropout", "seed"],
+                                             values=["agreement", "ours_vs_quality"]).round(3).to_markdown()
+    print(summary)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(f"first {len(ids)} GPT-2 wt103 models, device {args.device}, dropout {args.rate}\n\n"
+                               + pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f") + "\n\n" + summary + "\n")
 
 
 if __name__ == "__main__":

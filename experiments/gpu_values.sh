@@ -1,26 +1,26 @@
 #!/usr/bin/env bash
-# The probe values behind the README's fidelity and cross-space tables, computed on one GPU (the data-dependent
-# proxies of 1,500 architectures take hours on two cores). Each step has a time budget; its JSON says how many
-# architectures it reached.   usage: experiments/gpu_values.sh OUT_DIR [JOBS]
+# The probe values the README's GraSP agreement, its dropout check and the cross-space table need on every
+# architecture, to compute on one GPU (the same probes take hours on two cores). Each step has a time budget and its
+# own log; a values file's JSON says how many architectures the step reached. Not yet run on a GPU (none was lent when
+# it was written); dry-run on CPU, where the GPT-2 steps run out of their budgets.
+#   usage: experiments/gpu_values.sh OUT_DIR [JOBS]      (DEVICE=cpu LIMIT=2 for a dry run)
 set -uo pipefail
-out=${1:?output folder}; jobs=${2:-4}
+out=${1:?output folder}; jobs=${2:-8}
 mkdir -p "$out"
-pv() { timeout "$1" python3 experiments/probe_values.py "${@:2}" --device "${DEVICE:-cuda}" --jobs "$jobs" \
-   --chunk 16 --budget $(( $1 * 2 / 3 )) ${LIMIT:+--limit $LIMIT}; }
-GPT2="activation_distance attention_confidence eznas fisher grad_norm grasp head_importance jacob_cov logsynflow
-      lpzero snip synaptic_diversity synflow lpzero_bert lpzero_activation_distance lpzero_attention_confidence
-      lpzero_fisher lpzero_head_importance lpzero_jacobian_cosine lpzero_synflow lpzero_logsynflow"
-BERT="synaptic_diversity snip activation_distance jacob_cov head_importance head_softmax_confidence
-      attention_confidence lpzero lpzero_bert eznas"
-# GPT-2 wt103: every released column, the default probe
-pv 180 lts-gpt2-wt103 --proxies $GPT2 -o "$out/gpt2.csv"
-# legacy NAS-Bench-BERT under the released probe's shape (128 x 512 tokens), task-loss and ones gradients
-pv 120 nas-bench-bert --builder legacy --batch 128 --seq 512 --proxies $BERT -o "$out/bert_legacy_128x512.csv"
-pv 60 nas-bench-bert --builder legacy --batch 128 --seq 512 --gradient ones \
-   --proxies synaptic_diversity snip head_importance -o "$out/bert_legacy_128x512_ones.csv"
-# the cross-space comparison: lpzero, eznas (and lpzero_bert) on the other spaces, default probes
-pv 50 lts-txl-wt103 --proxies lpzero eznas lpzero_bert -o "$out/txl.csv"
-pv 40 lts-txl-wt103-homogeneous --proxies lpzero eznas lpzero_bert -o "$out/txl_homogeneous.csv"
-pv 40 nas-bench-bert --proxies lpzero eznas lpzero_bert -o "$out/bert_as_trained.csv"
-pv 40 nas-bench-bert --builder legacy --proxies lpzero eznas lpzero_bert -o "$out/bert_legacy.csv"
+device=${DEVICE:-cuda}
+pv() { timeout "$1" python3 experiments/probe_values.py "${@:2}" --device "$device" --jobs "$jobs" \
+   --chunk 8 --budget $(( $1 * 2 / 3 )) ${LIMIT:+--limit $LIMIT}; }
+nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null | tee "$out/gpu.txt"
+# GPT-2 wt103, all 200: GraSP (exact Hessian-gradient product) beside the methods of the cross-space table
+pv 140 lts-gpt2-wt103 --proxies grasp lpzero lpzero_bert eznas -o "$out/gpt2.csv" 2>&1 | tee "$out/gpt2.log"
+# LPZero's training-mode residual dropout: GraSP's two passes under their own masks, and eznas
+timeout 150 python3 experiments/dropout.py --limit "${LIMIT:-200}" --proxies grasp eznas --seeds 1 2 \
+   --device "$device" --jobs "$jobs" -o "$out/dropout_grasp_eznas.md" 2>&1 | tee "$out/dropout.log"
+# the other spaces of the cross-space table, every architecture (and GraSP on as-trained NAS-Bench-BERT)
+pv 50 lts-txl-wt103 --proxies lpzero lpzero_bert eznas -o "$out/txl.csv" 2>&1 | tee "$out/txl.log"
+pv 40 lts-txl-wt103-homogeneous --proxies lpzero lpzero_bert eznas -o "$out/txl_homogeneous.csv" 2>&1 \
+   | tee "$out/txl_homogeneous.log"
+pv 40 nas-bench-bert --proxies lpzero lpzero_bert eznas grasp -o "$out/bert_as_trained.csv" 2>&1 | tee "$out/bert.log"
+# GraSP on legacy NAS-Bench-BERT (the README's per-space tables computed it by a finite difference)
+pv 30 nas-bench-bert --builder legacy --proxies grasp -o "$out/bert_legacy_grasp.csv" 2>&1 | tee "$out/bert_legacy.log"
 ls -la "$out"
