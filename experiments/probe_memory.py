@@ -1,10 +1,12 @@
 """What one probe holds in memory: the task pass's recorded tensors on the largest model of a benchmark.
 
-    python experiments/probe_memory.py [NAME]     (default lts-gpt2-wt103; the largest by d_model x layers x d_inner)
+    python experiments/probe_memory.py [NAME] [--without-linear-outputs]
+        (default lts-gpt2-wt103; the largest model by d_model x layers x d_inner)
 
 Prints the megabytes of every kind of tensor the task pass keeps for the proxies (linear layers' outputs and their
 gradients, FFN activations and theirs, attention probabilities, weight gradients) and the process's peak RSS after the
-probe, on one thread at the default probe shape.
+probe, on one thread at the default probe shape. ``--without-linear-outputs`` probes the way ``probe_arch`` does when
+no requested proxy reads the linear layers' outputs (one run per process: the peak RSS is the process's).
 """
 from __future__ import annotations
 
@@ -32,14 +34,16 @@ def megabytes(tensors) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", nargs="?", default="lts-gpt2-wt103")
+    parser.add_argument("--without-linear-outputs", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     bench = load_benchmark(args.name)
     arch = max(bench.archs, key=size)
-    task = ProbeSettings().probe(build_model(bench, arch), bench.family, arch.config, seed=0).task
+    passes = {"task"} if args.without_linear_outputs else None
+    task = ProbeSettings().probe(build_model(bench, arch), bench.family, arch.config, seed=0, passes=passes).task
     print(f"{args.name} {arch.id}: task pass tensors, MB")
     for key in ("linear_outputs", "linear_output_grads", "acts", "act_grads", "probs"):
-        print(f"  {key:20s} {megabytes(task[key]):8.1f}")
+        print(f"  {key:20s} {megabytes(task.get(key, [])):8.1f}")
     print(f"  {'weight grads':20s} {megabytes(task['grads'].values()):8.1f}")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -79,6 +79,18 @@ def test_a_proxy_does_not_depend_on_which_proxies_ran_before_it(tiny_lts):
     assert {n: after_grasp[n] for n in weight_readers} == {n: alone[n] for n in weight_readers}
 
 
+def test_linear_outputs_are_recorded_only_for_the_proxies_that_read_them(tiny_lts):
+    arch = tiny_lts.arch("config_0_j0")
+    from discover.benchmarks.catalog import build_model
+    run = ProbeSettings(2, 8).probe(build_model(tiny_lts, arch), tiny_lts.family, arch.config, 0, passes={"task"})
+    assert "linear_outputs" not in run.task and "linear_output_grads" not in run.task
+    with pytest.raises(ValueError, match="did not record the linear layers' outputs"):
+        run.linear_outputs()
+    alone = probe_arch(tiny_lts, "config_0_j0", ["lpzero_fisher"], "as-trained", 0, ProbeSettings(2, 8))
+    beside = probe_arch(tiny_lts, "config_0_j0", ["snip", "lpzero_fisher"], "as-trained", 0, ProbeSettings(2, 8))
+    assert alone["lpzero_fisher:error"] is None and alone["lpzero_fisher"] == beside["lpzero_fisher"]
+
+
 def test_pass_seconds_exclude_the_passes_they_trigger(monkeypatch):
     from discover.probing import run as probe
     clock = iter(range(100))

@@ -63,13 +63,19 @@ class ProbeRun:
         Gives the task loss and the input embedding.
     gradient : str
         ``task`` (the family's task loss) or ``ones`` (a backward of ones from the final hidden states).
+    record_linear_outputs : bool
+        Keep every measured linear layer's output and the task loss's gradient there (``linear_outputs``), which
+        only LPZero's GPT-2 definitions read: on the largest GPT-2 wt103 model that gradient is 734 MB that no
+        other proxy needs. ``probe_arch`` records them only when a requested proxy's passes name them.
     """
 
-    def __init__(self, model: nn.Module, batch: Batch, family: BenchmarkFamily, gradient: str = "task"):
+    def __init__(self, model: nn.Module, batch: Batch, family: BenchmarkFamily, gradient: str = "task",
+                 record_linear_outputs: bool = True):
         if gradient not in GRADIENT_SOURCES:
             raise UnknownNameError("gradient source", gradient, GRADIENT_SOURCES)
         self.device = next(model.parameters()).device
         self.model, self.batch, self.family, self.gradient = model, batch.to(self.device), family, gradient
+        self.record_linear_outputs = record_linear_outputs
         self.seconds: dict[str, float] = {}
         self._derived: dict[str, object] = {}
         self._nested_seconds = 0.0
@@ -139,7 +145,8 @@ class ProbeRun:
                 return captured["x"]
 
             handles = [self.family.input_embedding(self.model).register_forward_hook(keep)]
-            handles += self._record_linear_outputs(captured)
+            if self.record_linear_outputs:
+                handles += self._record_linear_outputs(captured)
             try:
                 with self._gradients_for_weights_only():
                     return self._task_and_jacobian(captured)
@@ -191,10 +198,11 @@ class ProbeRun:
             "mixers": [{"projections": p.get("projections"), "probs": p["probs"].detach() if "probs" in p else None}
                        for p in mixers],
         }
-        # every measured linear layer's output, and the task loss's gradient there (zeros where none reached it)
-        result["linear_outputs"] = captured["linear_outputs"]
-        result["linear_output_grads"] = [g[0] if g else torch.zeros_like(o)
-                                         for o, g in zip(captured["linear_outputs"], captured["linear_output_grads"])]
+        if self.record_linear_outputs:
+            # every measured linear layer's output, and the task loss's gradient there (zeros where none reached it)
+            result["linear_outputs"] = captured["linear_outputs"]
+            result["linear_output_grads"] = [g[0] if g else torch.zeros_like(o) for o, g in
+                                             zip(captured["linear_outputs"], captured["linear_output_grads"])]
         # the task loss's gradient with respect to the input embeddings (what a learned position table added to
         # them receives, summed over the batch)
         result["embedding_grad"] = embedded.grad.detach() if embedded.grad is not None else torch.zeros_like(embedded)
@@ -220,6 +228,13 @@ class ProbeRun:
     def task(self) -> dict:
         """The task pass: loss, weight gradients, attention probabilities, head-mask gradients, FFN activations."""
         return self._shared
+
+    def linear_outputs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(every measured linear layer's output, the task loss's gradient there), in model order."""
+        if not self.record_linear_outputs:
+            raise ValueError("this probe did not record the linear layers' outputs; name 'linear_outputs' in the "
+                             "proxy's passes (or build the ProbeRun with record_linear_outputs=True)")
+        return self.task["linear_outputs"], self.task["linear_output_grads"]
 
     @property
     def jacobian(self) -> torch.Tensor:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from torch import nn
 
@@ -44,10 +44,13 @@ class ProbeSettings:
             key["gradient"] = self.gradient
         return key
 
-    def probe(self, model: nn.Module, family: BenchmarkFamily, config: dict[str, Any], seed: int) -> ProbeRun:
-        """A ProbeRun of ``model`` (of ``family``, built from ``config``) under these settings."""
+    def probe(self, model: nn.Module, family: BenchmarkFamily, config: dict[str, Any], seed: int,
+              passes: Iterable[str] | None = None) -> ProbeRun:
+        """A ProbeRun of ``model`` (of ``family``, built from ``config``) under these settings; ``passes``, the passes
+        the proxies to be read need (default: all), lets it skip recording what none of them reads."""
         batch = batch_for(family, config, self.batch, self.seq, seed, self.tokens, self.text)
-        return ProbeRun(model, batch, family, self.gradient)
+        return ProbeRun(model, batch, family, self.gradient,
+                        record_linear_outputs=passes is None or "linear_outputs" in set(passes))
 
 
 __all__ = ["ProbeSettings"]

@@ -45,7 +45,8 @@ def probe_arch(benchmark: Benchmark, arch_id: str, names: list[str], builder: st
     row: dict[str, Any] = {"arch_id": arch.id}
     try:
         model = build_model(benchmark, arch, builder, seed, device=device)
-        run = settings.probe(model, benchmark.family, arch.config, seed)
+        run = settings.probe(model, benchmark.family, arch.config, seed,
+                             passes={p for name in names for p in PROXIES[name].passes})
     except Exception as exc:  # the model itself cannot be probed: every proxy records why
         for name in names:
             row.update({name: math.nan, f"{name}:error": f"{type(exc).__name__}: {exc}", f"{name}:seconds": 0.0})

@@ -54,7 +54,8 @@ class Proxy:
         ``(ProxyContext) -> ProxyResult`` for a table proxy, ``(ProbeRun) -> float`` for a probe proxy.
     passes : tuple of str
         Probe passes it reads (``task``, ``codes``, ``synflow``, ``lpzero_synflow``, ``grasp``): its cost when
-        computed alone.
+        computed alone; ``linear_outputs`` where it reads the task pass's record of every linear layer's output
+        (kept only when a requested proxy names it).
     version : int
         Bumped when its definition changes, so that only its own cached scores are recomputed.
     """

@@ -14,9 +14,9 @@ from .released_code import code_agreements
 
 @probe_proxy("lpzero_activation_distance", "Serianni & Kalita, ACL 2023, as LPZero's released GPT-2 code computes it",
             "sum over linear layers' outputs of the code agreements between all token pairs of the first example",
-            ("task",), gradients=False)
+            ("task", "linear_outputs"), gradients=False)
 def lpzero_activation_distance(run) -> float:
-    outputs = run.task["linear_outputs"]
+    outputs = run.linear_outputs()[0]
     if not outputs:
         raise ValueError("the model has no measured linear layers")
     return sum(code_agreements(output) for output in outputs)

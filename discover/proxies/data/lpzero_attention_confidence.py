@@ -14,10 +14,10 @@ from .released_code import max_over_dim1
 
 
 @probe_proxy("lpzero_attention_confidence", "Serianni & Kalita, ACL 2023, as LPZero's released GPT-2 code computes it",
-            "sum over linear layers' outputs of the mean over (batch, features) of the max over tokens", ("task",),
-            gradients=False)
+            "sum over linear layers' outputs of the mean over (batch, features) of the max over tokens",
+            ("task", "linear_outputs"), gradients=False)
 def lpzero_attention_confidence(run) -> float:
-    outputs = run.task["linear_outputs"]
+    outputs = run.linear_outputs()[0]
     if not outputs:
         raise ValueError("the model has no measured linear layers")
     return sum(max_over_dim1(o) for o in outputs)

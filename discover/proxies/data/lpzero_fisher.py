@@ -14,10 +14,10 @@ from ..registry import probe_proxy
 
 @probe_proxy("lpzero_fisher", "Turner et al., ICLR 2020, as LPZero's released GPT-2 code computes it",
             "sum over linear layers of output width x sum over channels of 0.5 * mean over tokens of (a * g)^2",
-            ("task",))
+            ("task", "linear_outputs"))
 def lpzero_fisher(run) -> float:
     total = 0.0
-    for output, grad in zip(run.task["linear_outputs"], run.task["linear_output_grads"]):
+    for output, grad in zip(*run.linear_outputs()):
         product = (output.double() * grad.double()).reshape(-1, output.shape[-1])
         total += float(0.5 * (product ** 2).mean(dim=0).sum()) * output.shape[-1]
     return total
