@@ -19,6 +19,7 @@ import argparse
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -119,8 +120,24 @@ def agreement(key: str, reference_root: Path, jobs: int, without: list[str], lim
                      "ours": proxy,
                      "agreement": stats.spearmanr(theirs, values_, nan_policy="omit").statistic,
                      "released_vs_quality": stats.spearmanr(theirs, target).statistic,
-                     "ours_vs_quality": stats.spearmanr(values_, target, nan_policy="omit").statistic})
+                     "ours_vs_quality": stats.spearmanr(values_, target, nan_policy="omit").statistic,
+                     **quality_gap(theirs, values_, target)})
     return rows
+
+
+def quality_gap(theirs, ours_, target, resamples: int = 2000) -> dict:
+    """Released minus our Spearman with quality, and its 95% interval by a paired bootstrap over the architectures
+    (seeded): an interval that holds 0 is a gap the sampling of architectures could make."""
+    keep = np.isfinite(ours_)
+    if keep.sum() < 10:
+        return {"quality_gap": np.nan, "gap_low": np.nan, "gap_high": np.nan}
+
+    def gap(a, b, t):
+        return stats.spearmanr(a, t).statistic - stats.spearmanr(b, t).statistic
+    sample = (theirs[keep], ours_[keep], np.asarray(target, float)[keep])
+    interval = stats.bootstrap(sample, gap, paired=True, vectorized=False, n_resamples=resamples,
+                               method="percentile", rng=np.random.default_rng(0)).confidence_interval
+    return {"quality_gap": gap(*sample), "gap_low": interval.low, "gap_high": interval.high}
 
 
 def variant_table(key: str, args) -> pd.DataFrame:
