@@ -203,8 +203,8 @@ def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, bui
         The feature table, if already computed.
     values : DataFrame or list of paths, optional
         Per-architecture values computed before (``values.csv`` of ``compare -o``, or
-        ``experiments/probe_values.py``'s files, e.g. probed on a GPU): the proxies they hold are read from them
-        instead of probed. Files computed on another benchmark or builder are refused.
+        ``experiments/probe_values.py``'s files, e.g. probed on a GPU): the data-dependent proxies they hold are read
+        from them instead of probed. Files computed on another benchmark or builder are refused.
 
     Returns
     -------

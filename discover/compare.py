@@ -45,7 +45,8 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         Only these architectures (default: all); data-dependent proxies probe only these.
     values : DataFrame, optional
         Per-architecture values computed before (``values.read_values``: a probe on another machine, an earlier
-        report): the proxies it holds are read from it, on every compared architecture, instead of computed.
+        report): the data-dependent proxies it holds are read from it, on every compared architecture, instead of
+        probed.
 
     Returns
     -------
@@ -63,8 +64,10 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     # the featurizing time covers every architecture of the table, not only those compared
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
     table = select_ids(table, ids, benchmark.name)
-    given = set(values["proxy"]) if values is not None else set()
-    probed = [n for n in names if not n.startswith("run:") and get_proxy(n).needs_probe and n not in given]
+    # data-dependent proxies the values hold are read from them; the weight-only ones are cheap and computed as usual
+    data = [n for n in names if not n.startswith("run:") and get_proxy(n).needs_probe]
+    given = set(data) & set(values["proxy"]) if values is not None else set()
+    probed = [n for n in data if n not in given]
     if probed:
         # One probe of each architecture serves every data-dependent proxy asked for; each proxy then reads its
         # scores from the cache instead of probing all the models again.
@@ -79,11 +82,13 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         proxy = get_proxy(name) if not name.startswith("run:") else None
         start = time.perf_counter()
         if name in given:
-            scores, errors = values_of(values, name, table["arch_id"].astype(str).tolist())
+            ids = table["arch_id"].astype(str).tolist()
+            scores, errors = values_of(values, name, ids)
             info = {"errors": errors, "failed": sum(e is not None for e in errors),
                     "first_error": next((e for e in errors if e), None)}
-            if "seconds" in values.columns:   # measured where the values were computed
-                info["seconds_per_arch"] = float(values.loc[values["proxy"] == name, "seconds"].mean())
+            if "seconds" in values.columns:   # measured where the values were computed, on the compared ones
+                own = values[(values["proxy"] == name) & values["arch_id"].isin(ids)]
+                info["seconds_per_arch"] = float(own["seconds"].mean())
         else:
             _, scores, info = proxy_scores(benchmark, table, name, None, builder, seed, {"n_jobs": n_jobs,
                                                                                         **(options or {})})

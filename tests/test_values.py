@@ -42,6 +42,15 @@ def test_a_comparison_from_values_files_probes_nothing_and_equals_the_probed_one
                                   report.set_index("proxy")[["spearman", "kendall", "n", "failed"]].sort_index())
 
 
+def test_weight_only_proxies_are_computed_whatever_the_files_say(tiny_lts, probed):
+    report, path = probed
+    values = pd.read_csv(path)
+    values.loc[values.proxy == "params", "value"] = 1.0   # a constant, if it were read
+    values.to_csv(path, index=False)
+    again = compare(tiny_lts, ["params"], values=[path])
+    np.testing.assert_array_equal(again.attrs["scores"]["params"], report.attrs["scores"]["params"])
+
+
 def test_a_proxy_the_files_lack_is_probed_as_usual(tiny_lts, probed):
     _, path = probed
     report = compare(tiny_lts, ["grad_norm", "synaptic_diversity"], values=[path], options=PROBE)
