@@ -64,6 +64,7 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     # the featurizing time covers every architecture of the table, not only those compared
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
     table = select_ids(table, ids, benchmark.name)
+    ids = table["arch_id"].astype(str).tolist()
     # data-dependent proxies the values hold are read from them; the weight-only ones are cheap and computed as usual
     data = [n for n in names if not n.startswith("run:") and get_proxy(n).needs_probe]
     given = set(data) & set(values["proxy"]) if values is not None else set()
@@ -73,7 +74,7 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         # scores from the cache instead of probing all the models again.
         options = options or {}
         data_proxy_table(benchmark, probed, builder, seed, options.get("batch"), options.get("seq"), n_jobs,
-                         retry_failed=options.get("retry_failed", False), ids=table["arch_id"].astype(str).tolist(),
+                         retry_failed=options.get("retry_failed", False), ids=ids,
                          device=options.get("device", "cpu"), settings=options.get("settings"))
         options = {**options, "retry_failed": False}   # retried above, once
     all_errors: dict[str, list] = {}
@@ -82,7 +83,6 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         proxy = get_proxy(name) if not name.startswith("run:") else None
         start = time.perf_counter()
         if name in given:
-            ids = table["arch_id"].astype(str).tolist()
             scores, errors = values_of(values, name, ids)
             info = {"errors": errors, "failed": sum(e is not None for e in errors),
                     "first_error": next((e for e in errors if e), None)}
@@ -121,7 +121,7 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     report = report.sort_values("kendall", ascending=False, na_position="last", ignore_index=True)
     report.attrs["scores"] = {k: np.asarray(v, dtype=float).tolist() for k, v in all_scores.items()}
     report.attrs["target"] = table["target"].astype(float).tolist()
-    report.attrs["arch_ids"] = table["arch_id"].astype(str).tolist()
+    report.attrs["arch_ids"] = ids
     report.attrs["errors"] = all_errors
     return report
 

@@ -19,8 +19,10 @@ from .errors import DataError
 VALUE_COLUMNS = ["arch_id", "proxy", "value", "failure"]
 
 
-def _provenance(path: Path) -> dict:
-    """The JSON written beside a values file (``FILE.json`` by probe_values.py, ``compare.json`` by compare -o)."""
+def provenance(path: str | Path) -> dict:
+    """The JSON written beside a values file (``FILE.json`` by probe_values.py, ``compare.json`` by compare -o), or
+    {} where there is none."""
+    path = Path(path)
     for meta in (path.with_suffix(".json"), path.parent / "compare.json"):
         if meta.is_file():
             try:
@@ -71,7 +73,7 @@ def read_values(paths: list[str | Path], benchmark: str | None = None, builder: 
         frame["value"] = numbers.astype(float)
         if "failure" not in frame.columns:
             frame["failure"] = None
-        meta = _provenance(path)
+        meta = provenance(path)
         for key, wanted in (("benchmark", benchmark), ("builder", builder)):
             if wanted is not None and meta.get(key) not in (None, wanted):
                 raise DataError(f"{path}: computed on {key} {meta[key]!r}, not {wanted!r}; give the values of "
@@ -103,4 +105,4 @@ def values_of(values: pd.DataFrame, proxy: str, ids: list[str]) -> tuple[np.ndar
     return scores, failures
 
 
-__all__ = ["VALUE_COLUMNS", "read_values", "values_of"]
+__all__ = ["VALUE_COLUMNS", "provenance", "read_values", "values_of"]

@@ -26,7 +26,7 @@ import pandas as pd
 from discover import ProxySearch, compare, load_benchmark
 from discover.compare import write_report
 from discover.runs import load_run
-from discover.values import read_values
+from discover.values import provenance, read_values
 
 METHODS = ["lpzero", "lpzero_bert", "eznas", "zerolm", "nsc", "params"]
 DATA_METHODS = ["lpzero", "lpzero_bert", "eznas"]
@@ -54,7 +54,8 @@ def space_ids(bench, builder: str | None, spaces_of: dict[Path, dict], limit: in
     """(the architectures compared, the values read for them): every architecture for which the values files of
     this space hold all the data-dependent methods, or without such files the first ``limit``, to be probed."""
     builder = bench.family.builder(builder)
-    files = [p for p, meta in spaces_of.items() if meta["benchmark"] == bench.name and meta["builder"] == builder]
+    files = [p for p, meta in spaces_of.items() if meta.get("benchmark") == bench.name
+             and meta.get("builder") == builder]
     if not files:
         return [a.id for a in bench.archs][:limit], None
     values = read_values(files, bench.name, builder)
@@ -75,7 +76,7 @@ def main() -> None:
     parser.add_argument("--values", nargs="+", type=Path, default=[], metavar="CSV",
                         help="probe values files (experiments/probe_values.py); their JSON names the space")
     args = parser.parse_args()
-    spaces_of = {path: json.loads(path.with_suffix(".json").read_text()) for path in args.values}
+    spaces_of = {path: provenance(path) for path in args.values}
     run = discovered_run(args.output / "search-nas-bench-bert", args.jobs)
     search_seconds = json.loads((run.path / "metrics.json").read_text()).get("wall_seconds")
     kendall, cost, sizes = {}, {}, {}

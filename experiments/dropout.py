@@ -51,7 +51,8 @@ def scores(bench, arch_id: str, proxies: list[str], rate: float, seed: int, devi
     model = build_model(bench, arch, seed=0, device=device)
     if rate:
         residual_dropout(model, rate, seed)
-    run = ProbeSettings().probe(model, bench.family, arch.config, seed=0)
+    run = ProbeSettings().probe(model, bench.family, arch.config, seed=0,
+                                passes={p for name in proxies for p in PROXIES[name].passes})
     return {"arch_id": arch_id, **{p: PROXIES[p].function(run) for p in proxies}}
 
 

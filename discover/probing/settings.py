@@ -50,7 +50,7 @@ class ProbeSettings:
         the proxies to be read need (default: all), lets it skip recording what none of them reads."""
         batch = batch_for(family, config, self.batch, self.seq, seed, self.tokens, self.text)
         return ProbeRun(model, batch, family, self.gradient,
-                        record_linear_outputs=passes is None or "linear_outputs" in set(passes))
+                        record_linear_outputs=passes is None or "linear_outputs" in passes)
 
 
 __all__ = ["ProbeSettings"]
