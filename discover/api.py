@@ -204,7 +204,8 @@ def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, bui
     values : DataFrame or list of paths, optional
         Per-architecture values computed before (``values.csv`` of ``compare -o``, or
         ``experiments/probe_values.py``'s files, e.g. probed on a GPU): the data-dependent proxies they hold are read
-        from them instead of probed. Files computed on another benchmark or builder are refused.
+        from them instead of probed. Files computed on another benchmark or builder are refused (a DataFrame is
+        taken as it is: ``values.read_values`` and ``values.check_provenance`` check files).
 
     Returns
     -------

@@ -309,6 +309,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .probing.inputs import text_digest
     from .runs import load_run
     from .scoring import read_ids
+    from .values import check_provenance, read_values
     check_device(args.device)
     for name in args.proxies or []:
         check_proxy_or_formula(name, None)   # before the benchmark is loaded (or downloaded)
@@ -317,13 +318,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         text_digest(args.text)   # an unreadable text fails here, before any model is built
     runs = [load_run(path) for path in args.runs]
     ids = read_ids(args.ids) if args.ids else None
+    values = read_values(args.values) if args.values else None   # a bad file fails before the benchmark loads
     benchmark = _benchmark(args, args.name)
+    if args.values:
+        check_provenance(args.values, benchmark.name, benchmark.family.builder(args.builder))
     if args.limit:
         ids = (ids or [a.id for a in benchmark.archs])[: args.limit]
     options = {k: v for k, v in (("settings", settings), ("retry_failed", args.retry_failed),
                                  ("device", args.device)) if v}
     report = compare(benchmark, args.proxies, builder=args.builder, seed=args.seed, n_jobs=args.jobs,
-                     options=options, runs=runs, ids=ids, values=args.values)
+                     options=options, runs=runs, ids=ids, values=values)
     print(report.drop(columns=["needs_gradients"]).to_markdown(index=False, floatfmt=".3f"))
     failed = report.loc[report["failed"] > 0, ["proxy", "failed"]]
     for _, row in failed.iterrows():

@@ -73,14 +73,10 @@ def read_values(paths: list[str | Path], benchmark: str | None = None, builder: 
         frame["value"] = numbers.astype(float)
         if "failure" not in frame.columns:
             frame["failure"] = None
-        meta = provenance(path)
-        for key, wanted in (("benchmark", benchmark), ("builder", builder)):
-            if wanted is not None and meta.get(key) not in (None, wanted):
-                raise DataError(f"{path}: computed on {key} {meta[key]!r}, not {wanted!r}; give the values of "
-                                f"{wanted} (experiments/probe_values.py writes them)")
         frames.append(frame)
     if not frames:
         raise DataError("no values files given")
+    check_provenance(paths, benchmark, builder)
     values = pd.concat(frames, ignore_index=True)
     values = values[[c for c in VALUE_COLUMNS + ["seconds"] if c in values.columns]]
     clashing = values.groupby(["arch_id", "proxy"])["value"].nunique(dropna=False) > 1
@@ -89,6 +85,16 @@ def read_values(paths: list[str | Path], benchmark: str | None = None, builder: 
         raise DataError(f"the values files give {proxy} on {arch_id} two different values; give one file per "
                         "probe setting")
     return values.drop_duplicates(["arch_id", "proxy"], ignore_index=True)
+
+
+def check_provenance(paths: list[str | Path], benchmark: str | None = None, builder: str | None = None) -> None:
+    """Refuse a values file whose JSON says it was computed on another benchmark or builder (``None``: not checked)."""
+    for path in paths:
+        meta = provenance(path)
+        for key, wanted in (("benchmark", benchmark), ("builder", builder)):
+            if wanted is not None and meta.get(key) not in (None, wanted):
+                raise DataError(f"{path}: computed on {key} {meta[key]!r}, not {wanted!r}; give the values of "
+                                f"{wanted} (experiments/probe_values.py writes them)")
 
 
 def values_of(values: pd.DataFrame, proxy: str, ids: list[str]) -> tuple[np.ndarray, list[str | None]]:
@@ -105,4 +111,4 @@ def values_of(values: pd.DataFrame, proxy: str, ids: list[str]) -> tuple[np.ndar
     return scores, failures
 
 
-__all__ = ["VALUE_COLUMNS", "provenance", "read_values", "values_of"]
+__all__ = ["VALUE_COLUMNS", "check_provenance", "provenance", "read_values", "values_of"]
