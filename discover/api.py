@@ -107,7 +107,7 @@ def featurize(benchmark: Benchmark | str, builder: str | None = None, seed: int 
     table = _weight_features(benchmark, builder, seed, n_jobs, backend, scheduler, device, use_cache)
     if not with_activations:
         return table
-    from .probing.activations import activation_table
+    from .proxies.probe_table import activation_table
     extra = activation_table(benchmark, builder, seed, n_jobs=n_jobs, use_cache=use_cache, device=device)
     merged = table.merge(extra, on="arch_id", how="left", validate="one_to_one")
     merged.attrs.update(table.attrs)

@@ -158,7 +158,10 @@ def test_head_importance_and_fisher_by_hand():
 
 
 def test_w_pca_counts_components():
-    from discover.proxies.data.w_pca import components
+    from discover.probing.signals import activation_spectrum, pca_components
+
+    def components(act):
+        return pca_components(activation_spectrum(act))
     rank_one = torch.arange(10.0).reshape(10, 1, 1) * torch.tensor([1.0, 2.0, 3.0])
     assert components(rank_one) == 1
     assert components(torch.randn(200, 1, 4, generator=torch.Generator().manual_seed(0))) == 4

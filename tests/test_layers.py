@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ["primitives"],
     ["discover.version", "discover.errors"],
-    ["discover.metrics", "discover.parallel", "discover.cache", "discover.formula"],
+    ["discover.files"],
+    ["discover.metrics", "discover.parallel", "discover.cache", "discover.formula", "discover.values"],
     ["discover.export", "discover.plots"],
     ["discover.benchmarks"],
     ["discover.features"],
@@ -19,7 +20,7 @@ LAYERS = [
     ["discover.proxies"],
     ["discover.runs"],
     ["discover.search"],
-    ["discover.scoring", "discover.reference", "discover.values"],
+    ["discover.scoring", "discover.reference"],
     ["discover.compare"],
     ["discover.api"],
     ["discover.cli", "discover.__main__"],

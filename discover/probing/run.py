@@ -10,6 +10,8 @@
 - ``synflow``: the model in float64 with |weights|, a fixed positive read-out of its outputs on one all-zero-token
   sequence; ``lpzero_synflow``: the same model on all-ones input embeddings, read out by its output head's logits.
 - ``grasp``: the Hessian-gradient product H g of the task loss (a second forward pass and a double backward).
+- ``signals`` (recorded in the task pass when asked for): per sub-module, the tokens entering it and the read-out's
+  gradient there, and per measured linear layer the spread of its per-example gradients (``signals``).
 Proxies read from these and add their own arithmetic; ``seconds`` records each pass's cost.
 """
 from __future__ import annotations
@@ -25,10 +27,12 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from primitives.decompose import TaggedTensor, decompose
+from primitives.roles import LAYER_ATTR
 from ..benchmarks import BenchmarkFamily
 from ..benchmarks.probe_hooks import PROBE_ATTR
 from ..benchmarks.seeding import shrink_draw_cache
 from ..errors import UnknownNameError
+from . import signals as signal_hooks
 from .inputs import Batch
 
 GRADIENT_ROLES = ("attention", "mixing", "ffn")
@@ -67,15 +71,19 @@ class ProbeRun:
         Keep every measured linear layer's output and the task loss's gradient there (``linear_outputs``), which
         only LPZero's GPT-2 definitions read: on the largest GPT-2 wt103 model that gradient is 734 MB that no
         other proxy needs. ``probe_arch`` records them only when a requested proxy's passes name them.
+    record_signals : bool
+        Record, during the task pass, what ``signals`` reduces per sub-module (the tokens entering it, the read-out's
+        gradient there) and per measured linear layer (the spread of its per-example gradients): the data-dependent
+        features read them (``task["signals"]``, ``task["gradient_noise"]``).
     """
 
     def __init__(self, model: nn.Module, batch: Batch, family: BenchmarkFamily, gradient: str = "task",
-                 record_linear_outputs: bool = True):
+                 record_linear_outputs: bool = True, record_signals: bool = False):
         if gradient not in GRADIENT_SOURCES:
             raise UnknownNameError("gradient source", gradient, GRADIENT_SOURCES)
         self.device = next(model.parameters()).device
         self.model, self.batch, self.family, self.gradient = model, batch.to(self.device), family, gradient
-        self.record_linear_outputs = record_linear_outputs
+        self.record_linear_outputs, self.record_signals = record_linear_outputs, record_signals
         self.seconds: dict[str, float] = {}
         self._derived: dict[str, object] = {}
         self._nested_seconds = 0.0
@@ -85,6 +93,35 @@ class ProbeRun:
         self.mixer_modules = [m for m in model.modules()
                               if hasattr(m, "zc_heads") or getattr(type(m), "zc_probe_mixer", False)]
         self.ffn_modules = [m for m in model.modules() if getattr(type(m), "zc_probe_ffn", False)]
+
+    def layer_of(self, module: nn.Module) -> int | None:
+        """The layer index of one of the model's modules: the ``zc_layer`` tag of its nearest tagged ancestor."""
+        return self._layers.get(id(module))
+
+    @cached_property
+    def _layers(self) -> dict[int, int | None]:
+        layers: dict[int, int | None] = {}
+
+        def walk(module: nn.Module, layer: int | None) -> None:
+            layer = getattr(module, LAYER_ATTR, layer)
+            layers[id(module)] = layer
+            for child in module.children():
+                walk(child, layer)
+        walk(self.model, None)
+        return layers
+
+    def submodules(self) -> list[tuple[nn.Module, str, int | None]]:
+        """(module, role, layer) of every token mixer and FFN, in model order: ``attention`` for a mixer with heads,
+        ``mixing`` for one without, ``ffn``."""
+        mixers, ffns = set(map(id, self.mixer_modules)), set(map(id, self.ffn_modules))
+        return [(m, "ffn" if id(m) in ffns else "attention" if hasattr(m, "zc_heads") else "mixing", self.layer_of(m))
+                for m in self.model.modules() if id(m) in mixers or id(m) in ffns]
+
+    def measured_linears(self) -> list[tuple[nn.Linear, str, int | None]]:
+        """(layer module, role, layer) of every linear layer whose weight the gradient proxies read."""
+        by_weight = {id(t.tensor): t for t in self.weights()}
+        return [(m, by_weight[id(m.weight)].role, by_weight[id(m.weight)].layer) for m in self.model.modules()
+                if isinstance(m, nn.Linear) and id(m.weight) in by_weight]
 
     def weights(self) -> list[TaggedTensor]:
         """The weight matrices gradient proxies sum over: attention, mixing and FFN (embedding lookups excluded)."""
@@ -147,6 +184,11 @@ class ProbeRun:
             handles = [self.family.input_embedding(self.model).register_forward_hook(keep)]
             if self.record_linear_outputs:
                 handles += self._record_linear_outputs(captured)
+            if self.record_signals:
+                handles += signal_hooks.record_submodule_inputs(self.submodules(),
+                                                                captured.setdefault("submodule_inputs", []))
+                handles += signal_hooks.record_gradient_noise(self.measured_linears(),
+                                                              captured.setdefault("gradient_noise", []))
             try:
                 with self._gradients_for_weights_only():
                     return self._task_and_jacobian(captured)
@@ -207,8 +249,13 @@ class ProbeRun:
         # them receives, summed over the batch)
         result["embedding_grad"] = embedded.grad.detach() if embedded.grad is not None else torch.zeros_like(embedded)
         readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
-        jacobian = torch.autograd.grad(readout, embedded)[0]
+        # the read-out's gradient at every sub-module's input comes from the same backward pass as the Jacobian's
+        depths = [tokens for _, _, tokens in captured.get("submodule_inputs", [])]
+        jacobian, *at_depths = torch.autograd.grad(readout, [embedded, *depths], allow_unused=True)
         result["jacobian"] = jacobian.detach().reshape(self.batch.ids.shape[0], -1)
+        if self.record_signals:
+            result["signals"] = signal_hooks.submodule_signals(captured["submodule_inputs"], at_depths)
+            result["gradient_noise"] = captured["gradient_noise"]
         return result
 
     def readout(self, width: int, dtype: torch.dtype, positive: bool = False) -> torch.Tensor:

@@ -44,13 +44,20 @@ class ProbeSettings:
             key["gradient"] = self.gradient
         return key
 
+    def describe(self) -> dict[str, Any]:
+        """Every setting by name, the text by its content's sha256: what a values file records as its ``probe`` and
+        what a request is compared with (the defaults spelled out, unlike ``cache_key``)."""
+        return {"batch": self.batch, "seq": self.seq, "tokens": self.tokens,
+                "text": text_digest(self.text) if self.text is not None else None, "gradient": self.gradient}
+
     def probe(self, model: nn.Module, family: BenchmarkFamily, config: dict[str, Any], seed: int,
               passes: Iterable[str] | None = None) -> ProbeRun:
         """A ProbeRun of ``model`` (of ``family``, built from ``config``) under these settings; ``passes``, the passes
         the proxies to be read need (default: all), lets it skip recording what none of them reads."""
         batch = batch_for(family, config, self.batch, self.seq, seed, self.tokens, self.text)
         return ProbeRun(model, batch, family, self.gradient,
-                        record_linear_outputs=passes is None or "linear_outputs" in passes)
+                        record_linear_outputs=passes is None or "linear_outputs" in passes,
+                        record_signals=passes is None or "signals" in passes)
 
 
 __all__ = ["ProbeSettings"]

@@ -1,12 +1,19 @@
-"""Data-dependent proxy scores of the architectures of a benchmark: probed in parallel, cached as they finish.
+"""Data-dependent values of the architectures of a benchmark - proxy scores and the activation features - probed in
+parallel, cached as they finish, and read from the stored values where those match.
 
-A proxy that fails on one architecture (non-finite values, out of memory, a model without attention heads...) gets
-NaN for it and the reason in ``<proxy>:error``; the others go on. ``<proxy>:seconds`` is what the proxy costs when
-computed alone on that architecture: the probe passes it needs plus its own arithmetic.
+One probe of an architecture serves everything asked of it: every requested proxy, and the activation features
+(``FEATURES``), from the same shared passes. A proxy that fails on one architecture (non-finite values, out of memory,
+a model without attention heads...) gets NaN for it and the reason in ``<proxy>:error``; the others go on.
+``<proxy>:seconds`` is what the proxy costs when computed alone on that architecture: the probe passes it needs plus
+its own arithmetic.
 
-Scores are cached one record per architecture (``cache.RecordStore``), written as soon as that architecture is probed:
-a stopped comparison resumes where it stopped, and asking for a subset of architectures (``ids``) probes only those.
-Each record keeps every proxy computed for it with the proxy's version, so bumping one proxy recomputes only it.
+Values come from three places, in this order:
+1. the per-architecture cache (``cache.RecordStore``), one record per architecture written as soon as it is probed, so
+   a stopped run resumes where it stopped and asking for a subset of architectures probes only those;
+2. the stored values of the shipped benchmarks (``stored``: ``data/values/<benchmark>-<builder>.csv.gz``), used only
+   where their provenance - benchmark digest, builder, seed, probe settings, code versions - is the request's;
+3. a probe of the architecture, for whatever the first two do not hold.
+Every entry carries the version of its definition, so bumping one proxy recomputes only it.
 """
 from __future__ import annotations
 
@@ -24,12 +31,16 @@ from ..benchmarks import Benchmark, build_model
 from ..benchmarks.seeding import INIT_VERSION
 from ..errors import UnknownNameError
 from ..parallel import parallel_imap
+from ..probing.activations import (ACTIVATION_PASSES, ACTIVATION_VERSION, activation_feature_names,
+                                   activation_features)
 from ..probing.run import PROBE_VERSION, forgetting_draws
 from ..probing.settings import ProbeSettings
 from . import data  # noqa: F401  (registers the data-dependent proxies)
+from . import stored
 from .registry import PROXIES
 
 log = logging.getLogger(__name__)
+FEATURES = "activations"   # the record entry that holds an architecture's activation features
 
 
 def probe_proxies() -> dict:
@@ -37,33 +48,55 @@ def probe_proxies() -> dict:
     return {name: proxy for name, proxy in PROXIES.items() if proxy.needs_probe}
 
 
+def entry_versions(names: list[str], with_features: bool = False) -> dict[str, int]:
+    """The current version of each requested entry: a proxy's own, and the activation features' for ``FEATURES``."""
+    versions = {name: PROXIES[name].version for name in names}
+    if with_features:
+        versions[FEATURES] = ACTIVATION_VERSION
+    return versions
+
+
+def _failure(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"
+
+
 @forgetting_draws
 def probe_arch(benchmark: Benchmark, arch_id: str, names: list[str], builder: str, seed: int,
-               settings: ProbeSettings = ProbeSettings(), device: str = "cpu") -> dict[str, Any]:
-    """One architecture probed once for all ``names``: each proxy's value, ``:error`` and ``:seconds``."""
+               settings: ProbeSettings = ProbeSettings(), device: str = "cpu",
+               with_features: bool = False) -> dict[str, Any]:
+    """One architecture probed once for all ``names``: each proxy's value, ``:error`` and ``:seconds``; with
+    ``with_features``, ``FEATURES`` holds the activation features (a dict) with its own ``:error`` and ``:seconds``."""
     arch = benchmark.arch(arch_id)
     row: dict[str, Any] = {"arch_id": arch.id}
+    passes = {p for name in names for p in PROXIES[name].passes} | (set(ACTIVATION_PASSES) if with_features else set())
     try:
         model = build_model(benchmark, arch, builder, seed, device=device)
-        run = settings.probe(model, benchmark.family, arch.config, seed,
-                             passes={p for name in names for p in PROXIES[name].passes})
-    except Exception as exc:  # the model itself cannot be probed: every proxy records why
-        for name in names:
-            row.update({name: math.nan, f"{name}:error": f"{type(exc).__name__}: {exc}", f"{name}:seconds": 0.0})
+        run = settings.probe(model, benchmark.family, arch.config, seed, passes=passes)
+    except Exception as exc:  # the model itself cannot be probed: every entry records why
+        for name in names + ([FEATURES] if with_features else []):
+            row.update({name: math.nan, f"{name}:error": _failure(exc), f"{name}:seconds": 0.0})
         return row
-    for name in names:
-        proxy = PROXIES[name]
+    jobs = [(name, PROXIES[name].function, PROXIES[name].passes) for name in names]
+    if with_features:
+        jobs.append((FEATURES, activation_features, ACTIVATION_PASSES))
+    for name, function, own_passes in jobs:
         start = time.perf_counter()
         before = dict(run.seconds)
         try:
-            value = float(proxy.function(run))
-            error = None if math.isfinite(value) else "not finite"
+            value = function(run)
+            if name != FEATURES:
+                value = float(value)
+                error = None if math.isfinite(value) else "not finite"
+            else:
+                bad = [k for k, v in value.items() if not math.isfinite(v)]
+                error = f"not finite: {', '.join(bad[:3])}" if bad else None
         except Exception as exc:  # one failing proxy must not stop the others; the reason is kept per architecture
-            value, error = math.nan, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            value, error = math.nan, _failure(exc)
         own = time.perf_counter() - start - sum(run.seconds.get(p, 0) - before.get(p, 0) for p in run.seconds)
         row[name] = value if error is None else math.nan
         row[f"{name}:error"] = error
-        row[f"{name}:seconds"] = own + sum(run.seconds.get(p, 0.0) for p in proxy.passes)
+        row[f"{name}:seconds"] = own + sum(run.seconds.get(p, 0.0) for p in own_passes)
     return row
 
 
@@ -75,17 +108,73 @@ def _store(benchmark: Benchmark, builder: str, seed: int, settings: ProbeSetting
     return cache.RecordStore(cache.cache_path("probe", benchmark.name, key, suffix=""))
 
 
-def _cached(record: dict | None, name: str) -> dict | None:
-    entry = (record or {}).get(name)
-    if isinstance(entry, dict) and entry.get("version") == PROXIES[name].version:
-        return entry
-    return None
+def _current(entry: Any, name: str) -> bool:
+    """Whether an entry was computed by the current definition of ``name`` and is well-formed."""
+    if not isinstance(entry, dict):
+        return False
+    if entry.get("version") != (ACTIVATION_VERSION if name == FEATURES else PROXIES[name].version):
+        return False
+    if name == FEATURES:
+        return isinstance(entry.get("values"), dict) or entry.get("error") is not None
+    return True
+
+
+def _entry(row: dict, name: str) -> dict:
+    value, error, seconds = row[name], row[f"{name}:error"], row[f"{name}:seconds"]
+    version = ACTIVATION_VERSION if name == FEATURES else PROXIES[name].version
+    if name == FEATURES:
+        values = None if error is not None else {k: float(v) for k, v in value.items()}
+        return {"version": version, "values": values, "error": error, "seconds": seconds}
+    return {"version": version, "value": None if math.isnan(value) else value, "error": error, "seconds": seconds}
+
+
+def probe_records(benchmark: Benchmark, names: list[str], builder: str, seed: int, settings: ProbeSettings,
+                  ids: list[str], n_jobs: int = 1, device: str = "cpu", use_cache: bool = True,
+                  retry_failed: bool = False, with_features: bool = False,
+                  use_stored: bool = True) -> dict[str, dict]:
+    """Each architecture's record (entry name -> version, value(s), error, seconds) holding every requested entry,
+    from the cache, the stored values, or one probe of the architectures that lack some."""
+    wanted_names = names + ([FEATURES] if with_features else [])
+    store = _store(benchmark, builder, seed, settings, device) if use_cache else None
+    records = {arch_id: (store.read(arch_id) if store else None) or {} for arch_id in ids}
+    if use_stored and torch.device(device).type == "cpu":
+        shipped = stored.stored_records(benchmark, builder, seed, settings, entry_versions(names, with_features))
+        for arch_id, record in records.items():
+            for name, entry in shipped.get(arch_id, {}).items():
+                if name in wanted_names and not _current(record.get(name), name):
+                    record[name] = entry
+    todo: dict[str, list[str]] = {}
+    for arch_id in ids:
+        record = records[arch_id]
+        wanted = [n for n in wanted_names if not _current(record.get(n), n)
+                  or (retry_failed and record[n].get("error") is not None)]
+        if wanted:
+            todo[arch_id] = wanted
+    if todo:
+        log.info("probing %d architecture(s) of %s for %d proxies%s", len(todo), benchmark.name, len(names),
+                 " and the activation features" if with_features else "")
+        tasks = [(benchmark, arch_id, [n for n in wanted if n != FEATURES], builder, seed, settings, device,
+                  FEATURES in wanted) for arch_id, wanted in todo.items()]
+        for arch_id, row in zip(todo, parallel_imap(probe_arch, tasks, n_jobs, f"probe {benchmark.name}")):
+            record = dict(records[arch_id])
+            for name in todo[arch_id]:
+                record[name] = _entry(row, name)
+            records[arch_id] = record
+            if store:
+                store.write(arch_id, record)
+    return records
+
+
+def _settings(settings: ProbeSettings | None, batch: int | None, seq: int | None) -> ProbeSettings:
+    settings = settings or ProbeSettings()
+    return dataclasses.replace(settings, batch=batch or settings.batch, seq=seq or settings.seq)
 
 
 def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, builder: str | None = None,
                      seed: int = 0, batch: int | None = None, seq: int | None = None, n_jobs: int = 1,
                      use_cache: bool = True, retry_failed: bool = False, ids: list[str] | None = None,
-                     device: str = "cpu", settings: ProbeSettings | None = None) -> pd.DataFrame:
+                     device: str = "cpu", settings: ProbeSettings | None = None,
+                     use_stored: bool = True) -> pd.DataFrame:
     """Data-dependent proxy scores, one row per architecture: each proxy's value, ``:error`` and ``:seconds``.
 
     Parameters
@@ -109,6 +198,8 @@ def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, build
     settings : ProbeSettings, optional
         The whole probe: batch shape, token distribution or text, gradient source (its ``batch`` / ``seq`` give way
         to the arguments above when those are set).
+    use_stored : bool
+        Read the stored values of the shipped benchmarks where their provenance matches (``proxies.stored``).
     """
     names = list(names or probe_proxies())
     for name in names:
@@ -116,28 +207,8 @@ def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, build
             raise UnknownNameError("data-dependent proxy", name, probe_proxies())
     builder = benchmark.family.builder(builder)
     ids = [a.id for a in benchmark.archs] if ids is None else [benchmark.arch(i).id for i in ids]
-    settings = settings or ProbeSettings()
-    settings = dataclasses.replace(settings, batch=batch or settings.batch, seq=seq or settings.seq)
-    store = _store(benchmark, builder, seed, settings, device) if use_cache else None
-    records = {arch_id: (store.read(arch_id) if store else None) or {} for arch_id in ids}
-    todo: dict[str, list[str]] = {}
-    for arch_id in ids:
-        wanted = [n for n in names if _cached(records[arch_id], n) is None
-                  or (retry_failed and records[arch_id][n].get("error") is not None)]
-        if wanted:
-            todo[arch_id] = wanted
-    if todo:
-        log.info("probing %d architecture(s) of %s for %d proxies", len(todo), benchmark.name, len(names))
-        tasks = [(benchmark, arch_id, wanted, builder, seed, settings, device) for arch_id, wanted in todo.items()]
-        for arch_id, row in zip(todo, parallel_imap(probe_arch, tasks, n_jobs, "probe")):
-            record = dict(records[arch_id])
-            for name in todo[arch_id]:
-                value = row[name]
-                record[name] = {"version": PROXIES[name].version, "value": None if math.isnan(value) else value,
-                                "error": row[f"{name}:error"], "seconds": row[f"{name}:seconds"]}
-            records[arch_id] = record
-            if store:
-                store.write(arch_id, record)
+    records = probe_records(benchmark, names, builder, seed, _settings(settings, batch, seq), ids, n_jobs, device,
+                            use_cache, retry_failed, use_stored=use_stored)
     rows = []
     for arch_id in ids:
         row: dict[str, Any] = {"arch_id": arch_id}
@@ -157,4 +228,50 @@ def data_proxy_table(benchmark: Benchmark, names: list[str] | None = None, build
     return table
 
 
-__all__ = ["data_proxy_table", "probe_arch", "probe_proxies"]
+def activation_table(benchmark: Benchmark, builder: str | None = None, seed: int = 0, batch: int | None = None,
+                     seq: int | None = None, n_jobs: int = 1, use_cache: bool = True, device: str = "cpu",
+                     ids: list[str] | None = None, settings: ProbeSettings | None = None,
+                     use_stored: bool = True) -> pd.DataFrame:
+    """The activation features (``probing.activations``), one row per architecture (``featurize --with-activations``).
+
+    Read from the cache or the stored values where they match, else probed (the same records as the proxies').
+    An architecture whose probe failed gets NaN in every column, and the reason is logged.
+    """
+    builder = benchmark.family.builder(builder)
+    ids = [a.id for a in benchmark.archs] if ids is None else [benchmark.arch(i).id for i in ids]
+    records = probe_records(benchmark, [], builder, seed, _settings(settings, batch, seq), ids, n_jobs, device,
+                            use_cache, with_features=True, use_stored=use_stored)
+    columns = activation_feature_names()
+    rows, failed = [], []
+    for arch_id in ids:
+        entry = records[arch_id][FEATURES]
+        values = entry.get("values") or {}
+        if entry.get("error"):
+            failed.append((arch_id, entry["error"]))
+        rows.append({"arch_id": arch_id, **{c: float(values.get(c, math.nan)) for c in columns}})
+    if failed:
+        log.warning("the activation features failed on %d of %d architectures (first: %s on %s)", len(failed),
+                    len(ids), failed[0][1], failed[0][0])
+    return pd.DataFrame(rows, columns=["arch_id", *columns])
+
+
+def records_to_long(records: dict[str, dict], names: list[str], with_features: bool) -> pd.DataFrame:
+    """Records in the long values format: one row per (architecture, proxy or feature column)."""
+    rows = []
+    columns = activation_feature_names() if with_features else []
+    for arch_id, record in records.items():
+        for name in names:
+            entry = record[name]
+            rows.append((arch_id, name, math.nan if entry["value"] is None else float(entry["value"]),
+                         entry["error"], float(entry["seconds"])))
+        if with_features:
+            entry = record[FEATURES]
+            values = entry.get("values") or {}
+            for column in columns:
+                rows.append((arch_id, column, float(values.get(column, math.nan)), entry["error"],
+                             float(entry["seconds"])))
+    return pd.DataFrame(rows, columns=["arch_id", "proxy", "value", "failure", "seconds"])
+
+
+__all__ = ["FEATURES", "activation_table", "data_proxy_table", "entry_versions", "probe_arch", "probe_proxies",
+           "probe_records", "records_to_long"]
