@@ -25,7 +25,8 @@ from .errors import ConfigError, ZcDiscoverError
 from .export import EXPORT_FORMATS, render
 from .features import featurize as _weight_features
 from .formula import Formula
-from .metrics import rank_quality
+from .metrics import table_quality
+from .probe_values import probe_values
 from .runs import Run, check_output, load_run
 from .scoring import score_table, select_ids
 from .search.driver import export_meta, search_tables
@@ -205,7 +206,8 @@ def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, bui
         Per-architecture values computed before (``values.csv`` of ``compare -o``, or
         ``experiments/probe_values.py``'s files, e.g. probed on a GPU): the data-dependent proxies they hold are read
         from them instead of probed. Files computed on another benchmark or builder are refused (a DataFrame is
-        taken as it is: ``values.read_values`` and ``values.check_provenance`` check files).
+        taken as it is; files are checked by ``read_compared_values``: benchmark, builder, seed, probe settings and
+        proxy versions must match).
 
     Returns
     -------
@@ -216,8 +218,37 @@ def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, bui
     loaded = [load_run(r) if isinstance(r, (str, Path)) else r for r in (runs or [])]
     check_device((options or {}).get("device", "cpu"))
     if values is not None and not isinstance(values, pd.DataFrame):
-        values = read_values(values, benchmark.name, benchmark.family.builder(builder))
+        values = read_compared_values(values, benchmark, builder, seed, options)
     return _compare.compare(benchmark, proxies, builder, seed, n_jobs, table, options, loaded, ids, values)
+
+
+def read_compared_values(paths: list[str | Path], benchmark: Benchmark, builder: str | None = None, seed: int = 0,
+                         options: dict | None = None) -> pd.DataFrame:
+    """Values files checked against a comparison: benchmark, builder, seed, probe settings and every proxy's version
+    must be the request's (``values.read_values``), else one error saying what differs.
+
+    Parameters
+    ----------
+    paths : list of str or Path
+        Values files, each with its provenance JSON beside it.
+    benchmark : Benchmark
+    builder, seed : the models' reading and initialisation.
+    options : dict, optional
+        ``settings`` (a ``ProbeSettings``) or ``batch`` / ``seq``: the probe the values must come from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The long values.
+    """
+    from .probing import ProbeSettings
+    from .proxies import PROXIES
+    options = options or {}
+    settings = options.get("settings") or ProbeSettings()
+    settings = replace(settings, batch=options.get("batch") or settings.batch, seq=options.get("seq") or settings.seq)
+    expected = {"benchmark": benchmark.name, "builder": benchmark.family.builder(builder), "seed": int(seed),
+                "probe": settings.describe()}
+    return read_values(paths, expected, {name: proxy.version for name, proxy in PROXIES.items()})
 
 
 def _probe_family(model, vocab_size: int | None):
@@ -436,7 +467,7 @@ class ProxySearch:
         table = select_ids(featurize(benchmark, builder, self.seed, self.jobs, device=self.device), ids,
                            benchmark.name)
         values, reason = self.formula_.evaluate_with_reason(table)
-        quality = rank_quality(values, table["target"], table["n_params"]).as_dict()
+        quality = table_quality(values, table).as_dict()
         return {"benchmark": benchmark.name, "proxy": str(self.formula_), **quality,
                 "reason": quality["reason"] or reason}
 
@@ -469,4 +500,4 @@ class ProxySearch:
 
 
 __all__ = ["DEVICE_NAME", "ProxySearch", "check_device", "compare", "featurize", "load_benchmark", "load_run",
-           "check_proxy_or_formula", "score_model", "score_proxy"]
+           "check_proxy_or_formula", "probe_values", "read_compared_values", "score_model", "score_proxy"]

@@ -171,7 +171,31 @@ def build_parser() -> Parser:
     export.add_argument("--format", default="sympy", choices=["python", "latex", "sympy", "json"],
                         help="python: a standalone module; json: formula, LaTeX, features and provenance")
 
-    comp = _verb(verbs, "compare", [common, work], "many proxies side by side (tables, values, figures)",
+    probing = argparse.ArgumentParser(add_help=False)
+    probing.add_argument("--batch", type=POSITIVE, help="probe batch size of data-dependent proxies (default: the "
+                                                        "family's, 16)")
+    probing.add_argument("--seq", type=_integer(2, "--seq"), help="probe sequence length (default 128 FlexiBERT, "
+                                                                   "192 LTS)")
+    probing.add_argument("--tokens", choices=["uniform", "zipf"], default="uniform",
+                         help="probe token distribution (zipf: id k with probability ~ 1/(k+1))")
+    probing.add_argument("--text", metavar="FILE", help="probe with this text file's words (ids by frequency rank) "
+                                                        "instead of drawn tokens")
+    probing.add_argument("--gradient", choices=["task", "ones"], default="task",
+                         help="gradient source: the family's task loss, or ones back-propagated from the hidden "
+                              "states")
+
+    probe = _verb(verbs, "probe", [common, work, probing], "probe every architecture once and write its values "
+                  "file (data-dependent proxies and activation features)",
+                  "zc-discover probe lts-gpt2-wt103 --limit 20 -o gpt2-values.csv.gz")
+    probe.add_argument("name", metavar="NAME", help="benchmark name or lts:PATH")
+    probe.add_argument("-o", "--output", required=True, metavar="FILE",
+                       help="values file (.csv or .csv.gz); FILE's provenance is written beside it as NAME.json")
+    probe.add_argument("--proxies", nargs="+", metavar="P", help="data-dependent proxies (default: all registered)")
+    probe.add_argument("--no-activations", action="store_true", help="proxies only, not the activation features")
+    probe.add_argument("--ids", metavar="FILE", help="only these architecture ids, one per line")
+    probe.add_argument("--limit", type=POSITIVE, help="only the first N architectures (in the benchmark's order)")
+
+    comp = _verb(verbs, "compare", [common, work, probing], "many proxies side by side (tables, values, figures)",
                  "zc-discover compare nas-bench-bert --proxies params zerolm snip --limit 50 -o report/")
     comp.add_argument("name", metavar="NAME", help="benchmark name or lts:PATH")
     comp.add_argument("--proxies", nargs="+", metavar="P", help="proxies to compare (default: all registered)")
@@ -183,16 +207,6 @@ def build_parser() -> Parser:
                       help="per-architecture values computed before (values.csv of compare -o, or "
                            "experiments/probe_values.py, e.g. on a GPU): the proxies they hold are read, not probed")
     comp.add_argument("--limit", type=POSITIVE, help="only the first N architectures (in the benchmark's order)")
-    comp.add_argument("--batch", type=POSITIVE, help="probe batch size of data-dependent proxies (default: the "
-                                                     "family's, 16)")
-    comp.add_argument("--seq", type=_integer(2, "--seq"), help="probe sequence length (default 128 FlexiBERT, "
-                                                                "192 LTS)")
-    comp.add_argument("--tokens", choices=["uniform", "zipf"], default="uniform",
-                      help="probe token distribution (zipf: id k with probability ~ 1/(k+1))")
-    comp.add_argument("--text", metavar="FILE", help="probe with this text file's words (ids by frequency rank) "
-                                                     "instead of drawn tokens")
-    comp.add_argument("--gradient", choices=["task", "ones"], default="task",
-                      help="gradient source: the family's task loss, or ones back-propagated from the hidden states")
     comp.add_argument("--no-plots", action="store_true", help="tables only")
     comp.add_argument("--retry-failed", action="store_true",
                       help="probe again the architectures on which a cached data-dependent proxy failed")
@@ -303,25 +317,22 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``zc-discover compare NAME``: ``api.compare`` and ``compare.write_report``."""
-    from .api import check_device, check_proxy_or_formula, compare
-    from .compare import write_report
-    from .probing import ProbeSettings
-    from .probing.inputs import text_digest
+    from .api import check_device, check_proxy_or_formula, compare, read_compared_values
+    from .compare import compare_provenance, write_report
     from .runs import load_run
     from .scoring import read_ids
-    from .values import check_provenance, read_values
+    from .values import read_values
     check_device(args.device)
     for name in args.proxies or []:
         check_proxy_or_formula(name, None)   # before the benchmark is loaded (or downloaded)
-    settings = ProbeSettings(args.batch, args.seq, args.tokens, args.text, args.gradient)
-    if args.text:
-        text_digest(args.text)   # an unreadable text fails here, before any model is built
+    settings = _probe_settings(args)
     runs = [load_run(path) for path in args.runs]
     ids = read_ids(args.ids) if args.ids else None
-    values = read_values(args.values) if args.values else None   # a bad file fails before the benchmark loads
-    benchmark = _benchmark(args, args.name)
     if args.values:
-        check_provenance(args.values, benchmark.name, benchmark.family.builder(args.builder))
+        read_values(args.values)   # a bad file fails before the benchmark loads; its provenance is checked after
+    benchmark = _benchmark(args, args.name)
+    values = read_compared_values(args.values, benchmark, args.builder, args.seed, {"settings": settings}) \
+        if args.values else None
     if args.limit:
         ids = (ids or [a.id for a in benchmark.archs])[: args.limit]
     options = {k: v for k, v in (("settings", settings), ("retry_failed", args.retry_failed),
@@ -334,12 +345,40 @@ def cmd_compare(args: argparse.Namespace) -> int:
         log.warning("%s failed on %d architecture(s) (NaN there; reasons in values.csv with -o)", row.proxy,
                     row.failed)
     if args.output:
-        meta = {"benchmark": benchmark.name, "builder": benchmark.family.builder(args.builder), "seed": args.seed,
-                "n": len(report.attrs["arch_ids"]), "runs": [str(r.path) for r in runs],
-                "probe": {**settings.cache_key(), "tokens": settings.tokens, "text": settings.text,
-                          "gradient": settings.gradient, "device": args.device}}
+        meta = compare_provenance(benchmark, args.builder, args.seed, settings, args.device, report, runs)
         for path in write_report(report, args.output, meta, plots=not args.no_plots):
             log.info("wrote %s", path)
+    return 0
+
+
+def _probe_settings(args: argparse.Namespace):
+    """The probe the options describe; an unreadable ``--text`` fails here, before any model is built."""
+    from .probing import ProbeSettings
+    from .probing.inputs import text_digest
+    if args.text:
+        text_digest(args.text)
+    return ProbeSettings(args.batch, args.seq, args.tokens, args.text, args.gradient)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """``zc-discover probe NAME -o FILE``: ``api.probe_values``."""
+    from .api import check_device, probe_values
+    from .probe_values import check_proxies
+    from .scoring import read_ids
+    if not args.output.endswith((".csv", ".csv.gz")):
+        raise ZcDiscoverError(f"-o {args.output} must end in .csv or .csv.gz")
+    check_device(args.device)
+    names = check_proxies(args.proxies)
+    settings = _probe_settings(args)
+    ids = read_ids(args.ids) if args.ids else None
+    benchmark = _benchmark(args, args.name)
+    if args.limit:
+        ids = (ids or [a.id for a in benchmark.archs])[: args.limit]
+    meta = probe_values(benchmark, args.output, names, not args.no_activations, args.builder, args.seed, settings,
+                        ids, args.jobs, args.device)
+    print(f"{benchmark.name} ({meta['builder']}): {meta['n']} architectures x {len(meta['proxies'])} proxies"
+          f"{' + ' + str(len(meta['features'])) + ' feature columns' if meta['features'] else ''} in "
+          f"{meta['wall_seconds_this_run']:.0f} s -> {args.output}")
     return 0
 
 
@@ -387,8 +426,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "proxies": cmd_proxies, "features": cmd_features,
-            "featurize": cmd_featurize, "score": cmd_score, "compare": cmd_compare, "search": cmd_search,
-            "export": cmd_export}
+            "featurize": cmd_featurize, "score": cmd_score, "probe": cmd_probe, "compare": cmd_compare,
+            "search": cmd_search, "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,12 +11,13 @@ import pandas as pd
 
 from .benchmarks import Benchmark
 from .features import featurize
-from .metrics import rank_quality
+from .metrics import table_quality
 from .proxies import PROXIES, data_proxy_table, get_proxy
 from .scoring import proxy_scores, select_ids
 from .values import values_of
 
-COLUMNS = ["proxy", "spearman", "kendall", "kendall_iso_params", "top10_precision", "seconds_per_arch", "needs_data",
+COLUMNS = ["proxy", "spearman", "kendall", "kendall_size_matched", "partial_spearman", "kendall_iso_params",
+           "top10_precision", "seconds_per_arch", "needs_data",
            "needs_gradients", "n", "failed", "note"]
 
 
@@ -126,6 +127,17 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     return report
 
 
+def compare_provenance(benchmark: Benchmark, builder: str | None, seed: int, settings, device: str,
+                       report: pd.DataFrame, runs: list | None = None) -> dict:
+    """What ``compare.json`` records beside a report's ``values.csv``: what its values were computed on, so that
+    ``compare --values`` reads them back only for the same request (``values.read_values``)."""
+    compared = [name for name in report.attrs["scores"] if name in PROXIES]
+    return {"benchmark": benchmark.name, "builder": benchmark.family.builder(builder), "seed": int(seed),
+            "n": len(report.attrs["arch_ids"]), "runs": [str(r.path) for r in runs or []],
+            "probe": settings.describe(), "device": device,
+            "versions": {name: PROXIES[name].version for name in compared}}
+
+
 def values_table(report: pd.DataFrame) -> pd.DataFrame:
     """The per-architecture values behind a report: ``arch_id``, ``proxy``, ``value``, ``failure`` (long format),
     so that any number in it can be rechecked."""
@@ -144,8 +156,9 @@ def _quality_row(name: str, scores: np.ndarray, table: pd.DataFrame, only_finite
     """(the metric columns of one report row, the RankQuality behind them); ``only_finite`` ranks only the
     architectures the proxy is defined on."""
     keep = np.isfinite(scores) if only_finite else np.ones(len(scores), dtype=bool)
-    quality = rank_quality(scores[keep], table["target"].to_numpy(float)[keep], table["n_params"].to_numpy(float)[keep])
+    quality = table_quality(scores[keep], table[keep])
     return {"proxy": name, "spearman": quality.spearman, "kendall": quality.kendall,
+            "kendall_size_matched": quality.kendall_size_matched, "partial_spearman": quality.partial_spearman,
             "kendall_iso_params": quality.kendall_iso_params, "top10_precision": quality.top10_precision,
             "n": quality.n}, quality
 

@@ -12,7 +12,7 @@ from .benchmarks import Benchmark
 from .errors import DataError
 from .features import formula_features
 from .formula import Formula
-from .metrics import rank_quality
+from .metrics import table_quality
 from .proxies import ProxyContext, proxy_values
 from .runs import load_run
 
@@ -76,7 +76,7 @@ def score_table(benchmark: Benchmark, table: pd.DataFrame, proxy: str | None = N
     start = time.perf_counter()
     name, scores, info = proxy_scores(benchmark, table, proxy, formula, builder, seed, options)
     elapsed = time.perf_counter() - start
-    quality = rank_quality(scores, table["target"], table["n_params"])
+    quality = table_quality(scores, table)
     out = {"benchmark": benchmark.name, "proxy": name, "builder": builder, "seed": seed, **quality.as_dict(),
            "seconds_from_table": elapsed, "info": {k: v for k, v in info.items() if k != "errors"}}
     if info.get("reason") and not out["reason"]:

@@ -105,8 +105,6 @@ def write_values(values: pd.DataFrame, path: str | Path, meta: dict[str, Any]) -
 
 
 def _read_one(path: Path) -> pd.DataFrame:
-    from .files import check_regular
-    check_regular(path, "values file")
     try:
         frame = pd.read_csv(path, dtype={"arch_id": str, "proxy": str, "failure": str}, keep_default_na=False,
                             na_values={"value": ["", "nan", "NaN"], "seconds": ["", "nan", "NaN"],
@@ -157,8 +155,10 @@ def read_values(paths: list[str | Path], expected: dict[str, Any] | None = None,
         A missing or unreadable file or provenance, a missing column, a value that is neither a number nor empty,
         the same (id, proxy) twice with different values, or a file computed on something other than requested.
     """
+    from .files import check_regular
     frames = []
     for path in map(Path, paths):
+        check_regular(path, "values file")
         meta = provenance(path)
         frame = _read_one(path)
         check_provenance(path, meta, expected or {}, versions, set(frame["proxy"].unique()))

@@ -58,7 +58,7 @@ def space_ids(bench, builder: str | None, spaces_of: dict[Path, dict], limit: in
              and meta.get("builder") == builder]
     if not files:
         return [a.id for a in bench.archs][:limit], None
-    values = read_values(files, bench.name, builder)
+    values = read_values(files, {"benchmark": bench.name, "builder": builder})
     held = values[values["proxy"].isin(DATA_METHODS)].groupby("arch_id")["proxy"].nunique()
     ids = [a.id for a in bench.archs if held.get(a.id, 0) == len(DATA_METHODS)]
     if not ids:

@@ -77,7 +77,7 @@ def variants(text: str | None) -> dict[str, tuple[str, int, ProbeSettings]]:
 
 def read_ours(paths: list[Path], bench, builder: str | None, names: list[str], ids: list[str]) -> pd.DataFrame:
     """Our values from long values files (arch_id, proxy, value, ...): every (id, proxy) must be there."""
-    values = read_values(paths, bench.name, bench.family.builder(builder))
+    values = read_values(paths, {"benchmark": bench.name, "builder": bench.family.builder(builder)})
     return pd.DataFrame({"arch_id": ids, **{n: values_of(values, n, ids)[0] for n in names}})
 
 

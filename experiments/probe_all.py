@@ -3,31 +3,27 @@
     python experiments/probe_all.py [--only NAME:BUILDER ...] [--jobs 2] [--limit N] [--out data/values]
 
 Every registered data-dependent proxy and every activation feature column, from one probe of each architecture
-(16 x 128 uniform random tokens for NAS-Bench-BERT, 16 x 192 for the LTS models; seed 0). Each architecture's values
-are cached as soon as it is probed, so a stopped run continues where it stopped; stored values that still match are
+(16 x 128 uniform random tokens for NAS-Bench-BERT, 16 x 192 for the LTS models; seed 0): ``zc-discover probe`` for
+each benchmark, with a progress line and the time left after every 20 architectures. Each architecture's values are
+cached as soon as it is probed, so a stopped run continues where it stopped; stored values that still match are
 reused, so after a change of one proxy's definition only that proxy is probed again. Writes
 ``<out>/<benchmark>-<builder>.csv.gz`` (arch_id, proxy, value, failure, seconds) and ``<benchmark>-<builder>.json``
-(benchmark digest, builder, seed, probe settings, code versions, wall time), which ``compare``, ``score``, ``search
---with-activations`` and the experiments read instead of probing.
+(benchmark digest, builder, seed, probe settings, code versions and commit, wall time), which ``compare``,
+``score``, ``search --with-activations`` and the experiments read instead of probing.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
-from discover import __version__, load_benchmark
-from discover.probing import ProbeSettings
-from discover.probing.activations import activation_feature_names
-from discover.proxies.probe_table import entry_versions, probe_proxies, probe_records, records_to_long
-from discover.proxies.stored import requested_provenance, values_dir
-from discover.values import write_values
+from discover import load_benchmark
+from discover.probe_values import probe_values
+from discover.proxies.stored import values_dir
 
 SHIPPED = ("nas-bench-bert:as-trained", "nas-bench-bert:legacy", "lts-gpt2-wt103:as-trained",
            "lts-txl-wt103-homogeneous:as-trained", "lts-txl-wt103:as-trained")
@@ -45,35 +41,6 @@ def code_commit() -> str | None:
     return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def probe_benchmark(name: str, builder: str, jobs: int, limit: int | None, chunk: int, out: Path) -> Path:
-    """Probe one benchmark in chunks (a progress line with the ETA after each), then write its values file."""
-    bench = load_benchmark(name)
-    settings = ProbeSettings()
-    names = list(probe_proxies())
-    ids = [a.id for a in bench.archs][:limit]
-    start, records = time.perf_counter(), {}
-    for first in range(0, len(ids), chunk):
-        part = ids[first:first + chunk]
-        records.update(probe_records(bench, names, builder, 0, settings, part, jobs, with_features=True))
-        done, elapsed = first + len(part), time.perf_counter() - start
-        eta = elapsed / done * (len(ids) - done)
-        print(f"{name} ({builder}): {done}/{len(ids)} architectures, {elapsed:.0f} s, ETA {eta / 60:.1f} min",
-              flush=True)
-    wall = time.perf_counter() - start
-    values = records_to_long(records, names, with_features=True)
-    meta = {**requested_provenance(bench, builder, 0, settings), "n": len(ids), "complete": len(ids) == len(bench),
-            "proxies": names, "features": activation_feature_names(), "versions": entry_versions(names, True),
-            "zc_discover": __version__, "commit": code_commit(), "python": platform.python_version(), "machine": platform.machine(),
-            "jobs": jobs, "wall_seconds_this_run": round(wall, 1),
-            "note": "wall_seconds_this_run counts only this invocation; architectures read from the cache cost ~0"}
-    path, _ = write_values(values, out / f"{name}-{builder}.csv.gz", meta)
-    failed = values.loc[values["failure"].notna(), ["arch_id", "proxy"]].drop_duplicates()
-    print(f"{name} ({builder}): {len(ids)} architectures x {len(names)} proxies + "
-          f"{len(activation_feature_names())} feature columns in {wall:.0f} s -> {path} ({len(failed)} failed values)",
-          flush=True)
-    return path
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", default=list(SHIPPED), metavar="NAME:BUILDER",
@@ -86,11 +53,21 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = args.out or values_dir()
     torch.set_num_threads(1)
+    commit = code_commit()
     for item in args.only:
         name, _, builder = item.partition(":")
         if not builder:
             sys.exit(f"probe_all.py: give NAME:BUILDER, got {item!r}")
-        probe_benchmark(name, builder, args.jobs, args.limit, args.chunk, out)
+        bench = load_benchmark(name)
+        ids = [a.id for a in bench.archs][: args.limit]
+
+        def report(done, total, seconds, name=name, builder=builder):
+            print(f"{name} ({builder}): {done}/{total} architectures, {seconds:.0f} s, about "
+                  f"{seconds / done * (total - done) / 60:.1f} min left", flush=True)
+        meta = probe_values(bench, out / f"{name}-{builder}.csv.gz", builder=builder, ids=ids, n_jobs=args.jobs,
+                            chunk=args.chunk, commit=commit, on_progress=report)
+        print(f"{name} ({builder}): {meta['n']} architectures x {len(meta['proxies'])} proxies + "
+              f"{len(meta['features'])} feature columns in {meta['wall_seconds_this_run']:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

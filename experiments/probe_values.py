@@ -3,15 +3,15 @@
     python experiments/probe_values.py NAME [--builder legacy] [--proxies P ...] [--batch B --seq S]
         [--tokens uniform|zipf | --text FILE] [--gradient task|ones] [--device cuda] [--jobs 4] -o FILE.csv
 
-Writes ``arch_id, proxy, value, failure, seconds`` (the columns of ``compare``'s values.csv, plus each proxy's cost on
-that architecture) and, beside it, ``FILE.json`` with the benchmark, builder, probe settings, device, torch version
-and wall time. ``fidelity.py --values`` and ``cross_space.py --values`` read these files, so the probing can run on
+Writes ``arch_id, proxy, value, failure, seconds`` (the long values format; ``.csv.gz`` compresses) and, beside it,
+``FILE.json``: the benchmark and its digest, builder, seed, probe settings, every proxy's version, device, torch
+version and wall time - what ``compare --values`` checks before it reads a value. ``experiments/probe_all.py`` does
+this for every shipped benchmark at once. ``fidelity.py --values`` and ``cross_space.py --values`` read these files, so the probing can run on
 another machine (a GPU) and every figure drawn from it can be rechecked.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -20,16 +20,9 @@ import torch
 
 from discover import load_benchmark
 from discover.probing import ProbeSettings
-from discover.proxies import data_proxy_table, probe_proxies
-
-
-def long_values(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """A data_proxy_table in the long format of values.csv, with each proxy's seconds."""
-    rows = [{"arch_id": row["arch_id"], "proxy": name, "value": row[name],
-             "failure": row[f"{name}:error"] if pd.notna(row[f"{name}:error"]) else None,
-             "seconds": row[f"{name}:seconds"]}
-            for _, row in table.iterrows() for name in names]
-    return pd.DataFrame(rows, columns=["arch_id", "proxy", "value", "failure", "seconds"])
+from discover.proxies import PROXIES, data_proxy_table, probe_proxies
+from discover.proxies.stored import values_provenance
+from discover.values import long_values, write_values
 
 
 def main() -> None:
@@ -64,16 +57,14 @@ def main() -> None:
                                       ids=ids[first:first + args.chunk], device=args.device, settings=settings))
     table = pd.concat(parts, ignore_index=True)
     wall = time.perf_counter() - start
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    long_values(table, names).to_csv(args.output, index=False)
     ids = table["arch_id"].tolist()
-    meta = {"benchmark": bench.name, "builder": bench.family.builder(args.builder), "seed": args.seed,
-            "n": len(ids), "proxies": names, "probe": {**settings.cache_key(), "tokens": settings.tokens,
-                                                        "gradient": settings.gradient},
-            "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
-            "torch": torch.__version__, "jobs": args.jobs, "wall_seconds": round(wall, 1),
-            "complete": len(ids) == len(bench.archs[: args.limit])}
-    args.output.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    builder = bench.family.builder(args.builder)
+    meta = values_provenance(bench, builder, args.seed, settings, names, [],
+                             {name: PROXIES[name].version for name in names}, n=len(ids),
+                             complete=len(ids) == len(bench.archs[: args.limit]), jobs=args.jobs,
+                             wall_seconds=round(wall, 1))
+    meta["device"] = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
+    write_values(long_values(table, names), args.output, meta)
     print(f"{bench.name} ({meta['builder']}): {len(ids)} architectures x {len(names)} proxies in {wall:.0f} s on "
           f"{meta['device']} -> {args.output}", flush=True)
 

@@ -21,7 +21,7 @@ LAYERS = [
     ["discover.runs"],
     ["discover.search"],
     ["discover.scoring", "discover.reference"],
-    ["discover.compare"],
+    ["discover.compare", "discover.probe_values"],
     ["discover.api"],
     ["discover.cli", "discover.__main__"],
     ["discover"],          # the package itself only re-exports the API

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from discover import compare, load_benchmark
-from discover.compare import values_table
+from discover.compare import compare_provenance, write_report
 from discover.errors import DataError
+from discover.probing import ProbeSettings
 from discover.values import read_values
 from tests.test_loaders import GPT2, lts_folder
 
@@ -24,18 +25,23 @@ def tiny_lts(tmp_path):
 def probed(tiny_lts, tmp_path):
     """A report that probed, and its values written the way ``compare -o`` writes them."""
     report = compare(tiny_lts, ["params", "grad_norm", "snip"], options=PROBE)
-    path = tmp_path / "report" / "values.csv"
-    path.parent.mkdir()
-    values_table(report).to_csv(path, index=False)
-    (path.parent / "compare.json").write_text(json.dumps({"benchmark": tiny_lts.name, "builder": "as-trained"}))
-    return report, path
+    settings = ProbeSettings(**PROBE)
+    write_report(report, tmp_path / "report", compare_provenance(tiny_lts, None, 0, settings, "cpu", report),
+                 plots=False)
+    return report, tmp_path / "report" / "values.csv"
+
+
+def rewrite_provenance(path, **changes):
+    meta_path = path.parent / "compare.json"
+    meta = {**json.loads(meta_path.read_text()), **changes}
+    meta_path.write_text(json.dumps(meta))
 
 
 def test_a_comparison_from_values_files_probes_nothing_and_equals_the_probed_one(tiny_lts, probed, monkeypatch):
     from discover.proxies import probe_table
     report, path = probed
     monkeypatch.setattr(probe_table, "probe_arch", lambda *args: pytest.fail("probed although values were given"))
-    again = compare(tiny_lts, ["params", "grad_norm", "snip"], values=[path])
+    again = compare(tiny_lts, ["params", "grad_norm", "snip"], values=[path], options=PROBE)
     for name in ("grad_norm", "snip"):
         np.testing.assert_array_equal(again.attrs["scores"][name], report.attrs["scores"][name])
     pd.testing.assert_frame_equal(again.set_index("proxy")[["spearman", "kendall", "n", "failed"]].sort_index(),
@@ -47,7 +53,7 @@ def test_weight_only_proxies_are_computed_whatever_the_files_say(tiny_lts, probe
     values = pd.read_csv(path)
     values.loc[values.proxy == "params", "value"] = 1.0   # a constant, if it were read
     values.to_csv(path, index=False)
-    again = compare(tiny_lts, ["params"], values=[path])
+    again = compare(tiny_lts, ["params"], values=[path], options=PROBE)
     np.testing.assert_array_equal(again.attrs["scores"]["params"], report.attrs["scores"]["params"])
 
 
@@ -64,7 +70,7 @@ def test_failures_in_a_values_file_stay_failures(tiny_lts, probed):
     broken = (values.proxy == "snip") & (values.arch_id == values.arch_id.iloc[0])
     values.loc[broken, "value"], values.loc[broken, "failure"] = np.nan, "out of memory"
     values.to_csv(path, index=False)
-    row = compare(tiny_lts, ["snip"], values=[path]).set_index("proxy").loc["snip"]
+    row = compare(tiny_lts, ["snip"], values=[path], options=PROBE).set_index("proxy").loc["snip"]
     assert row.failed == 1 and "out of memory" in row.note and row.n == len(tiny_lts) - 1
 
 
@@ -72,15 +78,35 @@ def test_values_for_too_few_architectures_name_the_missing_and_the_fix(tiny_lts,
     _, path = probed
     values = pd.read_csv(path)
     values[values.arch_id != values.arch_id.iloc[-1]].to_csv(path, index=False)
-    with pytest.raises(DataError, match="no snip for 1 of the 3 architectures.*probe_values.py"):
-        compare(tiny_lts, ["snip"], values=[path])
+    with pytest.raises(DataError, match="no snip for 1 of the 3 architectures.*probe_all.py"):
+        compare(tiny_lts, ["snip"], values=[path], options=PROBE)
 
 
-def test_values_of_another_benchmark_are_refused(tiny_lts, probed):
+@pytest.mark.parametrize("changes, options, message", [
+    ({"benchmark": "lts-txl-wt103"}, PROBE, "computed with benchmark 'lts-txl-wt103'"),
+    ({"builder": "legacy"}, PROBE, "computed with builder 'legacy'"),
+    ({"seed": 5}, PROBE, "computed with seed 5, not 0"),
+    ({}, {"batch": 4, "seq": 8}, "computed with probe .*'batch': 2"),
+    ({"probe": {**ProbeSettings(**PROBE).describe(), "tokens": "zipf"}}, PROBE, "'tokens': 'zipf'"),
+    ({"versions": {"snip": 0, "grad_norm": 1, "params": 1}}, PROBE, "snip was computed by version 0 .* current one is 1"),
+    ({"versions": None}, PROBE, "does not record the proxies' versions"),
+])
+def test_values_of_another_request_are_refused_saying_what_differs(tiny_lts, probed, changes, options, message):
     _, path = probed
-    (path.parent / "compare.json").write_text(json.dumps({"benchmark": "lts-txl-wt103", "builder": "as-trained"}))
-    with pytest.raises(DataError, match="computed on benchmark 'lts-txl-wt103'"):
-        compare(tiny_lts, ["snip"], values=[path])
+    meta = json.loads((path.parent / "compare.json").read_text())
+    if changes.get("versions", 1) is None:
+        meta.pop("versions")
+        changes = {}
+    (path.parent / "compare.json").write_text(json.dumps({**meta, **changes}))
+    with pytest.raises(DataError, match=message):
+        compare(tiny_lts, ["snip"], values=[path], options=options)
+
+
+def test_a_values_file_without_its_provenance_is_refused(tiny_lts, probed):
+    _, path = probed
+    (path.parent / "compare.json").unlink()
+    with pytest.raises(DataError, match="no provenance beside it"):
+        compare(tiny_lts, ["snip"], values=[path], options=PROBE)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -91,17 +117,19 @@ def test_values_of_another_benchmark_are_refused(tiny_lts, probed):
 def test_malformed_values_files(tmp_path, text, message):
     path = tmp_path / "values.csv"
     path.write_text(text)
+    (tmp_path / "values.json").write_text("{}")
     with pytest.raises(DataError, match=message):
         read_values([path])
 
 
 def test_a_file_that_is_not_there(tmp_path):
-    with pytest.raises(DataError, match="not a readable values file"):
+    with pytest.raises(DataError, match="values file does not exist"):
         read_values([tmp_path / "nothing.csv"])
 
 
 def test_the_same_value_twice_is_one_value(tmp_path):
     path = tmp_path / "values.csv"
     path.write_text("arch_id,proxy,value\na,snip,1.5\na,snip,1.5\nb,snip,\n")
+    (tmp_path / "values.json").write_text("{}")
     values = read_values([path])
     assert len(values) == 2 and values.value.iloc[0] == 1.5 and np.isnan(values.value.iloc[1])

@@ -56,6 +56,14 @@ def requested_provenance(benchmark: Benchmark, builder: str, seed: int, settings
             "torch": torch.__version__, "device": "cpu"}
 
 
+def values_provenance(benchmark: Benchmark, builder: str, seed: int, settings: ProbeSettings, names: list[str],
+                      features: list[str], versions: dict[str, int], **extra: Any) -> dict[str, Any]:
+    """The JSON written beside a values file of probe values: the request it answers (``requested_provenance``), the
+    proxies and feature columns it holds, their versions, and ``extra`` facts (wall time, machine, commit)."""
+    return {**requested_provenance(benchmark, builder, seed, settings), "proxies": list(names),
+            "features": list(features), "versions": dict(versions), **extra}
+
+
 def _say_once(key: tuple, message: str, *args) -> None:
     if key not in _said:
         _said.add(key)
@@ -117,4 +125,4 @@ def stored_records(benchmark: Benchmark, builder: str, seed: int, settings: Prob
     return records
 
 
-__all__ = ["ENV_VALUES", "requested_provenance", "stored_path", "stored_records", "values_dir"]
+__all__ = ["ENV_VALUES", "requested_provenance", "stored_path", "stored_records", "values_dir", "values_provenance"]

@@ -22,7 +22,7 @@ from .. import runs
 from ..errors import DataError, ZcDiscoverError
 from ..export import render
 from ..formula import Formula
-from ..metrics import rank_quality
+from ..metrics import table_quality
 from ..parallel import parallel_imap
 from ..plots import run_figures
 from .gp import TreeEvaluator, TreeSyntaxError, make_pset, parse_tree, tree_to_sympy
@@ -30,7 +30,8 @@ from .loop import SearchConfig, StageResult, run_stage, stage_seeds
 from .plan import plan_stages, search_features
 
 log = logging.getLogger(__name__)
-HELD_OUT_KEYS = ("spearman", "kendall", "kendall_iso_params", "top10_precision")
+HELD_OUT_KEYS = ("spearman", "kendall", "kendall_size_matched", "partial_spearman", "kendall_iso_params",
+                 "top10_precision")
 SESSIONS = "sessions.json"
 
 
@@ -188,8 +189,7 @@ def _write_run(path, tables, transfer, config, results, run_config, features, ps
         missing = [f for f in formula.features if f not in table.columns]
         if missing:
             raise DataError(f"{name} lacks the feature(s) {', '.join(missing)} that the formula needs")
-        metrics["transfer"][name] = rank_quality(formula.evaluate(table), table["target"],
-                                                 table["n_params"]).as_dict()
+        metrics["transfer"][name] = table_quality(formula.evaluate(table), table).as_dict()
     metrics = runs.finite_or_none(metrics)
     runs.write_json(path / "metrics.json", metrics)
     front = pd.DataFrame(final.front)

@@ -29,7 +29,7 @@ from deap import base, creator, gp, tools
 from scipy import stats
 
 from ..errors import ConfigError
-from ..metrics import rank_quality
+from ..metrics import iso_param_pairs, rank_quality
 from ..parallel import exit_if_orphaned
 from .checkpoint import load_checkpoint, restore_front, restore_population, write_checkpoint
 from .gp import (DEFAULT_OPERATORS, WORST, TreeEvaluator, crossover_one_point, generate, make_pset, parse_tree,
@@ -37,7 +37,10 @@ from .gp import (DEFAULT_OPERATORS, WORST, TreeEvaluator, crossover_one_point, g
 from .selection import choose, one_standard_error
 
 log = logging.getLogger(__name__)
-FITNESSES = ("spearman", "kendall")
+# spearman / kendall: rank correlation with the target; iso: Kendall tau-b over the training pairs whose non-embedding
+# sizes are within 10% (metrics.kendall_size_matched); partial: Spearman given log non-embedding size
+# (metrics.partial_spearman). The last two ask for what a parameter count cannot give.
+FITNESSES = ("spearman", "kendall", "iso", "partial")
 AGGREGATES = ("min", "mean")
 
 
@@ -93,6 +96,7 @@ class Problem:
     columns: dict[str, np.ndarray]
     target: np.ndarray
     n_params: np.ndarray
+    size: np.ndarray             # non-embedding parameters (the size that size-controlled metrics hold fixed)
     arch_ids: list[str]
     train: np.ndarray            # rows the stage may learn from (inner-train: fitness)
     validation: np.ndarray       # inner validation rows: choosing among the front
@@ -123,18 +127,52 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
     return stats.rankdata(values, axis=1)
 
 
-def batch_correlation(values: np.ndarray, target: np.ndarray, kind: str, ranks: np.ndarray | None = None
-                      ) -> np.ndarray:
-    """Signed rank correlation of each row of ``values`` (P x n) with ``target`` (n)."""
+def _spearman_rows(ranks: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Spearman of each row of average ``ranks`` (P x n) with the vector ``other`` (n)."""
+    centred = ranks - (ranks.shape[1] + 1) / 2.0   # average ranks always have mean (n + 1) / 2
+    other_ranks = stats.rankdata(other)
+    other_ranks -= other_ranks.mean()
+    denominator = np.sqrt(np.einsum("ij,ij->i", centred, centred) * (other_ranks @ other_ranks))
+    with np.errstate(all="ignore"):
+        return (centred @ other_ranks) / denominator
+
+
+def _size_matched_kendall_rows(values: np.ndarray, target: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Kendall tau-b of each row over the pairs of near-equal size (``metrics.kendall_size_matched``), in chunks."""
+    i, j = iso_param_pairs(size)
+    if not len(i):
+        return np.full(len(values), np.nan)
+    dy = np.sign(target[i] - target[j])
+    tied_y = np.count_nonzero(dy == 0)
+    out = np.empty(len(values))
+    step = max(1, 4_000_000 // len(i))
+    for start in range(0, len(values), step):
+        dx = np.sign(values[start:start + step, i] - values[start:start + step, j])
+        tied_x = np.count_nonzero(dx == 0, axis=1)
+        denominator = np.sqrt((len(i) - tied_x) * float(len(i) - tied_y))
+        with np.errstate(all="ignore"):
+            out[start:start + step] = (dx @ dy) / denominator
+    return out
+
+
+def batch_correlation(values: np.ndarray, target: np.ndarray, kind: str, ranks: np.ndarray | None = None,
+                      size: np.ndarray | None = None) -> np.ndarray:
+    """Signed rank quality of each row of ``values`` (P x n) against ``target`` (n) under the fitness ``kind``
+    (``size``, the non-embedding sizes, for ``iso`` and ``partial``)."""
     if kind == "kendall":
         return np.array([stats.kendalltau(row, target).statistic for row in values])
+    if kind == "iso":
+        return _size_matched_kendall_rows(values, target, size)
     ranks = average_ranks(values) if ranks is None else ranks
-    centred = ranks - (ranks.shape[1] + 1) / 2.0   # average ranks always have mean (n + 1) / 2
-    target_ranks = stats.rankdata(target)
-    target_ranks -= target_ranks.mean()
-    denominator = np.sqrt(np.einsum("ij,ij->i", centred, centred) * (target_ranks @ target_ranks))
+    spearman = _spearman_rows(ranks, target)
+    if kind != "partial":
+        return spearman
+    with_size = _spearman_rows(ranks, size)
+    target_size = stats.spearmanr(target, size).statistic
     with np.errstate(all="ignore"):
-        return (centred @ target_ranks) / denominator
+        partial = (spearman - with_size * target_size) / np.sqrt((1 - with_size ** 2) * (1 - target_size ** 2))
+    # a formula ordered exactly as size knows nothing beyond it (metrics.partial_spearman gives it 0 too)
+    return np.where(1 - with_size ** 2 <= 1e-12, 0.0, partial)
 
 
 class Scorer:
@@ -183,7 +221,8 @@ class Scorer:
             valid &= ok
             fit[~ok] = np.arange(fit.shape[1])  # any non-constant row; its score is discarded below
             ranks = average_ranks(fit)
-            per_problem[index] = batch_correlation(fit, problem.target[problem.train], self.kind, ranks)
+            per_problem[index] = batch_correlation(fit, problem.target[problem.train], self.kind, ranks,
+                                                   problem.size[problem.train])
             key_parts.append(ranks.astype(np.float32))
         # Two trees that order every space's training architectures alike are one candidate.
         keys = np.concatenate(key_parts, axis=1)
@@ -210,7 +249,8 @@ class Scorer:
                 finite = np.isfinite(values).all(axis=1) & (np.ptp(np.nan_to_num(values), axis=1) > 0)
                 finite_all &= finite
                 per_problem[index] = batch_correlation(np.where(finite[:, None], values, 0.0),
-                                                       problem.target[problem.validation], self.kind)
+                                                       problem.target[problem.validation], self.kind,
+                                                       size=problem.size[problem.validation])
             result = np.where(finite_all, self._combine(per_problem), WORST)
             for (name, _), value in zip(todo, result):
                 self.validation_memo[name] = float(value) if math.isfinite(value) else WORST
@@ -396,7 +436,8 @@ def _finish(stage, seed, problems, logbook, config, scorer, pset, seconds) -> St
         if len(problem.heldout):
             values = evaluator(tree)[problem.heldout]
             heldout[problem.name] = rank_quality(values, problem.target[problem.heldout],
-                                                 problem.n_params[problem.heldout]).as_dict()
+                                                 problem.n_params[problem.heldout],
+                                                 problem.size[problem.heldout]).as_dict()
     return StageResult(stage, seed, chosen["tree"], chosen["formula"], int(chosen["complexity"]),
                        float(chosen["train"]), float(chosen["validation"]), heldout,
                        table.drop(columns=["train_mean"]).to_dict("records"), logbook, seconds, scorer.evaluations,

@@ -50,8 +50,10 @@ def _problem(name: str, table: pd.DataFrame, features: list[str], learn: np.ndar
     # Rows reordered as [train | validation | held out], so that each part is a contiguous slice of every column.
     order = np.concatenate([train, validation, heldout]).astype(int)
     sizes = np.cumsum([len(train), len(validation), len(heldout)])
+    size = table["params_nonembedding"] if "params_nonembedding" in table else table["n_params"]
     return Problem(name, {f: table[f].to_numpy(float)[order] for f in features},
                    table["target"].to_numpy(float)[order], table["n_params"].to_numpy(float)[order],
+                   size.to_numpy(float)[order],
                    table["arch_id"].astype(str).to_numpy()[order].tolist(), np.arange(sizes[0]),
                    np.arange(sizes[0], sizes[1]), np.arange(sizes[1], sizes[2]))
 

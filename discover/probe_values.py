@@ -1,0 +1,107 @@
+"""Probe a benchmark's architectures once and write their values file: ``zc-discover probe`` and
+``experiments/probe_all.py`` (which stores every shipped benchmark's under ``data/values``).
+
+Every architecture's values are cached as soon as it is probed, so a stopped run continues where it stopped; values
+already stored for the same request are reused, so after one proxy's definition changed only that proxy is probed.
+"""
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .benchmarks import Benchmark
+from .probing import ProbeSettings
+from .probing.activations import activation_feature_names
+from .proxies.probe_table import entry_versions, probe_proxies, probe_records, records_to_long
+from .proxies.registry import PROXIES
+from .proxies.stored import values_provenance
+from .values import write_values
+from .version import __version__
+
+log = logging.getLogger(__name__)
+
+
+def probe_values(benchmark: Benchmark, output: str | Path, proxies: list[str] | None = None,
+                 with_features: bool = True, builder: str | None = None, seed: int = 0,
+                 settings: ProbeSettings | None = None, ids: list[str] | None = None, n_jobs: int = 1,
+                 device: str = "cpu", chunk: int = 20, commit: str | None = None,
+                 on_progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
+    """Probe ``benchmark``'s architectures for data-dependent proxies (and the activation features) and write the
+    long values file ``output`` (``.csv`` or ``.csv.gz``) with its provenance JSON beside it.
+
+    Parameters
+    ----------
+    benchmark : Benchmark
+    output : str or Path
+        The values file; ``NAME.json`` beside it says what it was computed on.
+    proxies : list of str, optional
+        Data-dependent proxies (default: every registered one).
+    with_features : bool
+        Also the activation feature columns (``featurize --with-activations``).
+    builder, seed, settings : the models' reading and initialisation, and the probe.
+    ids : list of str, optional
+        Only these architectures (default: all).
+    n_jobs : int
+        Parallel workers.
+    device : str
+        Where models are probed.
+    chunk : int
+        Architectures between two progress reports.
+    commit : str, optional
+        The code version to record (``experiments/probe_all.py`` passes the git commit).
+    on_progress : callable, optional
+        ``on_progress(done, total, seconds)`` after each chunk (default: a log line with the time left).
+
+    Returns
+    -------
+    dict
+        The provenance written beside the values.
+    """
+    names = list(proxies or probe_proxies())
+    builder = benchmark.family.builder(builder)
+    settings = settings or ProbeSettings()
+    ids = [a.id for a in benchmark.archs] if ids is None else [benchmark.arch(i).id for i in ids]
+    start, records = time.perf_counter(), {}
+    for first in range(0, len(ids), max(1, chunk)):
+        part = ids[first:first + max(1, chunk)]
+        records.update(probe_records(benchmark, names, builder, seed, settings, part, n_jobs, device,
+                                     with_features=with_features))
+        done, elapsed = first + len(part), time.perf_counter() - start
+        if on_progress is not None:
+            on_progress(done, len(ids), elapsed)
+        else:
+            log.info("%s (%s): %d/%d architectures, %.0f s, about %.1f min left", benchmark.name, builder, done,
+                     len(ids), elapsed, elapsed / done * (len(ids) - done) / 60)
+    wall = time.perf_counter() - start
+    features = activation_feature_names() if with_features else []
+    versions = entry_versions(names, with_features)
+    meta = values_provenance(benchmark, builder, seed, settings, names, features, versions, n=len(ids),
+                             complete=len(ids) == len(benchmark), zc_discover=__version__, commit=commit,
+                             python=platform.python_version(), machine=platform.machine(), jobs=n_jobs,
+                             wall_seconds_this_run=round(wall, 1),
+                             note="wall_seconds_this_run counts only this invocation; architectures read from the "
+                                  "cache or the stored values cost it nothing")
+    if torch.device(device).type != "cpu":
+        meta["device"] = torch.device(device).type
+    write_values(records_to_long(records, names, with_features), output, meta)
+    failed = sum(bool(records[i][n].get("error")) for i in ids for n in names)
+    log.info("%s (%s): %d architectures x %d proxies%s in %.0f s -> %s (%d failed values)", benchmark.name, builder,
+             len(ids), len(names), f" + {len(features)} feature columns" if features else "", wall, output, failed)
+    return meta
+
+
+def check_proxies(names: list[str] | None) -> list[str]:
+    """The data-dependent proxies named (every registered one for None), unknown ones refused with suggestions."""
+    from .errors import UnknownNameError
+    for name in names or []:
+        if name not in PROXIES or not PROXIES[name].needs_probe:
+            raise UnknownNameError("data-dependent proxy", name, probe_proxies())
+    return list(names or probe_proxies())
+
+
+__all__ = ["check_proxies", "probe_values"]
