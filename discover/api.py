@@ -106,13 +106,31 @@ def featurize(benchmark: Benchmark | str, builder: str | None = None, seed: int 
     benchmark = _benchmark(benchmark)
     check_device(device)
     table = _weight_features(benchmark, builder, seed, n_jobs, backend, scheduler, device, use_cache)
-    if not with_activations:
-        return table
+    return _add_activations(benchmark, table, builder, seed, n_jobs, use_cache, device) if with_activations else table
+
+
+def _add_activations(benchmark: Benchmark, table: pd.DataFrame, builder: str | None, seed: int, n_jobs: int,
+                     use_cache: bool = True, device: str = "cpu") -> pd.DataFrame:
+    """``table`` with the activation features of its rows' architectures (read where stored, else probed)."""
     from .proxies.probe_table import activation_table
-    extra = activation_table(benchmark, builder, seed, n_jobs=n_jobs, use_cache=use_cache, device=device)
+    extra = activation_table(benchmark, builder, seed, n_jobs=n_jobs, use_cache=use_cache, device=device,
+                             ids=table["arch_id"].astype(str).tolist())
     merged = table.merge(extra, on="arch_id", how="left", validate="one_to_one")
     merged.attrs.update(table.attrs)
     return merged
+
+
+def formula_columns() -> list[str]:
+    """Every column a formula may read: the weight features and the data-dependent activation features."""
+    from .features import formula_features, table_columns
+    from .probing.activations import activation_feature_names
+    return formula_features(table_columns()) + activation_feature_names()
+
+
+def reads_activations(formula: Formula | None) -> bool:
+    """Whether a formula reads an activation feature (scoring it then probes the architectures it is scored on)."""
+    from .probing.activations import activation_feature_names
+    return formula is not None and bool(set(formula.features) & set(activation_feature_names()))
 
 
 def check_proxy_or_formula(proxy: str | None, formula: str | Formula | None,
@@ -123,7 +141,7 @@ def check_proxy_or_formula(proxy: str | None, formula: str | Formula | None,
     ----------
     proxy, formula : exactly one of a registered proxy name (or ``run:RUN_DIR``) and a formula.
     columns : iterable of str, optional
-        The columns a formula may read (default: those of a weight-feature table).
+        The columns a formula may read (default: ``formula_columns()``, weight and activation features).
 
     Returns
     -------
@@ -133,7 +151,7 @@ def check_proxy_or_formula(proxy: str | None, formula: str | Formula | None,
     ------
     ConfigError, UnknownNameError, FormulaError
     """
-    from .features import formula_features, table_columns
+    from .features import formula_features
     from .proxies import get_proxy
     if (proxy is None) == (formula is None):
         raise ConfigError("give exactly one of proxy= or formula=")
@@ -143,7 +161,7 @@ def check_proxy_or_formula(proxy: str | None, formula: str | Formula | None,
         return None
     if isinstance(formula, Formula):
         return formula
-    return Formula.from_string(formula, formula_features(columns if columns is not None else table_columns()))
+    return Formula.from_string(formula, formula_features(columns) if columns is not None else formula_columns())
 
 
 def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: str | Formula | None = None, *,
@@ -176,10 +194,16 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
     formula = check_proxy_or_formula(proxy, formula, table.columns if table is not None else None)
     options = dict(options or {})
     options.setdefault("n_jobs", n_jobs)
-    check_device(options.get("device", "cpu"))
-    table = featurize(benchmark, builder, seed, n_jobs, device=options.get("device", "cpu")) if table is None \
-        else table
-    return score_table(benchmark, select_ids(table, ids, benchmark.name), proxy, formula, builder, seed, options)
+    device = options.get("device", "cpu")
+    check_device(device)
+    reads = formula if formula is not None else load_run(proxy[4:]).formula if proxy.startswith("run:") else None
+    if table is None:
+        table = select_ids(featurize(benchmark, builder, seed, n_jobs, device=device), ids, benchmark.name)
+        if reads_activations(reads):   # probes only the architectures scored, for the features the formula reads
+            table = _add_activations(benchmark, table, builder, seed, n_jobs, device=device)
+    else:
+        table = select_ids(table, ids, benchmark.name)
+    return score_table(benchmark, table, proxy, formula, builder, seed, options)
 
 
 def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, builder: str | None = None,
@@ -311,10 +335,17 @@ def score_model(model, proxy: str | None = None, formula: str | Formula | None =
     if (proxy is None) == (formula is None):
         raise ConfigError("give exactly one of proxy= or formula=")
     features = featurize_model(model)
-    row = pd.DataFrame([{"arch_id": "model", "target": 0.0, **features}])
     if formula is not None:
-        parsed = formula if isinstance(formula, Formula) else Formula.from_string(formula, features)
-        return float(parsed.evaluate(row)[0])
+        parsed = formula if isinstance(formula, Formula) else Formula.from_string(formula, formula_columns())
+        if reads_activations(parsed):   # one probe of the model, for the activation features the formula reads
+            from .probing import ProbeSettings
+            from .probing.activations import ACTIVATION_PASSES, activation_features
+            family = _probe_family(model, vocab_size)
+            config = getattr(model, "config", None) if family.model_class else None
+            run = ProbeSettings(batch, seq).probe(model, family, config or {}, seed, passes=ACTIVATION_PASSES)
+            features.update(activation_features(run))
+        return float(parsed.evaluate(pd.DataFrame([{"arch_id": "model", "target": 0.0, **features}]))[0])
+    row = pd.DataFrame([{"arch_id": "model", "target": 0.0, **features}])
     spec = get_proxy(proxy)
     if not spec.needs_probe:
         if "shapes" in spec.needs:
@@ -349,7 +380,11 @@ class ProxySearch:
     aggregate : {"min", "mean"}
         How several benchmarks' correlations combine into one fitness.
     seed : int
-        Same seed, same formula and metrics, whatever ``jobs``.
+        Same seed, same formula and metrics, whatever ``jobs``. It seeds the models' initialisation too, unless
+        ``init_seed`` is given.
+    init_seed : int, optional
+        The models' initialisation seed, when it should differ from the search's (several search seeds over the
+        same models, whose probed values are stored for seed 0).
     jobs : int
         Parallel workers (-1: all cores).
     device : str
@@ -389,7 +424,8 @@ class ProxySearch:
     """
 
     def __init__(self, *, population: int = 200, generations: int = 25, folds: int = 5, fitness: str = "spearman",
-                 aggregate: str = "min", seed: int = 0, jobs: int = 1, device: str = "cpu",
+                 aggregate: str = "min", seed: int = 0, init_seed: int | None = None, jobs: int = 1,
+                 device: str = "cpu",
                  output: str | Path | None = None, builder: str | None = None, transfer: Iterable = (),
                  train_ids: list[str] | None = None, resume: bool = False, force: bool = False,
                  with_activations: bool = False, progress: bool = False, **search_options: Any):
@@ -400,6 +436,7 @@ class ProxySearch:
             raise UnknownNameError("ProxySearch option", unknown[0], sorted(known))
         self.population, self.generations, self.folds, self.fitness = population, generations, folds, fitness
         self.aggregate, self.seed, self.jobs, self.device, self.output = aggregate, seed, jobs, device, output
+        self.init_seed = init_seed
         self.builder, self.transfer, self.train_ids = builder, list(transfer), train_ids
         self.resume, self.force, self.with_activations, self.progress = resume, force, with_activations, progress
         self.search_options = search_options
@@ -419,8 +456,13 @@ class ProxySearch:
 
     def _table(self, benchmark: Benchmark) -> pd.DataFrame:
         builder = self.builder if self.builder in benchmark.family.builders else None
-        return featurize(benchmark, builder, self.seed, self.jobs, device=self.device,
+        return featurize(benchmark, builder, self.model_seed, self.jobs, device=self.device,
                          with_activations=self.with_activations)
+
+    @property
+    def model_seed(self) -> int:
+        """The models' initialisation seed: ``init_seed``, else ``seed``."""
+        return self.seed if self.init_seed is None else self.init_seed
 
     def check(self) -> SearchConfig:
         """Check the options, the device and the output folder before any slow work; the ``SearchConfig``."""
@@ -448,7 +490,7 @@ class ProxySearch:
         builder = self.builder if any(self.builder in b.family.builders for b in benchmarks) else None
         run = search_tables(tables, self.output, config, self.folds, self.train_ids, transfer, self.jobs,
                             self.resume, self.force, self.progress, {b.name: b.checksum for b in benchmarks},
-                            builder)
+                            builder, self.model_seed)
         self._set(run)
         return self
 
@@ -464,8 +506,10 @@ class ProxySearch:
         self._check_fitted()
         benchmark = _benchmark(benchmark)
         builder = self.builder if self.builder in benchmark.family.builders else None
-        table = select_ids(featurize(benchmark, builder, self.seed, self.jobs, device=self.device), ids,
+        table = select_ids(featurize(benchmark, builder, self.model_seed, self.jobs, device=self.device), ids,
                            benchmark.name)
+        if reads_activations(self.formula_):
+            table = _add_activations(benchmark, table, builder, self.model_seed, self.jobs, device=self.device)
         values, reason = self.formula_.evaluate_with_reason(table)
         quality = table_quality(values, table).as_dict()
         return {"benchmark": benchmark.name, "proxy": str(self.formula_), **quality,
@@ -489,7 +533,7 @@ class ProxySearch:
         search = cls(population=arguments.get("population", 200), generations=arguments.get("generations", 25),
                      folds=arguments.get("folds", 5), fitness=arguments.get("fitness", "spearman"),
                      aggregate=arguments.get("aggregate", "min"), seed=arguments.get("seed", 0),
-                     output=run.path, builder=arguments.get("builder"))
+                     init_seed=arguments.get("init_seed"), output=run.path, builder=arguments.get("builder"))
         search._set(run)
         return search
 
@@ -500,4 +544,5 @@ class ProxySearch:
 
 
 __all__ = ["DEVICE_NAME", "ProxySearch", "check_device", "compare", "featurize", "load_benchmark", "load_run",
-           "check_proxy_or_formula", "probe_values", "read_compared_values", "score_model", "score_proxy"]
+           "check_proxy_or_formula", "formula_columns", "probe_values", "read_compared_values", "reads_activations",
+           "score_model", "score_proxy"]

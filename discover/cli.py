@@ -153,11 +153,14 @@ def build_parser() -> Parser:
     search.add_argument("--train-ids", metavar="FILE", help="train on these ids (one per line), report on the rest")
     search.add_argument("--transfer", nargs="+", default=[], metavar="NAME",
                         help="benchmarks never searched on, to report the final formula on")
+    search.add_argument("--init-seed", type=NON_NEGATIVE, help="the models' initialisation seed (default: --seed)")
     search.add_argument("--population", type=POPULATION, default=SearchConfig.population, help="GP population")
     search.add_argument("--generations", type=NON_NEGATIVE, default=SearchConfig.generations,
                         help="GP generations")
     search.add_argument("--fitness", choices=FITNESSES, default=SearchConfig.fitness,
-                        help="rank correlation maximised on the training architectures")
+                        help="what is maximised on the training architectures: Spearman or Kendall with quality; iso: "
+                             "Kendall over pairs within 10%% of each other's non-embedding size; partial: Spearman "
+                             "given log non-embedding size")
     search.add_argument("--aggregate", choices=AGGREGATES, default=SearchConfig.aggregate,
                         help="how several benchmarks' correlations combine")
     search.add_argument("--with-activations", action="store_true",
@@ -253,22 +256,27 @@ def cmd_proxies(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
-    """``zc-discover features [NAME]``."""
+    """``zc-discover features [NAME]``: every column a formula or a search may read."""
     from primitives.combinators import AGGREGATIONS, MATRIX_ROLES
     from primitives.statistics import STATISTICS
     from .features import formula_features, table_columns
+    from .probing.activations import ACTIVATION_AGGREGATIONS, ACTIVATION_STATS, activation_feature_names
     if args.name:
         from .benchmarks import get_spec
         get_spec(args.name)
     columns = formula_features(table_columns())
-    if args.with_activations:
-        from .probing.activations import activation_feature_names
-        columns += activation_feature_names()
-    print(f"{len(columns)} features. Names <agg>_<role>_<stat>: agg in {', '.join(AGGREGATIONS)} over layers; role "
-          f"in {', '.join(MATRIX_ROLES)}; stat:")
+    print(f"{len(columns)} weight features. Names <agg>_<role>_<stat>: agg in {', '.join(AGGREGATIONS)} over "
+          f"layers; role in {', '.join(MATRIX_ROLES)}; stat:")
     for stat in STATISTICS.values():
         print(f"  {stat.name:<14} {stat.description}")
     print("Structure: " + ", ".join(c for c in columns if not any(c.startswith(f"{a}_") for a in AGGREGATIONS)))
+    if args.with_activations:
+        names = activation_feature_names()
+        print(f"{len(names)} data-dependent features (search --with-activations; definitions and sources: "
+              f"discover/probing/activations.py): agg in {', '.join(ACTIVATION_AGGREGATIONS)}; per role:")
+        for role, stats in ACTIVATION_STATS.items():
+            print(f"  {role:<10} {', '.join(stats)}")
+        columns = columns + names
     print("All: " + " ".join(columns))
     return 0
 
@@ -387,7 +395,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .api import ProxySearch
     from .scoring import read_ids
     search = ProxySearch(population=args.population, generations=args.generations, folds=args.folds,
-                         fitness=args.fitness, aggregate=args.aggregate, seed=args.seed, jobs=args.jobs,
+                         fitness=args.fitness, aggregate=args.aggregate, seed=args.seed, init_seed=args.init_seed,
+                         jobs=args.jobs,
                          device=args.device, output=args.output, builder=args.builder, resume=args.resume,
                          force=args.force, with_activations=args.with_activations, progress=not args.quiet,
                          train_ids=read_ids(args.train_ids) if args.train_ids else None)

@@ -12,7 +12,9 @@ import pandas as pd
 from .benchmarks import Benchmark
 from .features import featurize
 from .metrics import table_quality
+from .probing.activations import activation_feature_names
 from .proxies import PROXIES, data_proxy_table, get_proxy
+from .proxies.probe_table import activation_table
 from .scoring import proxy_scores, select_ids
 from .values import values_of
 
@@ -66,6 +68,12 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
     table = select_ids(table, ids, benchmark.name)
     ids = table["arch_id"].astype(str).tolist()
+    lacking = {f for run in runs or [] for f in run.formula.features} - set(table.columns)
+    if lacking & set(activation_feature_names()):   # a discovered formula over data features: read or probe them
+        options = options or {}
+        extra = activation_table(benchmark, builder, seed, n_jobs=n_jobs, device=options.get("device", "cpu"),
+                                 ids=ids, settings=options.get("settings"))
+        table = table.merge(extra, on="arch_id", how="left", validate="one_to_one")
     # data-dependent proxies the values hold are read from them; the weight-only ones are cheap and computed as usual
     data = [n for n in names if not n.startswith("run:") and get_proxy(n).needs_probe]
     given = set(data) & set(values["proxy"]) if values is not None else set()

@@ -43,17 +43,17 @@ def check_regular(path: str | Path, what: str = "file", root: str | Path | None 
     path = Path(path)
     if path.is_symlink() and (root is None or not _inside(path, Path(root))):
         where = f" outside {root}" if root is not None else ""
-        raise DataError(f"{path}: the {what} is a symbolic link{where}; replace it by the file itself")
+        raise DataError(f"{path} ({what}): a symbolic link{where}; replace it by the file itself")
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise DataError(f"{path}: the {what} does not exist") from None
+        raise DataError(f"{path} ({what}): does not exist") from None
     except OSError as error:
-        raise DataError(f"{path}: the {what} cannot be read ({error.strerror or error})") from None
+        raise DataError(f"{path} ({what}): cannot be read ({error.strerror or error})") from None
     if not stat.S_ISREG(info.st_mode):
         kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) else \
             "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file"
-        raise DataError(f"{path}: the {what} is {kind}, not a regular file")
+        raise DataError(f"{path} ({what}): {kind}, not a regular file")
     return info
 
 
@@ -65,13 +65,13 @@ def read_bytes(path: str | Path, what: str = "file", limit: int = MAX_BYTES, roo
     try:
         fd = os.open(path, flags)
     except OSError as error:
-        raise DataError(f"{path}: the {what} cannot be read ({error.strerror or error})") from None
+        raise DataError(f"{path} ({what}): cannot be read ({error.strerror or error})") from None
     try:
         info = os.fstat(fd)   # the file opened, not the name checked a moment ago
         if not stat.S_ISREG(info.st_mode):
-            raise DataError(f"{path}: the {what} is not a regular file")
+            raise DataError(f"{path} ({what}): not a regular file")
         if info.st_size > limit:
-            raise DataError(f"{path}: the {what} is {info.st_size:,} bytes, over the limit of {limit:,}; it is not "
+            raise DataError(f"{path} ({what}): {info.st_size:,} bytes, over the limit of {limit:,}; it is not "
                             "one this project wrote")
         chunks, size = [], 0
         while True:
@@ -80,11 +80,11 @@ def read_bytes(path: str | Path, what: str = "file", limit: int = MAX_BYTES, roo
                 break
             size += len(chunk)
             if size > limit:
-                raise DataError(f"{path}: the {what} grows past the limit of {limit:,} bytes while being read")
+                raise DataError(f"{path} ({what}): grows past the limit of {limit:,} bytes while being read")
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as error:
-        raise DataError(f"{path}: the {what} cannot be read ({error.strerror or error})") from None
+        raise DataError(f"{path} ({what}): cannot be read ({error.strerror or error})") from None
     finally:
         os.close(fd)
 
@@ -169,9 +169,9 @@ def read_json(path: str | Path, what: str = "JSON file", schema: Any = None, lim
     try:
         value = parse_json(data.decode("utf-8"))
     except UnicodeDecodeError:
-        raise DataError(f"{path}: the {what} is not UTF-8 text") from None
+        raise DataError(f"{path} ({what}): not UTF-8 text") from None
     except ValueError as error:
-        raise DataError(f"{path}: the {what} is not valid JSON ({str(error).splitlines()[0][:120]})") from None
+        raise DataError(f"{path} ({what}): not valid JSON ({str(error).splitlines()[0][:120]})") from None
     return validate(path, value, schema) if schema is not None else value
 
 
@@ -219,11 +219,11 @@ def read_yaml(path: str | Path, what: str = "YAML file", schema: Any = None, lim
         value = yaml.load(data.decode("utf-8"), Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
         check_depth(value)
     except UnicodeDecodeError:
-        raise DataError(f"{path}: the {what} is not UTF-8 text") from None
+        raise DataError(f"{path} ({what}): not UTF-8 text") from None
     except RecursionError:
-        raise DataError(f"{path}: the {what} is nested deeper than {MAX_DEPTH} levels") from None
+        raise DataError(f"{path} ({what}): nested deeper than {MAX_DEPTH} levels") from None
     except (yaml.YAMLError, ValueError) as error:
-        raise DataError(f"{path}: the {what} is not valid YAML ({str(error).splitlines()[0][:120]})") from None
+        raise DataError(f"{path} ({what}): not valid YAML ({str(error).splitlines()[0][:120]})") from None
     return validate(path, value, schema) if schema is not None else value
 
 

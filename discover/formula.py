@@ -22,6 +22,10 @@ MAX_LENGTH = 4000
 MAX_NODES = 400
 MAX_EXPONENT = 16
 MAX_DEPTH = 60
+MAX_LITERAL = 1e15        # a number typed in a formula; larger constant parts are refused as they are built
+MAX_CONSTANT = 1e300
+# Identity and the quantity proxies are judged against: never a feature, whatever list of names a caller allows.
+RESERVED_NAMES = ("arch_id", "target")
 # sympy prints these functions capitalised; accepting its spelling lets a printed formula be read back.
 SYMPY_ALIASES = {"Abs": "abs", "Min": "min", "Max": "max"}
 
@@ -83,10 +87,14 @@ def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise _refuse(node, "only numbers may appear as constants")
+        if not abs(node.value) <= MAX_LITERAL:   # also refuses inf and nan (1e999 parses to inf)
+            raise _refuse(node, f"numbers in a formula are at most {MAX_LITERAL:g} in magnitude")
         return sympy.Float(node.value) if isinstance(node.value, float) else sympy.Integer(node.value)
     if isinstance(node, ast.Name):
         if node.id.startswith("__"):
             raise _refuse(node, "dunder names are not allowed")
+        if node.id in RESERVED_NAMES:
+            raise _refuse(node, f"{node.id} is not a feature: a formula never reads the id or the target")
         if node.id not in features:
             raise UnknownNameError("feature", node.id, features)
         return sympy.Symbol(node.id)
@@ -94,12 +102,7 @@ def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
         left, right = _convert(node.left, features), _convert(node.right, features)
         if isinstance(node.op, ast.Pow) and not (right.is_number and abs(float(right)) <= MAX_EXPONENT):
             raise _refuse(node, f"exponents must be numbers of magnitude at most {MAX_EXPONENT}")
-        result = _build(node, _BINARY[type(node.op)], left, right)
-        # Constant sub-expressions are folded by sympy: keep them of bounded size, so that a chain of powers cannot
-        # build a number with billions of digits. (An undefined one, such as 1/0, is kept: it evaluates to NaN.)
-        if result.is_number and result.is_finite is not False and _magnitude(result) > 1e300:
-            raise _refuse(node, "a constant part of the formula is beyond 1e300")
-        return result
+        return _bounded(node, _build(node, _BINARY[type(node.op)], left, right))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _build(node, _UNARY[type(node.op)], _convert(node.operand, features))
     if isinstance(node, ast.Call):
@@ -116,8 +119,17 @@ def _convert(node: ast.AST, features: set[str]) -> sympy.Expr:
         variadic = name in ("min", "max")  # sympy prints Max(a, b, c) for nested maxima
         if len(node.args) != op.arity and not (variadic and len(node.args) >= 2):
             raise _refuse(node, f"{op.name} takes {op.arity} argument(s), got {len(node.args)}")
-        return _build(node, op.sympy, *(_convert(arg, features) for arg in node.args))
+        return _bounded(node, _build(node, op.sympy, *(_convert(arg, features) for arg in node.args)))
     raise _refuse(node, f"{type(node).__name__} is not allowed in a formula")
+
+
+def _bounded(node: ast.AST, result: sympy.Expr) -> sympy.Expr:
+    """Constant sub-expressions are folded by sympy as they are built: each is kept within 1e300, so that a chain of
+    powers or exponentials (``exp(exp(exp(10.0)))``) is refused at its first oversized step instead of building a
+    number with billions of digits. (An undefined one, such as 1/0, is kept: it evaluates to NaN.)"""
+    if result.is_number and result.is_finite is not False and _magnitude(result) > MAX_CONSTANT:
+        raise _refuse(node, f"a constant part of the formula is beyond {MAX_CONSTANT:g}")
+    return result
 
 
 def _build(node: ast.AST, function, *args) -> sympy.Expr:

@@ -126,3 +126,36 @@ def table_quality(scores, table) -> RankQuality:
     """``rank_quality`` of scores of a feature table's rows: its target, total count and non-embedding size."""
     size = table["params_nonembedding"] if "params_nonembedding" in table else None
     return rank_quality(scores, table["target"], table["n_params"], size)
+
+
+def _statistic(kind: str):
+    if kind == "kendall":
+        return lambda x, y: stats.kendalltau(x, y, variant="b").statistic
+    if kind == "spearman":
+        return lambda x, y: stats.spearmanr(x, y).statistic
+    raise ValueError(f"statistic must be kendall or spearman, got {kind!r}")
+
+
+def paired_difference(a, b, target, statistic: str = "kendall", resamples: int = 2000,
+                      seed: int = 0) -> dict[str, float]:
+    """``statistic(a, target) - statistic(b, target)`` and its 95% interval by a paired bootstrap over the
+    architectures (percentile, seeded): an interval that holds 0 is a difference the sampling of architectures could
+    make. ``a`` may be 2-D (one row per search seed): its statistic is then the mean over the rows.
+
+    Returns
+    -------
+    dict
+        ``difference``, ``low``, ``high``.
+    """
+    a = np.atleast_2d(np.asarray(a, dtype=float))
+    b, target = np.asarray(b, dtype=float), np.asarray(target, dtype=float)
+    measure = _statistic(statistic)
+
+    def difference(index):
+        index = index.astype(int)
+        return float(np.mean([measure(row[index], target[index]) for row in a]) - measure(b[index], target[index]))
+    observed = difference(np.arange(len(b)))
+    interval = stats.bootstrap((np.arange(len(b), dtype=float),), difference, vectorized=False,
+                               n_resamples=resamples, method="percentile",
+                               rng=np.random.default_rng(seed)).confidence_interval
+    return {"difference": observed, "low": float(interval.low), "high": float(interval.high)}

@@ -9,6 +9,7 @@ names carrying the writer's pid and renamed into place.
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -21,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ZcDiscoverError
+from . import files, schemas
+from .errors import DataError, ZcDiscoverError
 from .formula import Formula
 from .parallel import process_alive
 
@@ -30,6 +32,7 @@ RUN_FILES = ("config.json", "equations.csv", "metrics.json", "logbook.csv", "bes
              "front.png", "heldout.png")
 RUN_FOLDERS = ("stages", "checkpoints")
 LOCK = ".lock"
+RUN_FILE_LIMIT = 256 * 2**20   # a checkpoint of a large population with every evaluated tree stays far below
 
 
 class RunFolderError(ZcDiscoverError):
@@ -47,19 +50,21 @@ class Run:
     config: dict[str, Any]
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file named by this process, then renamed)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_text(path: Path, text: str | bytes) -> None:
+    """Write ``text`` into a run folder atomically (a temporary file named by this process, then renamed), never
+    through a symbolic link (``files.write_text``: the file and every folder up to the run folder are checked)."""
+    path = Path(path)
+    files.write_text(path, text, root=_run_root(path))
 
 
 def write_json(path: Path, payload: Any) -> None:
     """Write ``payload`` as indented JSON atomically (numpy numbers as numbers, NaN and infinities as null)."""
     write_text(path, json.dumps(finite_or_none(payload), indent=2, allow_nan=False) + "\n")
+
+
+def _run_root(path: Path) -> Path:
+    """The run folder a file belongs to (its parent, or the grandparent for stages/ and checkpoints/)."""
+    return path.parent.parent if path.parent.name in RUN_FOLDERS else path.parent
 
 
 def finite_or_none(payload: Any) -> Any:
@@ -75,16 +80,19 @@ def finite_or_none(payload: Any) -> Any:
     return payload
 
 
-def read_json(path: Path, what: str) -> Any:
-    """A JSON file of a run folder; a missing or damaged one is a ``RunFolderError`` naming it."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+def read_json(path: Path, what: str, schema: Any = None) -> Any:
+    """A JSON file of a run folder, read by ``files.read_json`` (a regular file inside the folder, bounded, no
+    duplicate keys) and validated against ``schema`` (``schemas``); a missing or damaged one is a
+    ``RunFolderError`` naming it and, for a wrong field, the field."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
         raise RunFolderError(f"{path.parent} has no {path.name} ({what}); it is not a finished run folder. Finish "
-                             "it with 'zc-discover search ... --resume'.") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise RunFolderError(f"{path} ({what}) is damaged ({type(exc).__name__}); restore it, or run the search "
-                             "again with --force.") from None
+                             "it with 'zc-discover search ... --resume'.")
+    try:
+        return files.read_json(path, what, schema, limit=RUN_FILE_LIMIT, root=_run_root(path))
+    except DataError as exc:
+        raise RunFolderError(f"damaged run file: {exc}. Restore it, or run the search again with --force; nothing "
+                             "in it was run.") from None
 
 
 class RunLock:
@@ -124,10 +132,11 @@ class RunLock:
         raise RunFolderError(f"could not lock run folder {self.path.parent}; another process keeps taking it")
 
     def _owner(self) -> dict | None:
+        """The lock's owner, or None when the lock file is unreadable or malformed (then it is taken over)."""
         try:
-            owner = json.loads(self.path.read_text())
-            return owner if isinstance(owner, dict) and isinstance(owner.get("pid"), int) else None
-        except (OSError, ValueError):
+            return files.read_json(self.path, "lock file", schemas.Lock, limit=4096,
+                                   root=self.path.parent).model_dump()
+        except DataError:
             return None
 
     def release(self) -> None:
@@ -155,12 +164,32 @@ def check_output(path: Path, resume: bool, force: bool) -> None:
                              "with --force.")
 
 
+def check_entries(path: Path) -> None:
+    """Refuse a run folder any of whose entries (its files, ``stages``, ``checkpoints`` and what they hold, the lock)
+    is a symbolic link or not a regular file or folder: writing or deleting through one would reach outside it.
+    Checked before anything is written or deleted."""
+    path = Path(path)
+    if not path.is_dir():
+        return
+    entries = [path / name for name in (*RUN_FILES, *RUN_FOLDERS, LOCK)]
+    for folder in RUN_FOLDERS:
+        if (path / folder).is_dir() and not (path / folder).is_symlink():
+            entries += sorted((path / folder).iterdir())
+    for entry in entries:
+        if entry.is_symlink():
+            raise RunFolderError(f"{entry} is a symbolic link; a run folder's entries must be its own files (remove "
+                                 "the link, or choose another folder with -o)")
+        if entry.exists() and not (entry.is_file() or entry.is_dir()):
+            raise RunFolderError(f"{entry} is not a regular file or folder; remove it, or choose another folder")
+
+
 def prepare_folder(path: Path, config: dict[str, Any], resume: bool, force: bool) -> None:
     """Make ``path`` ready for a search described by ``config`` (the caller holds its lock).
 
     A folder with files is never overwritten without ``force``; ``resume`` continues it only if it was started with
-    the same arguments."""
+    the same arguments. The whole folder is checked (``check_entries``) before anything in it is deleted."""
     check_output(path, resume, force)
+    check_entries(path)
     existing = path / "config.json"
     if path.exists() and any(p.name != LOCK for p in path.iterdir()):
         if force:
@@ -173,10 +202,7 @@ def prepare_folder(path: Path, config: dict[str, Any], resume: bool, force: bool
         elif resume:
             if not existing.is_file():
                 raise RunFolderError(f"{path} has no config.json: it is not a zc-discover run folder to resume.")
-            previous = read_json(existing, "the search's configuration")
-            arguments = previous.get("arguments") if isinstance(previous, dict) else None
-            if not isinstance(arguments, dict):
-                raise RunFolderError(f"{existing} is not a zc-discover run configuration; start over with --force.")
+            arguments = read_json(existing, "the search's configuration", schemas.RunConfig).arguments.model_dump()
             differ = sorted(k for k in set(arguments) | set(config["arguments"])
                             if arguments.get(k) != config["arguments"].get(k))
             if differ:
@@ -209,23 +235,28 @@ def load_run(path: str | Path) -> Run:
     RunFolderError
         When a file is missing or damaged; the formula is read by the whitelist parser, never evaluated as code.
     """
+    from .features import NOT_FEATURES
     path = Path(path)
     if not path.is_dir():
         raise RunFolderError(f"{path} is not a folder; give the run folder a search wrote (-o RUN_DIR).")
-    config = read_json(path / "config.json", "the search's configuration")
-    metrics = read_json(path / "metrics.json", "the search's results")
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("formula"), str) or not isinstance(
-            metrics.get("features"), list) or not all(isinstance(f, str) for f in metrics["features"]):
-        raise RunFolderError(f"{path / 'metrics.json'} lacks the formula and its features; run the search again.")
+    config = read_json(path / "config.json", "the search's configuration", schemas.RunConfig)
+    metrics = read_json(path / "metrics.json", "the search's results", schemas.Metrics)
+    leaking = [f for f in metrics.features if f in NOT_FEATURES]
+    if leaking:
+        raise RunFolderError(f"{path / 'metrics.json'} names {', '.join(leaking)} as a feature; a formula never reads "
+                             "the id or the target, so this run folder is refused (nothing in it was run)")
     try:
-        equations = pd.read_csv(path / "equations.csv")
-    except FileNotFoundError:
-        raise RunFolderError(f"{path} has no equations.csv; finish it with 'zc-discover search ... --resume'.") \
-            from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        data = files.read_bytes(path / "equations.csv", "equations table", RUN_FILE_LIMIT, root=path)
+        equations = pd.read_csv(io.BytesIO(data))
+    except DataError as exc:
+        if not (path / "equations.csv").exists():
+            raise RunFolderError(f"{path} has no equations.csv; finish it with 'zc-discover search ... --resume'.") \
+                from None
+        raise RunFolderError(str(exc)) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise RunFolderError(f"{path / 'equations.csv'} is damaged ({type(exc).__name__}).") from None
     try:
-        formula = Formula.from_string(metrics["formula"], metrics["features"])
+        formula = Formula.from_string(metrics.formula, metrics.features)
     except ZcDiscoverError as exc:
         raise RunFolderError(f"{path / 'metrics.json'} holds a formula that is refused: {exc}") from None
-    return Run(path, formula, metrics, equations, config if isinstance(config, dict) else {})
+    return Run(path, formula, metrics.model_dump(), equations, config.model_dump())

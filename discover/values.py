@@ -12,7 +12,6 @@ JSON is missing or differs from the request is refused with one line saying what
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any, Iterable
 

@@ -1,37 +1,45 @@
-"""One comparison across every shipped space: LPZero, EZNAS, the discovered formula, ZeroLM, NSC and #params.
+"""One comparison across every shipped space, on every architecture: the discovered formulas, LPZero, EZNAS, ZeroLM,
+NSC and the size counts.
 
-    python experiments/cross_space.py [--jobs 2] [--lts-limit 40] [--bert-limit 100] [-o results/cross_space]
-        [--values FILE.csv ...]
+    python experiments/cross_space.py [--jobs 2] [-o results/cross_space]
 
 ``zc-discover compare`` on each benchmark (NAS-Bench-BERT as trained and with the legacy builder, GPT-2 wt103, both
-Transformer-XL folders), on the same architectures for every method: all of them for the weight-only methods' own
-numbers, and the first ``--lts-limit`` / ``--bert-limit`` (benchmark order) where the data-dependent ones must probe
-each model (a Transformer-XL probe takes ~17 s on one core; legacy NAS-Bench-BERT is probed whole). With
-``--values`` (files of ``experiments/probe_values.py``, e.g. from ``experiments/gpu_values.sh`` on a GPU), a space
-whose data-dependent methods a file holds is compared on every architecture the file has, read instead of probed. The
-discovered
-formula is the README's main job (``zc-discover search nas-bench-bert``, default settings): on NAS-Bench-BERT its
-held-out Kendall is reported (the figure on all 500 would include its training folds), elsewhere it is scored
-unchanged. Each benchmark's report (compare.md, values.csv) lands under the output folder; the summary is printed and
-written to ``cross_space.md``.
+Transformer-XL folders), every architecture, the data-dependent methods read from the stored values
+(``data/values``, written by experiments/probe_all.py; a method whose stored values are missing or stale is probed).
+The discovered formulas are the README's main job (``zc-discover search nas-bench-bert``, default settings) and the
+same search over weight and data features (``--with-activations``): on NAS-Bench-BERT (as trained) their 5-fold
+held-out Kendall is reported (the figure on all 500 would include their training folds), elsewhere they are scored
+unchanged. Each method's Kendall minus the best count's on that space comes with a 95% paired-bootstrap interval over
+the architectures, so a difference the sampling of architectures could make is told apart from a real one.
+
+Writes docs/results/cross-space.md (Kendall and size-matched Kendall), docs/results/cross-space-gaps.md (the
+differences from the best count) and docs/results/cross-space-cost.md (seconds per architecture), and each space's
+compare report under the output folder.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from discover import ProxySearch, compare, load_benchmark
-from discover.compare import write_report
+from discover.compare import compare_provenance, write_report
+from discover.metrics import paired_difference
+from discover.probing import ProbeSettings
+from discover.proxies.weights import COUNT_PROXIES
 from discover.runs import load_run
-from discover.values import provenance, read_values
+from discover.version import code_version
+from report import write_table
 
-METHODS = ["lpzero", "lpzero_bert", "eznas", "zerolm", "nsc", "params"]
-DATA_METHODS = ["lpzero", "lpzero_bert", "eznas"]
+METHODS = ["lpzero", "lpzero_bert", "eznas", "zerolm", "nsc", *COUNT_PROXIES]
 SPACES = [("nas-bench-bert", "as-trained"), ("nas-bench-bert", "legacy"), ("lts-gpt2-wt103", None),
           ("lts-txl-wt103", None), ("lts-txl-wt103-homogeneous", None)]
+SHORT = {"nas-bench-bert (as-trained)": "BERT", "nas-bench-bert (legacy)": "BERT legacy", "lts-gpt2-wt103": "GPT-2",
+         "lts-txl-wt103": "TXL", "lts-txl-wt103-homogeneous": "TXL-homog"}
 # The published search costs, quoted (figures we did not measure)
 QUOTED = {
     "EZNAS search": "about 24 hours on an Intel Xeon Gold 6242 CPU with 1 TB of RAM per search (Akhauri et al., "
@@ -42,75 +50,87 @@ QUOTED = {
 }
 
 
-def discovered_run(folder: Path, jobs: int):
-    """The README's main job: a default search of NAS-Bench-BERT (reused when its folder is finished)."""
-    if (folder / "metrics.json").is_file():
+def discovered_run(folder: Path, jobs: int, with_activations: bool):
+    """A default search of NAS-Bench-BERT (reused when its folder was finished by this code)."""
+    if (folder / "metrics.json").is_file() and load_run(folder).config.get("versions", {}).get("code") == \
+            code_version():
         return load_run(folder)
-    ProxySearch(jobs=jobs, output=folder, resume=(folder / "config.json").is_file()).fit("nas-bench-bert")
+    resume = (folder / "config.json").is_file() and not (folder / "metrics.json").is_file()
+    ProxySearch(jobs=jobs, output=folder, resume=resume, force=not resume and folder.exists(),
+                with_activations=with_activations).fit("nas-bench-bert")
     return load_run(folder)
-
-
-def space_ids(bench, builder: str | None, spaces_of: dict[Path, dict], limit: int | None):
-    """(the architectures compared, the values read for them): every architecture for which the values files of
-    this space hold all the data-dependent methods, or without such files the first ``limit``, to be probed."""
-    builder = bench.family.builder(builder)
-    files = [p for p, meta in spaces_of.items() if meta.get("benchmark") == bench.name
-             and meta.get("builder") == builder]
-    if not files:
-        return [a.id for a in bench.archs][:limit], None
-    values = read_values(files, {"benchmark": bench.name, "builder": builder})
-    held = values[values["proxy"].isin(DATA_METHODS)].groupby("arch_id")["proxy"].nunique()
-    ids = [a.id for a in bench.archs if held.get(a.id, 0) == len(DATA_METHODS)]
-    if not ids:
-        raise SystemExit(f"{[str(p) for p in files]}: no architecture of {bench.name} ({builder}) has all of "
-                         f"{DATA_METHODS}; probe them with experiments/probe_values.py")
-    return ids, values
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--lts-limit", type=int, default=40)
-    parser.add_argument("--bert-limit", type=int, default=100, help="as-trained NAS-Bench-BERT architectures probed")
     parser.add_argument("-o", "--output", type=Path, default=Path("results/cross_space"))
-    parser.add_argument("--values", nargs="+", type=Path, default=[], metavar="CSV",
-                        help="probe values files (experiments/probe_values.py); their JSON names the space")
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/results")
     args = parser.parse_args()
-    spaces_of = {path: provenance(path) for path in args.values}
-    run = discovered_run(args.output / "search-nas-bench-bert", args.jobs)
-    search_seconds = json.loads((run.path / "metrics.json").read_text()).get("wall_seconds")
-    kendall, cost, sizes = {}, {}, {}
+    runs = {"discovered (weights)": discovered_run(args.output / "search-nas-bench-bert", args.jobs, False),
+            "discovered (weights + data)": discovered_run(args.output / "search-nas-bench-bert-data", args.jobs, True)}
+    rows, gaps, cost, sizes = {}, {}, {}, {}
     for name, builder in SPACES:
         bench = load_benchmark(name)
-        limit = None if builder == "legacy" else args.bert_limit if name == "nas-bench-bert" else args.lts_limit
-        ids, values = space_ids(bench, builder, spaces_of, limit)
-        column = f"{name} ({builder})" if builder else name
-        report = compare(bench, METHODS, builder=builder, n_jobs=args.jobs, runs=[run], ids=ids, values=values)
-        write_report(report, args.output / column.replace(" ", "_").replace("(", "").replace(")", ""),
-                     {"benchmark": name, "builder": builder or "as-trained", "seed": 0, "n": len(ids),
-                      "runs": [str(run.path)]}, plots=False)
-        sizes[column] = len(ids)
-        for _, row in report.iterrows():
-            method = "discovered" if row.proxy.startswith("discovered:") else row.proxy
-            value = row.kendall
-            if method == "discovered" and name == "nas-bench-bert" and builder == "as-trained":
-                value = row.heldout_kendall   # the searched space: held-out folds only
-            kendall.setdefault(method, {})[column] = value
+        column = SHORT[f"{name} ({builder})" if builder else name]
+        report = compare(bench, METHODS, builder=builder, n_jobs=args.jobs, runs=list(runs.values()))
+        folder = args.output / column.replace(" ", "_")
+        write_report(report, folder, compare_provenance(bench, builder, 0, ProbeSettings(), "cpu", report,
+                                                        list(runs.values())), plots=False)
+        sizes[column] = len(report.attrs["arch_ids"])
+        target = np.asarray(report.attrs["target"], float)
+        label = {f"discovered:{run.path.name}": key for key, run in runs.items()}
+        scores = {label.get(k, k): np.asarray(v, float) for k, v in report.attrs["scores"].items()}
+        by_proxy = {label.get(row.proxy, row.proxy): row for _, row in report.iterrows()}
+        best = max(COUNT_PROXIES, key=lambda p: (by_proxy[p].kendall, p))
+        for method, row in by_proxy.items():
+            kendall, matched = row.kendall, row.kendall_size_matched
+            heldout = column == "BERT" and method.startswith("discovered")
+            if heldout:   # the searched space: held-out folds only
+                kendall = row.heldout_kendall
+            rows.setdefault(method, {})[column] = (kendall, matched, heldout, method == best)
             cost.setdefault(method, {})[column] = row.seconds_per_arch
-    order = ["discovered", *METHODS]
-    table = pd.DataFrame(kendall).T.loc[order]
-    table.columns = [f"{c} (n={sizes[c]})" for c in table.columns]
-    seconds = pd.DataFrame(cost).T.loc[order]
-    lines = ["Kendall tau with trained quality (higher is better); discovered on NAS-Bench-BERT (as-trained) is "
-             "its 5-fold held-out figure.\n", table.to_markdown(floatfmt=".3f"),
-             "\nSeconds per architecture on two CPU cores (featurizing for the weight methods, probing for the data "
-             f"ones; measured when computed, read back from the caches). The discovered formula's search took "
-             f"{search_seconds:.0f} s of wall time.\n", seconds.to_markdown(floatfmt=".2f"),
-             "\nPublished search costs (quoted, not measured here):\n",
-             *[f"- {k}: {v}" for k, v in QUOTED.items()]]
-    text = "\n".join(lines) + "\n"
-    (args.output / "cross_space.md").write_text(text)
-    print(text)
+            if method != best and not heldout and np.isfinite(scores[method]).all():
+                gap = paired_difference(scores[method], scores[best], target)
+                gaps.setdefault(method, {})[column] = f"{gap['difference']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}]"
+            elif method == best:
+                gaps.setdefault(method, {})[column] = f"best count ({row.kendall:.3f})"
+            else:
+                gaps.setdefault(method, {})[column] = "held out" if heldout else "-"
+        print(f"{column}: {sizes[column]} architectures compared", flush=True)
+    order = list(runs) + [m for m in METHODS]
+    columns = list(sizes)
+
+    def cell(value) -> str:
+        kendall, matched, heldout, best = value
+        text = ("-" if kendall is None or not math.isfinite(kendall) else f"{kendall:.3f}") + \
+            ("*" if heldout else "") + " / " + ("-" if not math.isfinite(matched) else f"{matched:.3f}")
+        return f"**{text}**" if best else text
+    main_table = ["| method | " + " | ".join(f"{c} (n={sizes[c]})" for c in columns) + " |",
+                  "|---|" + "---|" * len(columns)]
+    main_table += [f"| {m} | " + " | ".join(cell(rows[m][c]) for c in columns) + " |" for m in order]
+    gap_table = ["| method | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    gap_table += [f"| {m} | " + " | ".join(gaps[m][c] for c in columns) + " |" for m in order]
+    cost_table = pd.DataFrame(cost).T.loc[order].to_markdown(floatfmt=".2f")
+    search_seconds = {label: json.loads((run.path / "metrics.json").read_text()).get("wall_seconds")
+                      for label, run in runs.items()}
+    main_text = ("Kendall tau with trained quality / Kendall over pairs within 10% of each other's non-embedding size, "
+                 "on every architecture (bold: the best count on that space; *: the searched space, 5-fold held-out "
+                 "Kendall).\n\n" + "\n".join(main_table) + "\n")
+    gap_text = ("Kendall minus the best count's on each space, with its 95% paired-bootstrap interval over the "
+                "architectures (an interval that holds 0 is a difference the sampling could make).\n\n"
+                + "\n".join(gap_table) + "\n")
+    cost_text = ("Seconds per architecture (weight methods: featurizing all of the space's models on two cores, "
+                 "divided by their number; data methods: the proxy's probe passes on one core, measured when the "
+                 "stored values were probed). The discovered formulas' searches took "
+                 + ", ".join(f"{k}: {v:.0f} s" for k, v in search_seconds.items() if v) + " of wall time.\n\n"
+                 + cost_table + "\n\nPublished search costs (quoted, not measured here):\n\n"
+                 + "\n".join(f"- {k}: {v}" for k, v in QUOTED.items()) + "\n")
+    print(main_text + "\n" + gap_text + "\n" + cost_text)
+    if not args.no_docs:
+        write_table("cross-space", main_text, "experiments/cross_space.py")
+        write_table("cross-space-gaps", gap_text, "experiments/cross_space.py")
+        write_table("cross-space-cost", cost_text, "experiments/cross_space.py")
 
 
 if __name__ == "__main__":

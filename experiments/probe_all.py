@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,21 +23,10 @@ import torch
 from discover import load_benchmark
 from discover.probe_values import probe_values
 from discover.proxies.stored import values_dir
+from report import code_commit
 
 SHIPPED = ("nas-bench-bert:as-trained", "nas-bench-bert:legacy", "lts-gpt2-wt103:as-trained",
            "lts-txl-wt103-homogeneous:as-trained", "lts-txl-wt103:as-trained")
-
-
-def code_commit() -> str | None:
-    """The commit of the checkout these values were computed with ('+dirty' when it had uncommitted changes)."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def main() -> None:

@@ -1,20 +1,32 @@
 """Leave-one-space-out: does a formula searched on some spaces hold on a space it never saw, better than size?
 
-    python experiments/transfer_study.py [--seeds 0 1 2 3 4] [--jobs 2] [-o results/transfer]
+    python experiments/transfer_study.py [--arms weights data] [--seeds 0 1 2 3 4] [--jobs 2]
+        [--fitness spearman] [-o results/transfer]
 
-For every left-out space and seed: search one formula on the other three spaces together (no held-out folds: the
-left-out space is the test), score it unchanged on the left-out space. Beside it, on the same space: non-embedding
-#params, attention #params, zerolm, nsc, nsc_mp, and the single feature that is best on the training spaces (chosen
-there by the search's fitness, never on the left-out space), all at initialisation seed 0. Then each space searched alone and scored on every
-other space, so the gain of searching several spaces shows. Each search leaves a run folder under the output; a
-finished one is reused and an interrupted one resumed, so the study can be run in pieces (--spaces, --seeds).
-Prints Markdown tables and writes transfer.json, transfer.md and (with matplotlib) transfer.png.
+Two arms: the search over the weight features alone (``weights``) and over the weight features and the
+data-dependent activation features (``data``: ``search --with-activations``, read from the stored values of every
+architecture, so nothing is probed). For every arm, left-out space and search seed: search one formula on the other
+three spaces together (no held-out folds: the left-out space is the test; ``--aggregate min``), score it unchanged on
+the left-out space. Every model is initialised with seed 0 (the seed of the stored values); the search seeds vary.
+
+Beside it, on every architecture of the left-out space: the size counts (non-embedding, attention, FFN and total
+#params, FLOPs), the hand-designed proxies (zerolm - whose alpha is fitted on 50 labelled architectures of that space,
+so it is not zero-shot - nsc, nsc_mp, w-pca, naswot) and the published ones (lpzero, lpzero_bert, eznas, snip, ...),
+and the single feature that is best on the training spaces. Every row gives Kendall, size-matched Kendall (pairs
+within 10% non-embedding size) and partial Spearman given log size; the discovered formula's difference from the best
+count comes with a paired-bootstrap 95% interval over the architectures.
+
+Each search leaves a run folder under the output; a finished one is reused only when the code that made it is this
+code (``config.json: versions.code``), else searched again. Writes transfer.json and, for the documentation,
+docs/results/transfer.md, docs/results/transfer-formulas.md and docs/figures/transfer.png.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,31 +34,40 @@ import pandas as pd
 from scipy import stats
 
 from discover import ProxySearch, featurize, load_benchmark, score_proxy
-from discover.metrics import rank_quality
+from discover.metrics import paired_difference, table_quality
+from discover.proxies import probe_proxies
+from discover.proxies.probe_table import activation_table
+from discover.proxies.weights import COUNT_PROXIES
+from discover.runs import load_run
 from discover.search.plan import search_features
+from discover.version import code_version
+from report import ROOT, write_table
 
 SPACES = ("nas-bench-bert", "lts-gpt2-wt103", "lts-txl-wt103", "lts-txl-wt103-homogeneous")
-BASELINES = ("params", "params_attention", "flops", "zerolm", "nsc", "nsc_mp")
 SHORT = {"nas-bench-bert": "BERT", "lts-gpt2-wt103": "GPT-2", "lts-txl-wt103": "TXL",
          "lts-txl-wt103-homogeneous": "TXL-homog"}
+HAND_DESIGNED = ("zerolm", "nsc", "nsc_mp", "w-pca", "naswot")
+ARMS = {"weights": False, "data": True}
+METRICS = ("kendall", "kendall_size_matched", "partial_spearman", "spearman")
 
 
-def search(names: list[str], benches: dict, folder: Path, seed: int, args) -> ProxySearch:
-    """The search of ``names`` with ``seed``: loaded when its run folder is finished, else run (or resumed)."""
+def search(names: list[str], benches: dict, folder: Path, seed: int, data: bool, args) -> ProxySearch:
+    """The search of ``names`` with ``seed``: loaded when its run folder was finished by this code, else run afresh
+    (a folder of other code is replaced; an interrupted one of this code resumed)."""
     if (folder / "metrics.json").is_file():
-        return ProxySearch.load(folder)
-    return ProxySearch(population=args.population, generations=args.generations, folds=1, seed=seed,
-                       aggregate=args.aggregate, jobs=args.jobs, output=folder,
-                       resume=(folder / "config.json").is_file()).fit([benches[n] for n in names])
+        run = load_run(folder)
+        if run.config.get("versions", {}).get("code") == code_version():
+            return ProxySearch.load(folder)
+        print(f"  {folder} was made by other code; searching again", flush=True)
+        shutil.rmtree(folder)
+    resume = (folder / "config.json").is_file()
+    return ProxySearch(population=args.population, generations=args.generations, folds=1, seed=seed, init_seed=0,
+                       fitness=args.fitness, aggregate="min", jobs=args.jobs, output=folder, resume=resume,
+                       force=not resume and folder.exists(), with_activations=data).fit([benches[n] for n in names])
 
 
-def quality(values: np.ndarray, table: pd.DataFrame) -> dict:
-    return rank_quality(values, table["target"], table["n_params"]).as_dict()
-
-
-def best_single_feature(tables: dict, names: list[str], aggregate: str) -> str:
-    """The feature whose Spearman on the training spaces, aggregated like the search's fitness, is best (ties:
-    mean over spaces, then name)."""
+def best_single_feature(tables: dict, names: list[str]) -> str:
+    """The feature whose worst Spearman over the training spaces is best (ties: the mean, then the name)."""
     features, _ = search_features({n: tables[n] for n in names})
     scored = []
     for feature in features:
@@ -55,107 +76,127 @@ def best_single_feature(tables: dict, names: list[str], aggregate: str) -> str:
             column = tables[n][feature].to_numpy(float)
             ok = np.isfinite(column).all() and np.ptp(column) > 0
             rhos.append(stats.spearmanr(column, tables[n]["target"]).statistic if ok else -2.0)
-        combined = min(rhos) if aggregate == "min" else float(np.mean(rhos))
-        scored.append((-combined, -float(np.mean(rhos)), feature))
+        scored.append((-min(rhos), -float(np.mean(rhos)), feature))
     return sorted(scored)[0][2]
 
 
-def summarise(values: list[float]) -> tuple[float, float]:
+def summarise(values: list) -> tuple[float, float]:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return (float(np.mean(finite)), float(np.std(finite))) if finite else (math.nan, math.nan)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--spaces", nargs="+", default=list(SPACES), help="left-out spaces to run (default: all)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--population", type=int, default=200)
     parser.add_argument("--generations", type=int, default=25)
-    parser.add_argument("--aggregate", choices=["min", "mean"], default="min")
+    parser.add_argument("--fitness", default="spearman", choices=["spearman", "kendall", "iso", "partial"])
     parser.add_argument("-o", "--output", type=Path, default=Path("results/transfer"))
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/results and docs/figures")
     args = parser.parse_args()
+    start = time.perf_counter()
     benches = {name: load_benchmark(name) for name in SPACES}
-
-    def table_of(name: str, seed: int):   # features at the seed the search used (it seeds the models too)
-        return featurize(benches[name], seed=seed, n_jobs=args.jobs)
-    tables = {name: table_of(name, 0) for name in SPACES}
-    args.output.mkdir(parents=True, exist_ok=True)
-    results: dict = {"settings": {k: v for k, v in vars(args).items() if k != "output"}, "left_out": {},
-                     "single": {}}
-
+    weights = {name: featurize(benches[name], n_jobs=args.jobs) for name in SPACES}
+    tables = {name: weights[name].merge(activation_table(benches[name], n_jobs=args.jobs), on="arch_id",
+                                        validate="one_to_one") if "data" in args.arms else weights[name]
+              for name in SPACES}
+    print(f"feature tables ready in {time.perf_counter() - start:.0f} s", flush=True)
+    results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "code": code_version(), "left_out": {}}
     for left in args.spaces:
         train = [n for n in SPACES if n != left]
         table = tables[left]
-        rows = {"discovered": [], "formulas": [], "ties": []}
-        for seed in args.seeds:
-            fitted = search(train, benches, args.output / f"loso-{left}" / f"seed{seed}", seed, args)
-            seeded = table_of(left, seed)
-            values, _ = fitted.formula_.evaluate_with_reason(seeded)
-            rows["discovered"].append(quality(values, seeded))
-            rows["formulas"].append(str(fitted.formula_))
-            rows["ties"].append(fitted.metrics_.get("ties", {}).get("formulas"))
-        baselines = {p: score_proxy(benches[left], p, table=table, seed=0) for p in BASELINES}
-        single = best_single_feature(tables, train, args.aggregate)
-        baselines[f"best single feature on the training spaces ({single})"] = quality(
-            table[single].to_numpy(float), table)
-        results["left_out"][left] = {"train": train, "discovered": rows["discovered"], "formulas": rows["formulas"],
-                                     "ties": rows["ties"],
-                                     "baselines": {k: {m: v[m] for m in ("spearman", "kendall", "kendall_iso_params")}
-                                                   for k, v in baselines.items()}}
+        entry: dict = {"train": train, "arms": {}, "baselines": {}}
+        for arm in args.arms:
+            runs = [search(train, benches, args.output / arm / f"loso-{left}" / f"seed{seed}", seed, ARMS[arm], args)
+                    for seed in args.seeds]
+            values = [r.formula_.evaluate_with_reason(table)[0] for r in runs]
+            single = best_single_feature({n: tables[n] for n in SPACES} if ARMS[arm] else weights, train)
+            entry["arms"][arm] = {"formulas": [str(r.formula_) for r in runs],
+                                  "ties": [r.metrics_.get("ties", {}).get("formulas") for r in runs],
+                                  "quality": [table_quality(v, table).as_dict() for v in values],
+                                  "values": [np.asarray(v, float).tolist() for v in values],
+                                  "best_single": single,
+                                  "best_single_quality": table_quality(table[single].to_numpy(float), table).as_dict()}
+            print(f"{SHORT[left]} {arm}: {summarise([q['kendall'] for q in entry['arms'][arm]['quality']])} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+        proxies = list(COUNT_PROXIES) + list(HAND_DESIGNED) + [p for p in probe_proxies() if p not in HAND_DESIGNED]
+        scores = {}
+        for proxy in proxies:
+            result = score_proxy(benches[left], proxy, table=weights[left], seed=0, n_jobs=args.jobs)
+            entry["baselines"][proxy] = {m: result[m] for m in METRICS}
+            entry["baselines"][proxy]["reason"] = result["reason"]
+            scores[proxy] = result
+        counts = {p: entry["baselines"][p]["kendall"] for p in COUNT_PROXIES}
+        best_count = max(counts, key=lambda p: (counts[p], p))
+        entry["best_count"] = best_count
+        count_values = np.asarray(_proxy_values(benches[left], best_count, weights[left]), float)
+        for arm in args.arms:
+            entry["arms"][arm]["vs_best_count"] = paired_difference(entry["arms"][arm]["values"], count_values,
+                                                                    table["target"].to_numpy(float))
+        results["left_out"][left] = entry
+    results["seconds"] = time.perf_counter() - start
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "transfer.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    main_table, formulas = report(results, args)
+    print(main_table + "\n" + formulas)
+    if not args.no_docs:
+        extra = (f"Searches: population {args.population}, {args.generations} generations, fitness {args.fitness}, "
+                 f"search seeds {' '.join(map(str, args.seeds))}, models initialised with seed 0; whole study "
+                 f"{results['seconds'] / 60:.1f} min.")
+        write_table("transfer", main_table, "experiments/transfer_study.py", extra)
+        write_table("transfer-formulas", formulas, "experiments/transfer_study.py")
+        figure(results, ROOT / "docs" / "figures" / "transfer.png")
 
-    for space in args.spaces:
-        moved: dict = {other: [] for other in SPACES if other != space}
-        formulas = []
-        for seed in args.seeds:
-            fitted = search([space], benches, args.output / f"single-{space}" / f"seed{seed}", seed, args)
-            formulas.append(str(fitted.formula_))
-            for other in moved:
-                seeded = table_of(other, seed)
-                values, _ = fitted.formula_.evaluate_with_reason(seeded)
-                moved[other].append(quality(values, seeded)["kendall"])
-        results["single"][space] = {"formulas": formulas, "kendall": moved}
 
-    (args.output / "transfer.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
-    text = report(results, args.seeds)
-    (args.output / "transfer.md").write_text(text)
-    print(text)
-    figure(results, args.output / "transfer.png")
+def _proxy_values(bench, proxy: str, table: pd.DataFrame) -> np.ndarray:
+    from discover.scoring import proxy_scores
+    return proxy_scores(bench, table, proxy, None, None, 0, {})[1]
 
 
-def report(results: dict, seeds: list[int]) -> str:
-    lines = [f"Leave-one-space-out over seeds {', '.join(map(str, seeds))}: Kendall tau on the left-out space "
-             "(mean +- sd over seeds for the discovered formula).", "",
-             "| left-out space | proxy | Kendall | Spearman | Kendall iso-params |", "|---|---|---|---|---|"]
-    for left, entry in results["left_out"].items():
-        kendall = summarise([d["kendall"] for d in entry["discovered"]])
-        spearman = summarise([d["spearman"] for d in entry["discovered"]])
-        iso = summarise([d["kendall_iso_params"] for d in entry["discovered"]])
-        lines.append(f"| {SHORT[left]} | **discovered on {' + '.join(SHORT[t] for t in entry['train'])}** | "
-                     f"**{kendall[0]:.3f} +- {kendall[1]:.3f}** | {spearman[0]:.3f} | {iso[0]:.3f} +- {iso[1]:.3f} |")
-        for name, values in entry["baselines"].items():
-            lines.append(f"| {SHORT[left]} | {name} | {values['kendall']:.3f} | {values['spearman']:.3f} | "
-                         f"{values['kendall_iso_params']:.3f} |")
-    lines += ["", "Formulas found (one per seed):", ""]
-    for left, entry in results["left_out"].items():
-        distinct = sorted(set(entry["formulas"]), key=entry["formulas"].index)
-        lines.append(f"- left out {SHORT[left]}: " + "; ".join(f"`{f}` ({entry['formulas'].count(f)})"
-                                                                for f in distinct)
-                     + f" - candidates tying within 0.005 on the training data: {entry['ties']}")
-    lines += ["", "Single-space search, scored on every other space (Kendall, mean +- sd over seeds):", "",
-              "| searched on | " + " | ".join(SHORT[s] for s in SPACES) + " | formulas |",
-              "|---|" + "---|" * (len(SPACES) + 1)]
-    for space, entry in results["single"].items():
+def _cell(values: dict) -> str:
+    return " / ".join("-" if values.get(m) is None or not math.isfinite(values[m]) else f"{values[m]:.3f}"
+                      for m in ("kendall", "kendall_size_matched", "partial_spearman"))
+
+
+def report(results: dict, args) -> tuple[str, str]:
+    """(the table of every method on every left-out space, the formulas found)."""
+    spaces = list(results["left_out"])
+    header = "| method | " + " | ".join(SHORT[s] for s in spaces) + " |"
+    lines = ["Kendall / size-matched Kendall / partial Spearman given log size, on every architecture of the left-out "
+             "space (discovered: mean over search seeds, +- sd of Kendall; [low, high]: 95% paired-bootstrap interval "
+             "of its Kendall minus the best count's).", "", header, "|---|" + "---|" * len(spaces)]
+    for arm in args.arms:
         cells = []
-        for other in SPACES:
-            if other == space:
-                cells.append("(searched)")
-            else:
-                mean, sd = summarise(entry["kendall"][other])
-                cells.append(f"{mean:.3f} +- {sd:.3f}")
-        distinct = sorted(set(entry["formulas"]), key=entry["formulas"].index)
-        lines.append(f"| {SHORT[space]} | " + " | ".join(cells) + " | " + "; ".join(f"`{f}`" for f in distinct) + " |")
-    return "\n".join(lines) + "\n"
+        for left in spaces:
+            arm_entry = results["left_out"][left]["arms"][arm]
+            mean = {m: summarise([q[m] for q in arm_entry["quality"]])[0] for m in METRICS}
+            sd = summarise([q["kendall"] for q in arm_entry["quality"]])[1]
+            gap = arm_entry["vs_best_count"]
+            cells.append(f"**{_cell(mean)}** (+- {sd:.3f}; vs {results['left_out'][left]['best_count']} "
+                         f"{gap['difference']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}])")
+        lines.append(f"| **discovered ({arm})** | " + " | ".join(cells) + " |")
+    for arm in args.arms:
+        cells = [f"{_cell(results['left_out'][left]['arms'][arm]['best_single_quality'])} "
+                 f"(`{results['left_out'][left]['arms'][arm]['best_single']}`)" for left in spaces]
+        lines.append(f"| best single feature of the training spaces ({arm}) | " + " | ".join(cells) + " |")
+    first = results["left_out"][spaces[0]]["baselines"]
+    for proxy in first:
+        cells = []
+        for left in spaces:
+            values = results["left_out"][left]["baselines"][proxy]
+            text = _cell(values)
+            cells.append(f"**{text}**" if proxy == results["left_out"][left]["best_count"] else text)
+        lines.append(f"| {proxy} | " + " | ".join(cells) + " |")
+    formulas = ["| left-out space | arm | formulas (seeds in order) | candidates tying within 0.005 |", "|---|---|---|---|"]
+    for left in spaces:
+        for arm in args.arms:
+            arm_entry = results["left_out"][left]["arms"][arm]
+            formulas.append(f"| {SHORT[left]} | {arm} | " + "; ".join(f"`{f}`" for f in arm_entry["formulas"])
+                            + f" | {arm_entry['ties']} |")
+    return "\n".join(lines) + "\n", "\n".join(formulas) + "\n"
 
 
 def figure(results: dict, path: Path) -> None:
@@ -166,22 +207,25 @@ def figure(results: dict, path: Path) -> None:
     except ImportError:
         return
     spaces = list(results["left_out"])
-    figure, axes = plt.subplots(1, len(spaces), figsize=(3.4 * len(spaces), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(spaces), figsize=(3.6 * len(spaces), 4.2), squeeze=False)
     for axis, left in zip(axes[0], spaces):
         entry = results["left_out"][left]
-        names = ["discovered"] + [n.split(" (")[0].replace("best single feature on the training spaces",
-                                                          "best single") for n in entry["baselines"]]
-        mean, sd = summarise([d["kendall"] for d in entry["discovered"]])
-        values = [mean] + [v["kendall"] for v in entry["baselines"].values()]
-        axis.barh(names[::-1], values[::-1], xerr=([0] * (len(values) - 1) + [sd]),
-                  color=["tab:blue"] * (len(values) - 1) + ["tab:orange"])
+        names, values, errors, colours = [], [], [], []
+        for arm, arm_entry in entry["arms"].items():
+            mean, sd = summarise([q["kendall"] for q in arm_entry["quality"]])
+            names.append(f"discovered ({arm})"), values.append(mean), errors.append(sd), colours.append("tab:orange")
+        for proxy in list(COUNT_PROXIES) + list(HAND_DESIGNED) + ["lpzero_bert", "eznas", "lpzero"]:
+            names.append(proxy), values.append(entry["baselines"][proxy]["kendall"]), errors.append(0)
+            colours.append("tab:blue" if proxy in COUNT_PROXIES else "tab:green")
+        axis.barh(names[::-1], values[::-1], xerr=errors[::-1], color=colours[::-1])
         axis.set_title(f"left out: {SHORT[left]}", fontsize=9)
-        axis.set_xlim(min(0, min(values) - 0.05), 1)
+        axis.set_xlim(min(0, np.nanmin(values) - 0.05), 1)
         axis.tick_params(labelsize=7)
-        axis.set_xlabel("Kendall tau", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+        axis.set_xlabel("Kendall tau with trained quality", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

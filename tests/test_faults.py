@@ -287,7 +287,7 @@ def test_out_of_range_search_options(capsys, tiny_lts, tmp_path, extra, message)
     (["featurize", "nas-bench-bert", "-o", "table.txt"], "must end in .parquet or .csv"),
     (["export", "/nonexistent/run"], "is not a folder"),
     (["compare", "nas-bench-bert", "--text", "/nonexistent/words.txt"], "cannot read the probe text"),
-    (["compare", "nas-bench-bert", "--values", "/nonexistent/values.csv"], "values file does not exist"),
+    (["compare", "nas-bench-bert", "--values", "/nonexistent/values.csv"], "(values file): does not exist"),
 ])
 def test_bad_input_is_one_line_before_any_work(capsys, argv, message):
     assert message in one_clean_line(capsys, argv)

@@ -123,7 +123,7 @@ def test_malformed_values_files(tmp_path, text, message):
 
 
 def test_a_file_that_is_not_there(tmp_path):
-    with pytest.raises(DataError, match="values file does not exist"):
+    with pytest.raises(DataError, match=r"\(values file\): does not exist"):
         read_values([tmp_path / "nothing.csv"])
 
 

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from primitives.combinators import feature_names
+from primitives.combinators import MATRIX_ROLES, feature_names
+from ..formula import RESERVED_NAMES
 from primitives.structure import structural_counts
 
 # Identity and the quantity proxies are judged against: a formula may never read them.
-NOT_FEATURES = ("arch_id", "target")
+NOT_FEATURES = RESERVED_NAMES
 
 
 def table_columns() -> list[str]:
-    """The columns every weight-feature table has (a cached table without them is stale)."""
-    return ["arch_id", "target", "n_params", "flops", *structural_counts([]), *feature_names()]
+    """The columns every weight-feature table has (a cached table without them is stale), each once."""
+    counts = [f"count_{role}" for role in MATRIX_ROLES]
+    return list(dict.fromkeys(["arch_id", "target", "n_params", "flops", *structural_counts([]), *counts,
+                               *feature_names()]))
 
 
 def formula_features(columns: Iterable[str]) -> list[str]:

@@ -12,6 +12,8 @@ from .registry import ProxyContext, ProxyResult, register_proxy
 ZEROLM_SAMPLE = 50
 ZEROLM_GRID = (0.0, 3.0, 0.05)
 NSC_ROLES = ("attention", "mixing", "ffn")
+# the size counts every discovered proxy is judged against (the best of them on a space is "the best count")
+COUNT_PROXIES = ("params", "params_attention", "params_ffn", "params_total", "flops")
 
 
 @register_proxy("params", "the classic size baseline", "parameters outside the embedding and the output head "
@@ -24,6 +26,12 @@ def params(ctx: ProxyContext) -> ProxyResult:
                 "matrices and biases; LTS's 'Attn' up to the LayerNorms)")
 def params_attention(ctx: ProxyContext) -> ProxyResult:
     return ProxyResult(ctx.table["params_attention"].to_numpy(float))
+
+
+@register_proxy("params_ffn", "a size baseline", "parameters of the FFN sub-modules (their weight matrices and "
+                "biases; LTS's 'FFN' up to the LayerNorms)")
+def params_ffn(ctx: ProxyContext) -> ProxyResult:
+    return ProxyResult(ctx.table["params_ffn"].to_numpy(float))
 
 
 @register_proxy("params_total", "the classic size baseline", "all parameters, embeddings included")

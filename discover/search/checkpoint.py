@@ -9,21 +9,17 @@ Every field is validated; a file that is not a checkpoint of this stage, or is d
 from __future__ import annotations
 
 import json
-import math
-import os
 import random
 from pathlib import Path
-from typing import Any
 
 from deap import tools
 
-from ..errors import ZcDiscoverError
+from .. import files, schemas
+from ..errors import DataError, ZcDiscoverError
 from .gp import TreeSyntaxError, parse_tree
 
 FORMAT = "zc-discover-checkpoint"
 VERSION = 1
-LOGBOOK_KEYS = ("stage", "generation", "evaluations", "invalid", "front_size", "best_train",
-                "best_train_validation", "best_validation", "seconds")
 
 
 class CheckpointError(ZcDiscoverError):
@@ -36,20 +32,16 @@ def _encode(individuals) -> list[list]:
 
 def write_checkpoint(path: Path, stage: str, config, generation: int, population: list, front, logbook: list,
                      seconds: float, scorer) -> None:
-    """Write the state after ``generation`` atomically (a temporary file named by the process, then renamed)."""
+    """Write the state after ``generation`` atomically (``runs.write_text``: a temporary file named by the process,
+    renamed over the target, never through a link)."""
+    from ..runs import write_text
     state = {
         "format": FORMAT, "version": VERSION, "stage": stage, "population_size": config.population,
         "generation": generation, "population": _encode(population), "front": _encode(front),
         "logbook": logbook, "random_state": _random_state(), "seconds": seconds,
         "evaluations": scorer.evaluations, "invalid": scorer.invalid, "seen": sorted(scorer.counted),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(state, allow_nan=False), encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text(path, json.dumps(state, allow_nan=False))
 
 
 def _random_state() -> list:
@@ -62,62 +54,38 @@ def _fail(path: Path, why: str) -> CheckpointError:
                            "restart that stage from scratch (finished stages are kept), or start over with --force.")
 
 
-def _number(value: Any, integer: bool = False) -> bool:
-    if isinstance(value, bool):
-        return False
-    if integer:
-        return isinstance(value, int)
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
 def load_checkpoint(path: Path, stage: str, config) -> dict | None:
     """The validated state of ``stage`` from ``path``, or None when there is none yet.
+
+    The file is read by ``files.read_json`` (a regular file inside the run folder, bounded, no duplicate keys) and
+    checked against ``schemas.Checkpoint`` (every field's type and range), then against this stage and
+    configuration.
 
     Raises
     ------
     CheckpointError
         For anything that is not a well-formed checkpoint of this stage and configuration.
     """
-    if not path.is_file():
+    from ..runs import RUN_FILE_LIMIT
+    if not path.exists() and not path.is_symlink():
         return None
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _fail(path, f"not JSON: {type(exc).__name__}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("version") != VERSION:
-        raise _fail(path, "not a zc-discover checkpoint of this version")
-    if state.get("stage") != stage or state.get("population_size") != config.population:
+        state = files.read_json(path, "checkpoint", schemas.Checkpoint, RUN_FILE_LIMIT, root=path.parent.parent)
+    except DataError as exc:   # its message names the file and the field
+        raise _fail(path, str(exc).replace(f"{path} ", "").replace(f"{path}: ", "")) from None
+    if state.stage != stage or state.population_size != config.population:
         raise _fail(path, f"it belongs to another stage or population size than {stage}")
-    generation = state.get("generation")
-    if not _number(generation, integer=True) or not 0 <= generation <= config.generations:
-        raise _fail(path, f"generation {generation!r} is outside 0..{config.generations}")
-    for name in ("population", "front"):
-        entries = state.get(name)
-        if not isinstance(entries, list) or not all(
-                isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) and isinstance(e[1], list)
-                and len(e[1]) == 2 and all(_number(v) for v in e[1]) for e in entries):
-            raise _fail(path, f"its {name} is not a list of [tree, [train, size]]")
-    if len(state["population"]) != config.population:
+    if state.generation > config.generations:
+        raise _fail(path, f"generation {state.generation} is outside 0..{config.generations}")
+    if len(state.population) != config.population:
         raise _fail(path, "its population has the wrong size")
-    logbook = state.get("logbook")
-    if not isinstance(logbook, list) or len(logbook) != generation or not all(
-            isinstance(row, dict) and set(row) == set(LOGBOOK_KEYS) and row["stage"] == stage
-            and all(_number(row[k]) for k in LOGBOOK_KEYS if k != "stage") for row in logbook):
+    if len(state.logbook) != state.generation or any(row.stage != stage for row in state.logbook):
         raise _fail(path, "its logbook is malformed")
-    random_state = state.get("random_state")
-    if not (isinstance(random_state, list) and len(random_state) == 3 and random_state[0] == 3
-            and isinstance(random_state[1], list) and len(random_state[1]) == 625
-            and all(_number(v, integer=True) and 0 <= v < 2 ** 32 for v in random_state[1])
-            and (random_state[2] is None or _number(random_state[2]))):
-        raise _fail(path, "its random state is malformed")
-    for key in ("seconds", "evaluations", "invalid"):
-        if not _number(state.get(key), integer=key != "seconds") or state[key] < 0:
-            raise _fail(path, f"{key} is not a non-negative number")
-    seen = state.get("seen")
-    if not isinstance(seen, list) or not all(isinstance(n, str) for n in seen):
-        raise _fail(path, "its list of evaluated candidates is malformed")
-    state["random_state"] = (3, tuple(random_state[1]), random_state[2])
-    return state
+    out = state.model_dump()
+    out["population"] = [[tree, list(fitness)] for tree, fitness in state.population]
+    out["front"] = [[tree, list(fitness)] for tree, fitness in state.front]
+    out["random_state"] = (3, tuple(state.random_state[1]), state.random_state[2])
+    return out
 
 
 def _individuals(entries: list, pset, path: Path) -> list:

@@ -9,7 +9,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import sympy
 
-from .. import runs
+from .. import runs, schemas
+from ..version import code_version
 from ..errors import DataError, ZcDiscoverError
 from ..export import render
 from ..formula import Formula
@@ -36,7 +37,7 @@ SESSIONS = "sessions.json"
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
+    out = {"python": platform.python_version(), "code": code_version()}
     for name in ("zc-discover", "torch", "deap", "numpy", "scipy", "sympy", "pandas", "joblib"):
         try:
             out[name] = package_version(name)
@@ -46,24 +47,15 @@ def _versions() -> dict[str, str]:
 
 
 def read_stage(path: Path, pset) -> StageResult:
-    """A finished stage from its JSON file, every field checked; its tree is read by the whitelist parser."""
-    payload = runs.read_json(path, "a finished stage")
-    names = {f.name for f in fields(StageResult)}
-    if not isinstance(payload, dict) or not {"stage", "formula_tree", "front", "logbook"} <= set(payload) \
-            or not set(payload) <= names:
-        raise runs.RunFolderError(f"{path} is not a finished stage of a zc-discover search; delete it to run that "
-                                  "stage again.")
+    """A finished stage from its JSON file, every field checked (``schemas.Stage``); its tree is read by the
+    whitelist parser."""
+    stage = runs.read_json(path, "a finished stage", schemas.Stage)
     try:
-        parse_tree(payload["formula_tree"], pset)
+        parse_tree(stage.formula_tree, pset)
     except TreeSyntaxError as exc:
         raise runs.RunFolderError(f"{path} holds a formula that is not of this search ({exc}); nothing in it was "
                                   "run. Delete it to run that stage again.") from None
-    numbers = ("complexity", "train", "validation", "seconds", "evaluations", "seed")
-    if not all(isinstance(payload.get(k), (int, float)) and not isinstance(payload.get(k), bool)
-               for k in numbers) or not isinstance(payload["front"], list) or not isinstance(payload["logbook"], list):
-        raise runs.RunFolderError(f"{path} is damaged (a field has the wrong type); delete it to run that stage "
-                                  "again.")
-    return StageResult(**payload)
+    return StageResult(**stage.model_dump())
 
 
 def _summary(results: dict[str, StageResult], benchmark: str) -> dict[str, Any]:
@@ -107,7 +99,8 @@ def _wall_seconds(path: Path, sessions: list[float], now: float) -> float:
 def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: SearchConfig, folds: int = 5,
                   train_ids: list[str] | None = None, transfer: dict[str, pd.DataFrame] | None = None,
                   n_jobs: int = 1, resume: bool = False, force: bool = False, progress: bool = True,
-                  checksums: dict[str, str] | None = None, builder: str | None = None) -> runs.Run:
+                  checksums: dict[str, str] | None = None, builder: str | None = None,
+                  init_seed: int | None = None) -> runs.Run:
     """Search one formula over the tables (name -> table with ``arch_id``, ``target``, ``n_params`` and features),
     report it held out and on ``transfer``, and write the run folder ``out_dir``.
 
@@ -123,7 +116,8 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
     if not features:
         raise DataError(f"the tables of {', '.join(tables)} share no feature that varies; nothing to search")
     arguments = {**asdict(config), "operators": list(config.operators), "benchmarks": list(tables), "folds": folds,
-                 "train_ids": train_ids, "transfer": list(transfer), "builder": builder}
+                 "train_ids": train_ids, "transfer": list(transfer), "builder": builder,
+                 "init_seed": config.seed if init_seed is None else int(init_seed)}
     run_config = {"arguments": arguments, "versions": _versions(), "features": len(features),
                   "dropped_features": dropped, "benchmark_checksums": checksums or {}}
     stages = plan_stages(tables, features, config, folds, train_ids)
@@ -132,8 +126,8 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
     with runs.RunLock(path):
         runs.prepare_folder(path, run_config, resume, force)
         sessions_path = path / "checkpoints" / SESSIONS
-        sessions = runs.read_json(sessions_path, "session start times") if sessions_path.is_file() else []
-        sessions = [float(s) for s in sessions if isinstance(s, (int, float))] if isinstance(sessions, list) else []
+        sessions = [float(s) for s in runs.read_json(sessions_path, "session start times", schemas.Sessions)] \
+            if sessions_path.exists() else []
         sessions.append(time.time())
         runs.write_json(sessions_path, sessions)
         results: dict[str, StageResult] = {}

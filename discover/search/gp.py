@@ -7,7 +7,6 @@ Terminals are the feature columns (vectors over architectures) and searched cons
 from __future__ import annotations
 
 import ast
-import math
 import random
 from collections.abc import Sequence
 
@@ -35,6 +34,10 @@ if not hasattr(creator, "ZcFitness"):
     creator.create("ZcFitness", base.Fitness, weights=(1.0, -1.0))   # (train correlation, complexity)
 if not hasattr(creator, "ZcIndividual"):
     creator.create("ZcIndividual", gp.PrimitiveTree, fitness=creator.ZcFitness)
+
+
+# every constant a search can hold (``random_weight``'s draws); a stored tree with another is not of this search
+WEIGHT_RANGE = (0.0, 3.0)
 
 
 def random_weight() -> float:
@@ -185,7 +188,7 @@ def parse_tree(text: str, pset: gp.PrimitiveSetTyped, max_nodes: int = 200) -> g
         elif isinstance(node, ast.Name) and node.id in terminals and terminals[node.id].ret is expected:
             nodes.append(terminals[node.id])
         elif (expected is Weight and isinstance(node, ast.Constant) and type(node.value) in (int, float)
-              and math.isfinite(node.value)):
+              and WEIGHT_RANGE[0] <= node.value <= WEIGHT_RANGE[1]):
             nodes.append(constant(float(node.value)))
         else:
             shown = ast.unparse(node)[:40] if isinstance(node, ast.AST) else repr(node)

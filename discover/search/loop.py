@@ -12,11 +12,9 @@ validation, the best mean training score over spaces, and the alphabetically fir
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import operator
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -386,9 +384,9 @@ def run_stage(stage: str, problems: list[Problem], features: list[str], config: 
                              scorer)
     result = _finish(stage, seed, problems, logbook, config, scorer, pset, elapsed + time.perf_counter() - start)
     if result_path is not None:
-        tmp = result_path.with_name(f"{result_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(result), default=float) + "\n")
-        tmp.replace(result_path)
+        from ..runs import write_json
+        exit_if_orphaned(owner_pid)
+        write_json(result_path, asdict(result))
     return result
 
 

@@ -1,0 +1,45 @@
+"""What every experiment script needs to leave a table behind: a caption saying which script wrote it, at which
+commit, on which machine and when, and the table written with it (``docs/results/*.md``, included by the
+documentation pages, so no results table is typed by hand)."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
+
+
+def code_commit() -> str | None:
+    """The commit of the checkout ('+dirty' when tracked files had uncommitted changes), or None outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def machine() -> str:
+    """CPU cores and architecture of this machine, in words."""
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}), Python {platform.python_version()}"
+
+
+def caption(script: str, extra: str = "") -> str:
+    """The line under a table: which script wrote it, at which commit, on which machine, on which day."""
+    day = datetime.date.today().isoformat()
+    return (f"*Written by `python {script}` at commit {code_commit() or 'unknown'} on {machine()}, {day}."
+            f"{' ' + extra if extra else ''}*")
+
+
+def write_table(name: str, markdown: str, script: str, extra: str = "", folder: Path = RESULTS) -> Path:
+    """``folder/name.md``: the table, then its caption (the file a documentation page includes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.md"
+    path.write_text(markdown.rstrip("\n") + "\n\n" + caption(script, extra) + "\n")
+    return path
