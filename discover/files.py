@@ -16,6 +16,7 @@ symbolic link: a target (or a folder on the way inside ``root``) that is one is 
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -144,6 +145,8 @@ def parse_json(text: str | bytes) -> Any:
 def _schema_error(path: Path, error) -> DataError:
     first = error.errors()[0]
     field = ".".join(str(p) for p in first.get("loc", ())) or "(the whole file)"
+    if first.get("type") == "missing":
+        return DataError(f"{path}: missing field {field}; the file is damaged or was not written by this project")
     message = first.get("msg", "invalid")
     got = first.get("input")
     shown = repr(got)[:60] if not isinstance(got, (dict, list)) else type(got).__name__
@@ -175,10 +178,11 @@ def read_json(path: str | Path, what: str = "JSON file", schema: Any = None, lim
     return validate(path, value, schema) if schema is not None else value
 
 
+@functools.lru_cache(maxsize=1)
 def _yaml_loader():
     import yaml
 
-    class Loader(yaml.SafeLoader):
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml's parser where it is installed
         """SafeLoader that refuses duplicate keys, huge integers and non-finite numbers."""
 
     def mapping(loader, node, deep=False):

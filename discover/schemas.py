@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 # bounds shared with the options that set them (``search.loop.SearchConfig.validate`` checks the same)
 MAX_POPULATION = 100_000
@@ -27,6 +27,16 @@ MAX_VOCABULARY = 10_000_000
 Number = StrictInt | StrictFloat          # JSON numbers (the reader already refused NaN and infinities)
 Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]
 Count = Annotated[StrictInt, Field(ge=0)]
+
+
+def _whole(value: float) -> float:
+    if value != int(value):
+        raise ValueError("must be a whole number")
+    return value
+
+
+# a count written as a number, 6631088 or 6631088.0 (LTS's summaries), within 2^53
+WholeCount = Annotated[Number, Field(ge=0, le=2**53), AfterValidator(_whole)]
 
 
 class Record(BaseModel):
@@ -225,11 +235,11 @@ class PerplexityEntry(Record):
 
 class ParameterSummary(Record):
     """One job of an LTS ``params_summary.yaml``: parameter counts by part."""
-    AdaEmb: Optional[Count] = None
-    Attn: Optional[Count] = None
-    FFN: Optional[Count] = None
-    nonembedding: Optional[Count] = None
-    total: Optional[Count] = None
+    AdaEmb: Optional[WholeCount] = None
+    Attn: Optional[WholeCount] = None
+    FFN: Optional[WholeCount] = None
+    nonembedding: Optional[WholeCount] = None
+    total: Optional[WholeCount] = None
 
 
 PerplexitySummary = dict[StrictStr, Optional[PerplexityEntry]]
@@ -250,7 +260,8 @@ class LtsModelConfig(Record):
     cutoffs: Annotated[list[StrictInt], Field(max_length=64)]
     div_val: Annotated[StrictInt, Field(ge=1, le=64)]
     tgt_len: Annotated[StrictInt, Field(ge=1, le=65_536)]
-    d_head: Optional[Width | Annotated[list[Width], Field(max_length=MAX_LAYERS)]] = None
+    d_head: Optional[Annotated[StrictInt, Field(ge=-1, le=MAX_WIDTH)] | Annotated[
+        list[Annotated[StrictInt, Field(ge=-1, le=MAX_WIDTH)]], Field(max_length=MAX_LAYERS)]] = None
     tie_projs: Optional[list[StrictBool | StrictInt]] = None
     tie_weight: Optional[StrictBool] = None
     pre_lnorm: Optional[StrictBool] = None

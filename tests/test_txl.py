@@ -114,7 +114,7 @@ def test_a_count_that_disagrees_with_params_summary_names_the_architecture_and_p
     ({"attn_type": 2}, "attn_type 2 is not supported"),
     ({"d_head": [8]}, "d_head has 1 entries"),
     ({"n_head": [3, 4]}, "does not divide d_model"),
-    ({"cutoffs": "many"}, "cutoffs must be a list"),
+    ({"cutoffs": "many"}, "field cutoffs: Input should be a valid list"),
 ])
 def test_malformed_configs_are_one_clear_line(tmp_path, change, message):
     with pytest.raises(DataError, match=message):

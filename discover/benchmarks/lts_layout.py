@@ -13,32 +13,28 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
+from .. import files, schemas
 from ..errors import DataError
 from .base import Arch
 
 log = logging.getLogger(__name__)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _JOB = re.compile(r"^config_(\d+)/j(\d+)/model_config\.yaml$")
 REQUIRED = ("n_layer", "d_model", "d_embed", "n_head", "d_inner", "n_token", "cutoffs", "div_val", "tgt_len")
 SUMMARY_PARTS = ("AdaEmb", "Attn", "FFN", "nonembedding", "total")
 DEFAULT_PROBE_SEQ = 192   # the trained tgt_len of every LTS folder on WikiText-103
 
 
-def read_yaml(path: Path) -> Any:
-    """A YAML file's content (safe loader: tags that would build Python objects are refused)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_Loader)
-    except FileNotFoundError:
+def read_yaml(path: Path, schema: Any = None) -> Any:
+    """A YAML file of the folder, read by ``files.read_yaml`` (safe tags only, a regular file, bounded, no duplicate
+    keys) and validated against ``schema`` (``schemas``)."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
         raise DataError(f"{path} is missing; the LTS layout needs it. Restore it, or re-download the benchmark with "
-                        "'zc-discover fetch'.") from None
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}.") from None
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}); re-download the benchmark with "
-                        "'zc-discover fetch' or restore the file.") from None
+                        "'zc-discover fetch'.")
+    try:
+        return files.read_yaml(path, "LTS benchmark file", schema)
+    except DataError as exc:
+        raise DataError(f"{exc}; re-download the benchmark with 'zc-discover fetch' or restore the file.") from None
 
 
 def per_layer(value: Any, n_layer: int, name: str, where: str) -> list[int]:
@@ -137,13 +133,12 @@ def job_files(folder: Path) -> list[tuple[str, Path]]:
 
 
 def _summaries(folder: Path) -> tuple[dict, dict]:
-    ppl = read_yaml(folder / "ppl_summary.yaml")
-    if not isinstance(ppl, dict):
-        raise DataError(f"{folder / 'ppl_summary.yaml'}: expected a mapping from config_<i>_j<k> to metrics, got "
-                        f"{type(ppl).__name__}.")
-    params = read_yaml(folder / "params_summary.yaml") if (folder / "params_summary.yaml").exists() else {}
-    if not isinstance(params, dict):
-        raise DataError(f"{folder / 'params_summary.yaml'}: expected a mapping from config_<i>_j<k> to counts.")
+    ppl = read_yaml(folder / "ppl_summary.yaml", schemas.PerplexitySummary)
+    params = read_yaml(folder / "params_summary.yaml", schemas.ParameterSummaries) \
+        if (folder / "params_summary.yaml").exists() else {}
+    ppl = {key: entry.model_dump() for key, entry in ppl.items() if entry is not None}
+    params = {key: {part: count for part, count in entry.model_dump().items() if count is not None}
+              for key, entry in params.items() if entry is not None}
     return ppl, params
 
 
@@ -181,7 +176,9 @@ def load_folder(folder: Path, family: str, normalise: Callable[[Any, str], dict[
                 or valid_ppl <= 0:
             raise DataError(f"{folder / 'ppl_summary.yaml'}: valid_ppl of {arch_id} must be a positive number, "
                             f"got {valid_ppl!r}.")
-        config = normalise(read_yaml(path), str(path))
+        raw = read_yaml(path)
+        files.validate(path, raw, schemas.LtsModelConfig)   # types and bounds; the family checks the rest
+        config = normalise(raw, str(path))
         reference = params.get(arch_id) or {}
         if reference:
             counts = param_parts(config)

@@ -1,12 +1,13 @@
 """NAS-Bench-BERT (FlexiBERT space): the benchmark JSON -> validated ``Arch`` records."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from ...errors import DataError
+from ...files import read_json
+from ...schemas import MAX_HEADS, MAX_LAYERS, MAX_WIDTH
 from ..base import Arch
 
 OPERATION_PARAMETERS = {"SA": ("SDP", "WMA"), "LT": ("DFT", "DCT"), "DSC": None}  # DSC: a conv kernel size
@@ -14,15 +15,14 @@ LAYER_FIELDS = ("operation_type", "operation_parameter", "num_operation_heads", 
                 "num_feed_forward")
 
 
-def _positive_int(value: Any, what: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise DataError(f"{where}: {what} must be a positive integer, got {value!r}.")
-    try:
-        number = int(value)
-    except ValueError:
-        raise DataError(f"{where}: {what} must be a positive integer, got {value!r}.") from None
-    if number <= 0:
-        raise DataError(f"{where}: {what} must be a positive integer, got {value!r}.")
+def _positive_int(value: Any, what: str, where: str, upper: int = MAX_WIDTH) -> int:
+    """A positive integer of at most ``upper`` (the file may spell it as a string of digits)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or (isinstance(value, str) and (
+            len(value) > 12 or not value.strip().isdigit())):
+        raise DataError(f"{where}: {what} must be a positive integer, got {str(value)[:40]!r}.")
+    number = int(value)
+    if not 0 < number <= upper:
+        raise DataError(f"{where}: {what} must be a positive integer of at most {upper:,}, got {number:,}.")
     return number
 
 
@@ -39,11 +39,11 @@ def parse_layer(raw: Any, hidden: int, where: str) -> dict[str, Any]:
     param = raw["operation_parameter"]
     allowed = OPERATION_PARAMETERS[op]
     if allowed is None:
-        param = _positive_int(param, "operation_parameter (DSC kernel size)", where)
+        param = _positive_int(param, "operation_parameter (DSC kernel size)", where, 1025)
     elif param not in allowed:
         raise DataError(f"{where}: operation_parameter {param!r} is not valid for {op}; expected one of "
                         f"{', '.join(allowed)}.")
-    heads = _positive_int(raw["num_operation_heads"], "num_operation_heads", where)
+    heads = _positive_int(raw["num_operation_heads"], "num_operation_heads", where, MAX_HEADS)
     if hidden % heads:
         raise DataError(f"{where}: num_operation_heads={heads} does not divide hidden_size={hidden}.")
     return {
@@ -51,7 +51,7 @@ def parse_layer(raw: Any, hidden: int, where: str) -> dict[str, Any]:
         "operation_parameter": param,
         "num_operation_heads": heads,
         "feed_forward_dimension": _positive_int(raw["feed_forward_dimension"], "feed_forward_dimension", where),
-        "num_feed_forward": _positive_int(raw["num_feed_forward"], "num_feed_forward", where),
+        "num_feed_forward": _positive_int(raw["num_feed_forward"], "num_feed_forward", where, 64),
     }
 
 
@@ -74,8 +74,8 @@ def parse_record(raw: Any, position: int) -> Arch:
     hidden = _positive_int(hidden, "hidden_size", where)
     if not isinstance(glue, (int, float)) or isinstance(glue, bool) or not math.isfinite(glue):
         raise DataError(f"{where}: scores.glue must be a finite number, got {glue!r}.")
-    if not isinstance(layers, list) or not layers:
-        raise DataError(f"{where}: nas_config.encoder_layers must be a non-empty list.")
+    if not isinstance(layers, list) or not 0 < len(layers) <= MAX_LAYERS:
+        raise DataError(f"{where}: nas_config.encoder_layers must be a list of 1 to {MAX_LAYERS} layers.")
     config = {
         "hidden_size": hidden,
         "layers": [parse_layer(layer, hidden, f"{where}, layer {i}") for i, layer in enumerate(layers)],
@@ -86,14 +86,9 @@ def parse_record(raw: Any, position: int) -> Arch:
 def load_flexibert(path: Path) -> list[Arch]:
     """Every architecture of the NAS-Bench-BERT JSON, validated; ids must be unique."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}.") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-                        "re-download it with 'zc-discover fetch nas-bench-bert'.") from None
+        raw = read_json(path, "NAS-Bench-BERT benchmark", limit=256 * 2**20)
+    except DataError as exc:
+        raise DataError(f"{exc}; re-download it with 'zc-discover fetch nas-bench-bert'.") from None
     if not isinstance(raw, list):
         raise DataError(f"{path}: expected a JSON list of architecture records, got {type(raw).__name__}.")
     if not raw:
