@@ -14,8 +14,9 @@ from .api import (ProxySearch, check_device, compare, featurize, load_run, probe
 from .benchmarks import Benchmark, build_model, fetch_benchmark, get_spec, load_benchmark  # noqa: E402
 from .errors import ConfigError, DataError, UnknownNameError, ZcDiscoverError  # noqa: E402
 from .formula import Formula  # noqa: E402
+from .parallel import engine  # noqa: E402
 
 __all__ = ["__version__", "ProxySearch", "load_benchmark", "featurize", "score_proxy", "score_model", "compare",
-           "load_run", "probe_values",
+           "load_run", "probe_values", "engine",
            "build_model", "fetch_benchmark", "get_spec", "Benchmark", "Formula", "check_device",
            "ZcDiscoverError", "DataError", "ConfigError", "UnknownNameError"]

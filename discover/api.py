@@ -71,7 +71,7 @@ def _benchmark(benchmark: Benchmark | str) -> Benchmark:
     return load_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
 
 
-def featurize(benchmark: Benchmark | str, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
+def featurize(benchmark: Benchmark | str, builder: str | None = None, seed: int = 0, n_jobs: int = -1,
               backend: str = "loky", scheduler: str | None = None, device: str = "cpu", use_cache: bool = True,
               with_activations: bool = False) -> pd.DataFrame:
     """The feature table of a benchmark: one row per architecture, measured on its real model.
@@ -86,7 +86,8 @@ def featurize(benchmark: Benchmark | str, builder: str | None = None, seed: int 
         Initialisation seed.
     n_jobs : int
         Parallel workers (-1: all cores); the table is identical for any value.
-    backend, scheduler : joblib backend (``loky`` or ``dask``) and Dask scheduler address.
+    backend, scheduler : ``loky`` (local processes) or ``dask``, and a Dask scheduler address (``dask`` without one
+        starts a local cluster). ``with discover.engine(scheduler=...)`` sends every verb's work to a cluster.
     device : str
         ``cpu``, ``cuda`` or ``cuda:N``.
     use_cache : bool
@@ -103,10 +104,14 @@ def featurize(benchmark: Benchmark | str, builder: str | None = None, seed: int 
     --------
     >>> table = featurize("nas-bench-bert", n_jobs=2)       # doctest: +SKIP
     """
+    from .parallel import engine
     benchmark = _benchmark(benchmark)
     check_device(device)
-    table = _weight_features(benchmark, builder, seed, n_jobs, backend, scheduler, device, use_cache)
-    return _add_activations(benchmark, table, builder, seed, n_jobs, use_cache, device) if with_activations else table
+    with engine(backend, scheduler, n_jobs):
+        table = _weight_features(benchmark, builder, seed, n_jobs, backend, scheduler, device, use_cache)
+        if with_activations:
+            table = _add_activations(benchmark, table, builder, seed, n_jobs, use_cache, device)
+    return table
 
 
 def _add_activations(benchmark: Benchmark, table: pd.DataFrame, builder: str | None, seed: int, n_jobs: int,
@@ -165,7 +170,7 @@ def check_proxy_or_formula(proxy: str | None, formula: str | Formula | None,
 
 
 def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: str | Formula | None = None, *,
-                ids: list[str] | None = None, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
+                ids: list[str] | None = None, builder: str | None = None, seed: int = 0, n_jobs: int = -1,
                 options: dict | None = None, table: pd.DataFrame | None = None) -> dict[str, Any]:
     """Rank quality of one proxy on a benchmark (or on the architectures ``ids``).
 
@@ -207,7 +212,7 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
 
 
 def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, builder: str | None = None,
-            seed: int = 0, n_jobs: int = 1, options: dict | None = None, runs: list[Run | str] | None = None,
+            seed: int = 0, n_jobs: int = -1, options: dict | None = None, runs: list[Run | str] | None = None,
             ids: list[str] | None = None, table: pd.DataFrame | None = None,
             values: pd.DataFrame | list[str | Path] | None = None) -> pd.DataFrame:
     """Many proxies side by side on one benchmark, under the same metrics.
@@ -424,7 +429,7 @@ class ProxySearch:
     """
 
     def __init__(self, *, population: int = 200, generations: int = 25, folds: int = 5, fitness: str = "spearman",
-                 aggregate: str = "min", seed: int = 0, init_seed: int | None = None, jobs: int = 1,
+                 aggregate: str = "min", seed: int = 0, init_seed: int | None = None, jobs: int = -1,
                  device: str = "cpu",
                  output: str | Path | None = None, builder: str | None = None, transfer: Iterable = (),
                  train_ids: list[str] | None = None, resume: bool = False, force: bool = False,

@@ -118,7 +118,12 @@ def build_parser() -> Parser:
     work.add_argument("--builder", help="reading of FlexiBERT configs: as-trained, spec or legacy (default: the "
                                         "family's first)")
     work.add_argument("--seed", type=NON_NEGATIVE, default=0, help="initialisation (and search) seed")
-    work.add_argument("--jobs", type=JOBS, default=-1, help="parallel workers (-1: all cores)")
+    work.add_argument("--jobs", type=JOBS, default=None, help="local worker processes (-1 or unset: every core; "
+                                                                "more than the cores are capped to them)")
+    work.add_argument("--scheduler", metavar="ADDRESS", help="run the work on the Dask cluster of this scheduler "
+                      "(tcp://HOST:PORT; default $ZC_DISCOVER_SCHEDULER); this machine writes every file")
+    work.add_argument("--backend", default="loky", choices=["loky", "dask"],
+                      help="local processes, or a Dask cluster (a local one when no --scheduler is given)")
     work.add_argument("--device", type=_device, default="cpu", help="where models are built and measured: cpu, "
                                                                     "cuda or cuda:N")
 
@@ -126,9 +131,6 @@ def build_parser() -> Parser:
                  "zc-discover featurize nas-bench-bert -o features.parquet")
     feat.add_argument("name", metavar="NAME", help="benchmark name or lts:PATH")
     feat.add_argument("-o", "--output", required=True, help="a .parquet or .csv file")
-    feat.add_argument("--backend", default="loky", choices=["loky", "dask"],
-                      help="joblib backend: local processes, or a Dask cluster")
-    feat.add_argument("--scheduler", help="Dask scheduler address (default: start a local cluster)")
     feat.add_argument("--no-cache", action="store_true", help="recompute even if a cached table exists")
     feat.add_argument("--with-activations", action="store_true",
                       help="add activation and gradient statistics from a probe batch (data-dependent)")
@@ -289,9 +291,8 @@ def cmd_featurize(args: argparse.Namespace) -> int:
         raise ZcDiscoverError(f"-o {args.output} must end in .parquet or .csv")
     check_device(args.device)
     benchmark = _benchmark(args, args.name)
-    table = featurize(benchmark, builder=args.builder, seed=args.seed, n_jobs=args.jobs, backend=args.backend,
-                      scheduler=args.scheduler, device=args.device, use_cache=not args.no_cache,
-                      with_activations=args.with_activations)
+    table = featurize(benchmark, builder=args.builder, seed=args.seed, n_jobs=args.jobs, device=args.device,
+                      use_cache=not args.no_cache, with_activations=args.with_activations)
     path = write_table(table, args.output)
     log.info("wrote %d rows x %d columns to %s", len(table), table.shape[1], path)
     return 0
@@ -434,6 +435,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+HEAVY = ("featurize", "score", "probe", "compare", "search")   # verbs whose work can run on a Dask cluster
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The verb, inside the engine its options name (local processes, or a Dask cluster reached first)."""
+    if args.verb not in HEAVY:
+        return COMMANDS[args.verb](args)
+    from .parallel import ENV_SCHEDULER, check_scheduler_address, engine, resolve_jobs
+    import os
+    scheduler = args.scheduler or os.environ.get(ENV_SCHEDULER) or None
+    if scheduler is not None:
+        check_scheduler_address(scheduler)
+        if args.jobs is not None:
+            raise ZcDiscoverError(f"--jobs {args.jobs} starts local workers, --scheduler sends the work to the "
+                                  f"cluster at {scheduler}: give one of them")
+    args.jobs = resolve_jobs(args.jobs)
+    with engine(args.backend, scheduler, args.jobs):
+        return COMMANDS[args.verb](args)
+
+
 COMMANDS = {"benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "proxies": cmd_proxies, "features": cmd_features,
             "featurize": cmd_featurize, "score": cmd_score, "probe": cmd_probe, "compare": cmd_compare,
             "search": cmd_search, "export": cmd_export}
@@ -452,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
         os.environ["ZC_DISCOVER_OFFLINE"] = "1"
     try:
-        return COMMANDS[args.verb](args)
+        return _run(args)
     except ZcDiscoverError as exc:
         print(f"zc-discover: error: {exc}", file=sys.stderr)
         return 2

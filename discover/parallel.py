@@ -1,25 +1,58 @@
-"""joblib dispatch shared by featurization and search: local processes (loky) or a Dask cluster.
+"""Where parallel work runs: this process, local worker processes (joblib's loky), or a Dask cluster.
+
+Every heavy verb (featurize, probe, compare, the activation features, the search's stages, the studies) sends its work
+through ``parallel_imap``. Inside ``with engine(scheduler=ADDRESS):`` (or ``backend="dask"``, which starts a local
+cluster) the same calls go to the Dask cluster instead of local processes: small, pure tasks (an architecture id and
+its benchmark's configs, never a model) go out, values come back, and this process - the client - writes every cache,
+values file and run folder, so nothing depends on a disk the workers share. A worker that dies mid-run has its tasks
+run again elsewhere by Dask; a scheduler that goes away is one clear error, and a rerun continues from the
+per-architecture caches.
 
 Work is always split in the main process and results come back in submission order, so the output never depends on
-the number of workers. Linear algebra runs single-threaded inside each task for the same reason: LAPACK's results
-can differ in the last bits with the thread count.
+the number of workers or on where they ran. Linear algebra runs single-threaded inside each task for the same reason:
+LAPACK's results can differ in the last bits with the thread count.
+
+A worker process whose parent (the process that started it) is gone - killed with ``kill -9``, say - stops within a
+second (``watch_parent``), so no orphan goes on computing or writing.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import ctypes.util
+import logging
 import os
+import re
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import joblib
 import torch
 from tqdm.auto import tqdm
 
-from .errors import ZcDiscoverError
+from .errors import ConfigError, ZcDiscoverError
 
+log = logging.getLogger(__name__)
 BACKENDS = ("loky", "dask")
+ENV_SCHEDULER = "ZC_DISCOVER_SCHEDULER"
+CONNECT_TIMEOUT = 5.0          # seconds to reach a scheduler before saying it is unreachable
+TASK_RETRIES = 2               # a task that raised on a worker is tried again (a lost worker's tasks always are)
+ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s/:]+(:\d{1,5})?/?$|^[A-Za-z0-9.\-]+:\d{1,5}$")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A Dask cluster the parallel work of this block goes to (``client``), and whether this block started it."""
+    client: Any
+    address: str
+    local_cluster: Any = None
+
+
+_ENGINE: contextvars.ContextVar[Engine | None] = contextvars.ContextVar("zc_discover_engine", default=None)
 
 
 def process_alive(pid: int) -> bool:
@@ -28,7 +61,7 @@ def process_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, OverflowError):
         return True
     return True
 
@@ -38,6 +71,41 @@ def exit_if_orphaned(owner_pid: int | None) -> None:
     must not leave workers writing into its run folder."""
     if owner_pid is not None and owner_pid != os.getpid() and not process_alive(owner_pid):
         os._exit(3)
+
+
+_watched: set[int] = set()
+
+
+def watch_parent(parent_pid: int | None = None, interval: float = 0.5) -> None:
+    """In a worker process: a daemon thread that ends the process as soon as its parent is gone (``kill -9`` of the
+    main process leaves no orphan computing on; loky would otherwise keep its workers until their idle timeout).
+    Started once per process; a no-op in the main process."""
+    parent = os.getppid() if parent_pid is None else parent_pid
+    if parent in _watched or parent <= 1 or parent == os.getpid():
+        return
+    _watched.add(parent)
+    adopted_by = os.getppid()   # a worker whose parent dies is re-parented: that, or the owner gone, ends it
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != adopted_by or not process_alive(parent):
+                os._exit(3)
+            time.sleep(interval)
+    threading.Thread(target=watch, name="zc-discover-parent-watch", daemon=True).start()
+
+
+def resolve_jobs(n_jobs: int | None) -> int:
+    """Local workers for ``n_jobs``: -1 or None is every core; more than the machine's cores is capped to them,
+    with a warning (more processes than cores only adds memory and start-up time)."""
+    cores = os.cpu_count() or 1
+    if n_jobs is None or n_jobs == -1:
+        return cores
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ConfigError(f"jobs must be a positive integer or -1 (every core), got {n_jobs!r}")
+    if n_jobs > cores:
+        log.warning("--jobs %d is more than this machine's %d cores; using %d", n_jobs, cores, cores)
+        return cores
+    return n_jobs
 
 
 @contextlib.contextmanager
@@ -72,7 +140,9 @@ def _load_libc():
 _LIBC = _load_libc()
 
 
-def _run_single_threaded(function: Callable, args: tuple) -> Any:
+def _run_single_threaded(function: Callable, args: tuple, parent_pid: int | None = None) -> Any:
+    if parent_pid is not None and parent_pid != os.getpid():
+        watch_parent(parent_pid)
     with single_threaded():
         try:
             return function(*args)
@@ -80,46 +150,119 @@ def _run_single_threaded(function: Callable, args: tuple) -> Any:
             _release_freed_memory()
 
 
-@contextlib.contextmanager
-def backend(name: str = "loky", scheduler: str | None = None, n_jobs: int = 1) -> Iterator[None]:
-    """Make ``name`` joblib's backend inside the block; ``dask`` connects to ``scheduler`` or starts a local cluster."""
-    if name not in BACKENDS:
-        from .errors import UnknownNameError
-        raise UnknownNameError("backend", name, BACKENDS)
-    if name == "loky":
-        yield
-        return
+def check_scheduler_address(address: str) -> str:
+    """A Dask scheduler address, checked for its form (``tcp://host:port``, ``host:port``) before any connection."""
+    if not isinstance(address, str) or not ADDRESS.match(address.strip()):
+        raise ConfigError(f"--scheduler {address!r} is not a Dask scheduler address; give tcp://HOST:PORT (what "
+                          "'dask scheduler' prints), or leave it out to run on this machine")
+    return address.strip()
+
+
+def connect(address: str | None, n_jobs: int | None = None) -> Engine:
+    """A client of the scheduler at ``address`` (reached within ``CONNECT_TIMEOUT`` seconds), or of a local cluster
+    of ``n_jobs`` single-threaded worker processes when ``address`` is None."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
-        raise ZcDiscoverError("the dask backend needs dask.distributed: pip install 'zc-discover[dask]'") from None
-    cluster = None
-    if scheduler is None:
-        workers = n_jobs if n_jobs and n_jobs > 0 else None
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+        raise ConfigError("running on Dask needs dask.distributed: pip install 'zc-discover[dask]'") from None
+    if address is None:
+        cluster = LocalCluster(n_workers=resolve_jobs(n_jobs), threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+        return Engine(client, cluster.scheduler_address, cluster)
+    address = check_scheduler_address(address)
     try:
-        with Client(scheduler or cluster) as client, joblib.parallel_config(backend="dask"):
-            client.run(torch.set_num_threads, 1)
-            yield
+        client = Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as error:
+        raise ConfigError(f"no Dask scheduler answers at {address} within {CONNECT_TIMEOUT:g} s "
+                          f"({type(error).__name__}); start one ('dask scheduler') or check the address") from None
+    return Engine(client, address)
+
+
+@contextlib.contextmanager
+def engine(backend: str = "loky", scheduler: str | None = None, n_jobs: int | None = None) -> Iterator[Engine | None]:
+    """Send the parallel work of the block to a Dask cluster: the scheduler at ``scheduler`` (or
+    ``$ZC_DISCOVER_SCHEDULER``), or a local cluster when ``backend`` is ``dask`` and no address is given. With
+    neither, work stays on local processes. An engine already active is kept (nested calls share it)."""
+    if backend not in BACKENDS:
+        from .errors import UnknownNameError
+        raise UnknownNameError("backend", backend, BACKENDS)
+    scheduler = scheduler or os.environ.get(ENV_SCHEDULER) or None
+    if _ENGINE.get() is not None or (backend == "loky" and scheduler is None):
+        yield _ENGINE.get()
+        return
+    active = connect(scheduler, n_jobs)
+    token = _ENGINE.set(active)
+    try:
+        active.client.run(torch.set_num_threads, 1)
+        yield active
     finally:
-        if cluster is not None:
-            cluster.close()
+        _ENGINE.reset(token)
+        active.client.close()
+        if active.local_cluster is not None:
+            active.local_cluster.close()
 
 
-def parallel_imap(function: Callable, argument_tuples: Iterable[tuple], n_jobs: int = 1, desc: str | None = None,
-                  dask: bool = False) -> Iterator[Any]:
-    """``function(*args)`` for each argument tuple, yielded in order as they finish (in parallel unless ``n_jobs``
-    is 1), with a progress bar on a terminal: a caller can keep each result before the next arrives."""
+def active_engine() -> Engine | None:
+    """The Dask engine of the enclosing ``engine`` block, if any."""
+    return _ENGINE.get()
+
+
+def _dask_imap(active: Engine, function: Callable, argument_tuples: list[tuple]) -> Iterator[Any]:
+    """The tasks on the cluster, yielded in submission order. Arguments shared by every task (the benchmark, say) are
+    sent to the workers once."""
+    from dask.distributed import as_completed
+    from distributed.comm.core import CommClosedError
+    client = active.client
+    shared: dict[int, Any] = {}
+    if len(argument_tuples) > 1:
+        first = argument_tuples[0]
+        for index, value in enumerate(first):
+            if all(len(t) > index and t[index] is value for t in argument_tuples) and \
+                    not isinstance(value, (int, float, str, bool, type(None))):
+                shared[index] = client.scatter(value, broadcast=True, hash=False)
+    tasks = [tuple(shared.get(i, v) for i, v in enumerate(args)) for args in argument_tuples]
+    try:
+        futures = [client.submit(_run_single_threaded, function, args, None, pure=False, retries=TASK_RETRIES)
+                   for args in tasks]
+        done: dict[int, Any] = {}
+        index_of = {f.key: i for i, f in enumerate(futures)}
+        following = 0
+        for future in as_completed(futures):
+            done[index_of[future.key]] = future.result()
+            future.release()
+            while following in done:
+                yield done.pop(following)
+                following += 1
+    except (CommClosedError, OSError, TimeoutError) as error:
+        raise ZcDiscoverError(f"the Dask scheduler at {active.address} went away ({type(error).__name__}); what was "
+                              "computed is cached - run the command again to continue") from None
+
+
+def parallel_imap(function: Callable, argument_tuples: Iterable[tuple], n_jobs: int = 1,
+                  desc: str | None = None) -> Iterator[Any]:
+    """``function(*args)`` for each argument tuple, yielded in order as they finish: on the active Dask engine, else
+    on ``n_jobs`` local processes (in this process when 1), with a progress bar on a terminal - a caller can keep each
+    result before the next arrives."""
     argument_tuples = list(argument_tuples)
-    if n_jobs == 1 and not dask:
+    active = _ENGINE.get()
+    if active is not None:
+        results = _dask_imap(active, function, argument_tuples)
+    elif n_jobs == 1 or len(argument_tuples) <= 1:
         results = (_run_single_threaded(function, args) for args in argument_tuples)
     else:
-        tasks = (joblib.delayed(_run_single_threaded)(function, args) for args in argument_tuples)
-        results = joblib.Parallel(n_jobs=n_jobs if not dask else -1, return_as="generator")(tasks)
+        parent = os.getpid()
+        tasks = (joblib.delayed(_run_single_threaded)(function, args, parent) for args in argument_tuples)
+        results = joblib.Parallel(n_jobs=resolve_jobs(n_jobs), return_as="generator")(tasks)
     yield from tqdm(results, total=len(argument_tuples), desc=desc, disable=None, leave=False)
 
 
-def parallel_map(function: Callable, argument_tuples: Iterable[tuple], n_jobs: int = 1, desc: str | None = None,
-                 dask: bool = False) -> list[Any]:
+def parallel_map(function: Callable, argument_tuples: Iterable[tuple], n_jobs: int = 1,
+                 desc: str | None = None) -> list[Any]:
     """``[function(*args) for args in argument_tuples]`` in parallel, in order, with a progress bar on a terminal."""
-    return list(parallel_imap(function, argument_tuples, n_jobs, desc, dask))
+    return list(parallel_imap(function, argument_tuples, n_jobs, desc))
+
+
+__all__ = ["BACKENDS", "ENV_SCHEDULER", "Engine", "active_engine", "check_scheduler_address", "connect", "engine",
+           "exit_if_orphaned", "parallel_imap", "parallel_map", "process_alive", "resolve_jobs", "single_threaded",
+           "watch_parent"]

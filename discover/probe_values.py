@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def probe_values(benchmark: Benchmark, output: str | Path, proxies: list[str] | None = None,
                  with_features: bool = True, builder: str | None = None, seed: int = 0,
-                 settings: ProbeSettings | None = None, ids: list[str] | None = None, n_jobs: int = 1,
+                 settings: ProbeSettings | None = None, ids: list[str] | None = None, n_jobs: int = -1,
                  device: str = "cpu", chunk: int = 20, commit: str | None = None,
                  on_progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
     """Probe ``benchmark``'s architectures for data-dependent proxies (and the activation features) and write the

@@ -28,8 +28,7 @@ from primitives.structure import analytic_flops, structural_counts
 from .. import cache
 from ..benchmarks import Benchmark, build_model
 from ..benchmarks.seeding import INIT_VERSION, InitKey, draw
-from ..parallel import backend as parallel_backend
-from ..parallel import parallel_map
+from ..parallel import engine, parallel_map
 from .columns import table_columns
 
 log = logging.getLogger(__name__)
@@ -81,19 +80,17 @@ def key_statistics(key: InitKey, device: str = "cpu") -> dict[str, float]:
     return matrix_statistics(singular_values(matrix, key.name), tuple(matrix.shape))
 
 
-def _compute(benchmark: Benchmark, builder: str | None, seed: int, n_jobs: int, dask: bool,
-             device: str) -> pd.DataFrame:
+def _compute(benchmark: Benchmark, builder: str | None, seed: int, n_jobs: int, device: str) -> pd.DataFrame:
     ids = [a.id for a in benchmark.archs]
     chunks = [ids[i::max(1, abs(n_jobs)) * 4] for i in range(max(1, abs(n_jobs)) * 4)]
-    plan_lists = parallel_map(plan_chunk, [(benchmark, c, builder, seed) for c in chunks if c], n_jobs, "plan",
-                              dask=dask)
+    plan_lists = parallel_map(plan_chunk, [(benchmark, c, builder, seed) for c in chunks if c], n_jobs, "plan")
     plans = {p.arch_id: p for plan_list in plan_lists for p in plan_list}
     keys = sorted({key for p in plans.values() for _, _, key in p.matrices})
     log.info("%d architectures hold %d matrices, %d distinct", len(plans),
              sum(len(p.matrices) for p in plans.values()), len(keys))
     # Largest first, so that the long SVDs do not end up last on one worker.
     order = sorted(keys, key=lambda k: -k.shape[0] * (torch.Size(k.shape).numel() // k.shape[0]))
-    stats = dict(zip(order, parallel_map(key_statistics, [(k, device) for k in order], n_jobs, "svd", dask=dask)))
+    stats = dict(zip(order, parallel_map(key_statistics, [(k, device) for k in order], n_jobs, "svd")))
     rows = []
     for arch_id in ids:
         plan = plans[arch_id]
@@ -141,8 +138,8 @@ def featurize(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n
             log.info("features of %s (%s, seed %d) read from cache %s", benchmark.name, builder, seed, path)
             return table
     start = time.perf_counter()
-    with parallel_backend(backend, scheduler, n_jobs):
-        table = _compute(benchmark, builder, seed, n_jobs, backend == "dask", device)
+    with engine(backend, scheduler, n_jobs):
+        table = _compute(benchmark, builder, seed, n_jobs, device)
     # Kept with the table (parquet stores attrs), so that reports can state the cost of the features.
     table.attrs.update({"featurize_seconds": time.perf_counter() - start, "n_jobs": n_jobs, "builder": builder,
                         "seed": int(seed), "benchmark": benchmark.name})

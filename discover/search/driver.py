@@ -24,7 +24,7 @@ from ..errors import DataError, ZcDiscoverError
 from ..export import render
 from ..formula import Formula
 from ..metrics import table_quality
-from ..parallel import parallel_imap
+from ..parallel import active_engine, parallel_imap
 from ..plots import run_figures
 from .gp import TreeEvaluator, TreeSyntaxError, make_pset, parse_tree, tree_to_sympy
 from .loop import SearchConfig, StageResult, run_stage, stage_seeds
@@ -141,10 +141,16 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
         log.info("searching %s over %d features: %d stage(s) to run (%s), population %d, %d generations",
                  ", ".join(tables), len(features), len(todo), ", ".join(todo) or "none", config.population,
                  config.generations)
-        sequential = n_jobs == 1 or len(todo) <= 1
-        tasks = [(s, stages[s], features, config, seeds[s], path / "checkpoints" / f"{s}.json",
-                  progress and sequential, path / "stages" / f"{s}.json", os.getpid()) for s in todo]
+        remote = active_engine() is not None
+        sequential = not remote and (n_jobs == 1 or len(todo) <= 1)
+        # On a cluster a stage neither checkpoints nor writes on the worker: this process writes each finished stage
+        # as it arrives (an interrupted search then resumes from its finished stages).
+        tasks = [(s, stages[s], features, config, seeds[s], None if remote else path / "checkpoints" / f"{s}.json",
+                  progress and sequential, None if remote else path / "stages" / f"{s}.json",
+                  None if remote else os.getpid()) for s in todo]
         for stage, result in zip(todo, parallel_imap(run_stage, tasks, 1 if sequential else n_jobs, "stages")):
+            if remote:
+                runs.write_json(path / "stages" / f"{stage}.json", asdict(result))
             results[stage] = result
             log.info("stage %s: %s (complexity %d, train %.4f, validation %.4f)%s", stage, result.formula,
                      result.complexity, result.train, result.validation,
