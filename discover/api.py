@@ -161,7 +161,9 @@ def check_proxy_or_formula(proxy: str | None, formula: str | Formula | None,
     if (proxy is None) == (formula is None):
         raise ConfigError("give exactly one of proxy= or formula=")
     if formula is None:
-        if not proxy.startswith("run:"):
+        if proxy.startswith("run:"):
+            load_run(proxy[4:])   # a missing or refused run folder fails here, before any featurizing
+        else:
             get_proxy(proxy)
         return None
     if isinstance(formula, Formula):
@@ -485,6 +487,10 @@ class ProxySearch:
         benchmarks = [_benchmark(b) for b in benchmarks]
         if not benchmarks:
             raise ConfigError("fit needs at least one benchmark")
+        names = [b.name for b in benchmarks]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigError(f"{', '.join(twice)} is given more than once; a multi-space search takes each space once")
         if self.output is None:
             import tempfile
             Path("runs").mkdir(exist_ok=True)

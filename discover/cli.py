@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from .version import __version__
 from .errors import ZcDiscoverError
+from .files import check_writable
+from .schemas import MAX_FOLDS, MAX_GENERATIONS, MAX_POPULATION, MAX_SEED
 from .search.loop import AGGREGATES, FITNESSES, SearchConfig
 
 log = logging.getLogger("discover")
@@ -34,8 +36,10 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _integer(low: int, what: str, allow: tuple[int, ...] = ()):
+def _integer(low: int, what: str, allow: tuple[int, ...] = (), high: int = MAX_SEED):
     def parse(text: str) -> int:
+        if len(text) > 24:
+            raise argparse.ArgumentTypeError(f"{text[:24]!r}... is not an integer of at most {high:,}")
         try:
             value = int(text)
         except ValueError:
@@ -43,16 +47,20 @@ def _integer(low: int, what: str, allow: tuple[int, ...] = ()):
         if value < low and value not in allow:
             extra = f" (or {', '.join(map(str, allow))})" if allow else ""
             raise argparse.ArgumentTypeError(f"{what} must be at least {low}{extra}, got {value}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{what} must be at most {high:,}, got {value:,}")
         return value
     parse.__name__ = what
-    parse.__doc__ = f"argparse type: {what}, an integer of at least {low}."
+    parse.__doc__ = f"argparse type: {what}, an integer from {low} to {high}."
     return parse
 
 
 POSITIVE = _integer(1, "a positive integer")
 NON_NEGATIVE = _integer(0, "a non-negative integer")
 JOBS = _integer(1, "--jobs", allow=(-1,))
-POPULATION = _integer(2, "--population")
+POPULATION = _integer(2, "--population", high=MAX_POPULATION)
+GENERATIONS = _integer(0, "--generations", high=MAX_GENERATIONS)
+FOLDS = _integer(1, "--folds", high=MAX_FOLDS)
 
 
 def _device(text: str) -> str:
@@ -150,14 +158,14 @@ def build_parser() -> Parser:
     search.add_argument("names", nargs="+", metavar="NAME", help="benchmark(s) to search on; several: one formula "
                         "for all, their correlations combined by --aggregate")
     search.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
-    search.add_argument("--folds", type=POSITIVE, default=5, help="cross-validation folds for the held-out "
+    search.add_argument("--folds", type=FOLDS, default=5, help="cross-validation folds for the held-out "
                         "estimate (1: no folds)")
     search.add_argument("--train-ids", metavar="FILE", help="train on these ids (one per line), report on the rest")
     search.add_argument("--transfer", nargs="+", default=[], metavar="NAME",
                         help="benchmarks never searched on, to report the final formula on")
     search.add_argument("--init-seed", type=NON_NEGATIVE, help="the models' initialisation seed (default: --seed)")
     search.add_argument("--population", type=POPULATION, default=SearchConfig.population, help="GP population")
-    search.add_argument("--generations", type=NON_NEGATIVE, default=SearchConfig.generations,
+    search.add_argument("--generations", type=GENERATIONS, default=SearchConfig.generations,
                         help="GP generations")
     search.add_argument("--fitness", choices=FITNESSES, default=SearchConfig.fitness,
                         help="what is maximised on the training architectures: Spearman or Kendall with quality; iso: "
@@ -290,6 +298,7 @@ def cmd_featurize(args: argparse.Namespace) -> int:
     if not args.output.endswith((".parquet", ".csv")):
         raise ZcDiscoverError(f"-o {args.output} must end in .parquet or .csv")
     check_device(args.device)
+    check_writable(args.output, "-o")
     benchmark = _benchmark(args, args.name)
     table = featurize(benchmark, builder=args.builder, seed=args.seed, n_jobs=args.jobs, device=args.device,
                       use_cache=not args.no_cache, with_activations=args.with_activations)
@@ -332,6 +341,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .scoring import read_ids
     from .values import read_values
     check_device(args.device)
+    if args.output:
+        check_writable(args.output, "-o", folder=True)
     for name in args.proxies or []:
         check_proxy_or_formula(name, None)   # before the benchmark is loaded (or downloaded)
     settings = _probe_settings(args)
@@ -377,6 +388,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if not args.output.endswith((".csv", ".csv.gz")):
         raise ZcDiscoverError(f"-o {args.output} must end in .csv or .csv.gz")
     check_device(args.device)
+    check_writable(args.output, "-o")
     names = check_proxies(args.proxies)
     settings = _probe_settings(args)
     ids = read_ids(args.ids) if args.ids else None
@@ -401,6 +413,9 @@ def cmd_search(args: argparse.Namespace) -> int:
                          device=args.device, output=args.output, builder=args.builder, resume=args.resume,
                          force=args.force, with_activations=args.with_activations, progress=not args.quiet,
                          train_ids=read_ids(args.train_ids) if args.train_ids else None)
+    twice = sorted({n for n in args.names if args.names.count(n) > 1})
+    if twice:
+        raise ZcDiscoverError(f"{', '.join(twice)} is given more than once; a multi-space search takes each space once")
     search.check()   # options and the run folder are checked before anything is loaded
     search.transfer = [_benchmark(args, name) for name in args.transfer]
     benchmarks = [_benchmark(args, name) for name in args.names]

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,33 @@ def check_no_links(path: str | Path, root: str | Path | None = None) -> None:
                             "another folder)")
 
 
+def check_writable(path: str | Path, what: str = "output", folder: bool = False) -> Path:
+    """Refuse, before any work, an output that cannot be written: below a file, inside a read-only or virtual file
+    system (``/proc``, ``/sys``), or a folder where a file is wanted (and the reverse). Nothing is created: a scratch
+    file is written and removed in the deepest folder that exists on the way - the only sure test."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise DataError(f"{what} {path} is {'a file' if folder else 'a folder'}; give "
+                        f"{'a folder' if folder else 'a file'}")
+    resolved = path.absolute()
+    if resolved.parts[1:2] in (("proc",), ("sys",), ("dev",)):
+        raise DataError(f"{what} {path} is inside /{resolved.parts[1]}, a virtual file system; write it somewhere "
+                        "else")
+    existing = path if folder and path.is_dir() else path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(f"{what} {path} lies below {existing}, which is a file; choose another place")
+    try:
+        fd, scratch = tempfile.mkstemp(prefix=".zc-write-test-", dir=existing)
+        os.close(fd)
+        os.unlink(scratch)
+    except OSError as error:
+        raise DataError(f"{what} {path} cannot be written ({error.strerror or error}); choose another place") \
+            from None
+    return path
+
+
 def write_text(path: str | Path, data: str | bytes, root: str | Path | None = None) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder (opened so that it cannot be a
     link), then a rename over the target - which replaces a link rather than writing through it, but a link is
@@ -275,5 +303,6 @@ def write_json(path: str | Path, value: Any, root: str | Path | None = None) -> 
     return write_text(path, json.dumps(value, indent=2, sort_keys=False, allow_nan=False) + "\n", root)
 
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_DIGITS", "check_depth", "check_no_links", "check_regular", "parse_json",
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_DIGITS", "check_depth", "check_no_links", "check_regular", "check_writable",
+           "parse_json",
            "read_bytes", "read_json", "read_yaml", "validate", "write_json", "write_text"]

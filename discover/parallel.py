@@ -181,9 +181,28 @@ def connect(address: str | None, n_jobs: int | None = None) -> Engine:
 
 @contextlib.contextmanager
 def engine(backend: str = "loky", scheduler: str | None = None, n_jobs: int | None = None) -> Iterator[Engine | None]:
-    """Send the parallel work of the block to a Dask cluster: the scheduler at ``scheduler`` (or
-    ``$ZC_DISCOVER_SCHEDULER``), or a local cluster when ``backend`` is ``dask`` and no address is given. With
-    neither, work stays on local processes. An engine already active is kept (nested calls share it)."""
+    """Send the parallel work of the block to a Dask cluster.
+
+    Parameters
+    ----------
+    backend : {"loky", "dask"}
+        ``loky``: local processes, unless a scheduler is named; ``dask`` without an address: a local cluster.
+    scheduler : str, optional
+        A Dask scheduler address (``tcp://HOST:PORT``); default ``$ZC_DISCOVER_SCHEDULER``.
+    n_jobs : int, optional
+        Workers of a local cluster (-1 or None: every core).
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Yields the ``Engine`` (or None when work stays on local processes). An engine already active is kept:
+        nested calls share it.
+
+    Examples
+    --------
+    >>> with engine(scheduler="tcp://10.0.0.5:8786"):         # doctest: +SKIP
+    ...     compare("lts-gpt2-wt103", ["snip", "params"])
+    """
     if backend not in BACKENDS:
         from .errors import UnknownNameError
         raise UnknownNameError("backend", backend, BACKENDS)

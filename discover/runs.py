@@ -162,6 +162,10 @@ def check_output(path: Path, resume: bool, force: bool) -> None:
     if path.is_dir() and not (resume or force) and any(p.name != LOCK for p in path.iterdir()):
         raise RunFolderError(f"run folder {path} already exists. Continue it with --resume, or overwrite it "
                              "with --force.")
+    try:
+        files.check_writable(path, "run folder", folder=True)
+    except DataError as exc:
+        raise RunFolderError(str(exc)) from None
 
 
 def check_entries(path: Path) -> None:

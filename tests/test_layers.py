@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ["primitives"],
     ["discover.version", "discover.errors"],
-    ["discover.files"],
+    ["discover.files", "discover.schemas"],
     ["discover.metrics", "discover.parallel", "discover.cache", "discover.formula", "discover.values"],
     ["discover.export", "discover.plots"],
     ["discover.benchmarks"],

@@ -89,7 +89,8 @@ def test_constant_proxy_is_nan_with_reason(tables):
 
 def test_target_is_not_a_feature(tables):
     bench, table = tables("nas-bench-bert")
-    with pytest.raises(UnknownNameError):
+    from discover.formula import FormulaError
+    with pytest.raises((UnknownNameError, FormulaError), match="target"):
         score(bench, formula="target", table=table)
 
 

@@ -28,6 +28,7 @@ from scipy import stats
 
 from ..errors import ConfigError
 from ..metrics import iso_param_pairs, rank_quality
+from ..schemas import MAX_GENERATIONS, MAX_POPULATION, MAX_SEED
 from ..parallel import exit_if_orphaned
 from .checkpoint import load_checkpoint, restore_front, restore_population, write_checkpoint
 from .gp import (DEFAULT_OPERATORS, WORST, TreeEvaluator, crossover_one_point, generate, make_pset, parse_tree,
@@ -67,8 +68,10 @@ class SearchConfig:
     def validate(self) -> "SearchConfig":
         """Raise ``ConfigError`` naming the first setting out of range; return self."""
         checks = [
-            (self.population >= 2, f"population must be at least 2, got {self.population}"),
-            (self.generations >= 0, f"generations must be 0 or more, got {self.generations}"),
+            (isinstance(self.population, int) and 2 <= self.population <= MAX_POPULATION,
+             f"population must be 2..{MAX_POPULATION:,}, got {self.population!r}"),
+            (isinstance(self.generations, int) and 0 <= self.generations <= MAX_GENERATIONS,
+             f"generations must be 0..{MAX_GENERATIONS:,}, got {self.generations!r}"),
             (self.fitness in FITNESSES, f"fitness must be one of {', '.join(FITNESSES)}, got {self.fitness!r}"),
             (self.aggregate in AGGREGATES, f"aggregate must be one of {', '.join(AGGREGATES)}, got {self.aggregate!r}"),
             (1 <= self.max_height <= 17, f"max_height must be 1..17, got {self.max_height}"),
@@ -78,7 +81,8 @@ class SearchConfig:
             (0 < self.validation_fraction < 1, f"validation_fraction must be in (0, 1), got "
                                                f"{self.validation_fraction}"),
             (self.delta >= 0 and self.tie_tolerance >= 0, "delta and tie_tolerance must be 0 or more"),
-            (isinstance(self.seed, int) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}"),
+            (isinstance(self.seed, int) and 0 <= self.seed <= MAX_SEED,
+             f"seed must be an integer from 0 to {MAX_SEED:,}, got {self.seed!r}"),
         ]
         for ok, message in checks:
             if not ok:
