@@ -242,7 +242,8 @@ class ParameterSummary(Record):
     total: Optional[WholeCount] = None
 
 
-PerplexitySummary = dict[StrictStr, Optional[PerplexityEntry]]
+PerplexitySummary = dict[StrictStr, Optional[PerplexityEntry | Annotated[Number, Field(gt=0)]]]
+NumberSummary = dict[StrictStr, Optional[Number]]
 ParameterSummaries = dict[StrictStr, Optional[ParameterSummary]]
 ScalarSummary = dict[StrictStr, Optional[dict[StrictStr, Number | StrictStr | None]]]
 
@@ -269,6 +270,19 @@ class LtsModelConfig(Record):
     proj_init_std: Optional[Annotated[Number, Field(gt=0, le=10)]] = None
 
 
-__all__ = ["Checkpoint", "FlexiBertRecord", "Lock", "LtsModelConfig", "MAX_FOLDS", "MAX_GENERATIONS", "MAX_HEADS",
+class HfBenchmark(Closed):
+    """``benchmark.yaml`` of a Hugging Face benchmark folder (``hf:PATH``)."""
+    name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    task: Literal["causal-lm", "masked-lm", "sequence-classification"]
+    target: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    higher_is_better: StrictBool
+    num_labels: Optional[Annotated[StrictInt, Field(ge=2, le=10_000)]] = None
+    description: Optional[StrictStr] = None
+    licence: Optional[StrictStr] = None
+    license: Optional[StrictStr] = None
+    citation: Optional[StrictStr] = None
+
+
+__all__ = ["HfBenchmark", "Checkpoint", "FlexiBertRecord", "Lock", "LtsModelConfig", "MAX_FOLDS", "MAX_GENERATIONS", "MAX_HEADS",
            "MAX_LAYERS", "MAX_POPULATION", "MAX_SEED", "MAX_WIDTH", "Metrics", "ParameterSummaries",
            "PerplexitySummary", "RunConfig", "ScalarSummary", "Sessions", "Stage", "ValuesProvenance"]

@@ -68,6 +68,15 @@ class BenchmarkFamily:
     head_logits : callable, optional
         ``head_logits(model, hidden) -> (tokens, classes)``: the logits of the family's own output head (the LTS
         models' adaptive softmax head cluster); None where the models end without one (FlexiBERT).
+    hidden : callable, optional
+        ``hidden(model, ids) -> (batch, seq, width)``: final hidden states of token ids, where calling the model on
+        them returns something else (Hugging Face models return an output object); default ``model(ids)``.
+    digest_patterns : tuple of str
+        The files of a folder benchmark whose content keys every cache (``Benchmark.checksum``).
+    seeded_draws : bool
+        Whether ``build`` initialises every weight matrix by ``seeding.draw`` and records its ``InitKey`` in
+        ``model.zc_init`` (featurizing then measures each distinct matrix once); a family of the caller's own models
+        is featurized model by model instead.
     """
 
     name: str
@@ -84,6 +93,9 @@ class BenchmarkFamily:
     roles: Mapping[str, str] = field(default_factory=dict)
     model_class: type | None = None
     head_logits: Callable[[Any, Any], Any] | None = None
+    hidden: Callable[[Any, Any], Any] | None = None
+    seeded_draws: bool = True
+    digest_patterns: tuple[str, ...] = ("*.yaml",)
 
     def builder(self, name: str | None) -> str:
         """``name`` checked against this family's builders (None: the default one)."""
@@ -145,6 +157,13 @@ class Benchmark:
         """The benchmark's name (as given, for ``lts:PATH``)."""
         return self.spec.name
 
+    @classmethod
+    def from_builder(cls, ids, configs, targets, build, task_loss=None, **options) -> "Benchmark":
+        """A benchmark of the caller's own torch models (``custom.from_builder``: ids, a config and a trained score
+        per architecture, and ``build(config, seed) -> torch.nn.Module``)."""
+        from .custom import from_builder
+        return from_builder(ids, configs, targets, build, task_loss, **options)
+
     @property
     def family(self) -> BenchmarkFamily:
         """The family its models belong to."""
@@ -167,9 +186,11 @@ class Benchmark:
 
     @cached_property
     def checksum(self) -> str:
-        """sha256 of the benchmark's file, or the tree digest of its folder's YAML files: keys every cache."""
+        """sha256 of the benchmark's file, or the tree digest of its folder's files (the family's
+        ``digest_patterns``: YAML for the LTS layout): keys every cache."""
         from .checksums import file_sha256, tree_sha256
         if self.spec.is_folder:
-            files = [p.relative_to(self.path).as_posix() for p in self.path.rglob("*.yaml")]
+            files = sorted({p.relative_to(self.path).as_posix() for pattern in self.family.digest_patterns
+                            for p in self.path.rglob(pattern)})
             return tree_sha256(self.path, files)
         return file_sha256(self.path)

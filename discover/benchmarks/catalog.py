@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from ..errors import DataError, UnknownNameError
-from . import datadir, flexibert, lts_gpt2, lts_layout, lts_txl
+from . import datadir, flexibert, hf, lts_gpt2, lts_layout, lts_txl
 from .base import Arch, Benchmark, BenchmarkFamily, BenchmarkSpec
 from .fetch import fetch
 
 FAMILIES: dict[str, BenchmarkFamily] = {
-    family.name: family for family in (flexibert.FAMILY, lts_gpt2.FAMILY, lts_txl.FAMILY)
+    family.name: family for family in (flexibert.FAMILY, lts_gpt2.FAMILY, lts_txl.FAMILY, hf.FAMILY)
 }
 # The LTS families, and the closed-form counts that tell them apart in a folder's params_summary.yaml.
 LTS_FAMILIES = {"gpt2": (lts_gpt2, ("gpt2", "gpt-2")), "txl": (lts_txl, ("transxl", "transformer-xl", "txl"))}
@@ -74,7 +74,7 @@ SPECS: dict[str, BenchmarkSpec] = {
     ]
 }
 ALIASES = {alias: spec.name for spec in SPECS.values() for alias in spec.aliases}
-FOLDER_PREFIXES = {"lts:": None, "lts-gpt2:": "gpt2", "lts-txl:": "txl"}
+FOLDER_PREFIXES = {"lts:": None, "lts-gpt2:": "gpt2", "lts-txl:": "txl", "hf:": "hf"}
 
 
 def detect_lts_family(folder: Path) -> BenchmarkFamily:
@@ -113,6 +113,13 @@ def _folder_spec(name: str) -> BenchmarkSpec:
     prefix = next(p for p in FOLDER_PREFIXES if name.startswith(p))
     folder = Path(name[len(prefix):]).expanduser().resolve()
     family_name = FOLDER_PREFIXES[prefix]
+    if family_name == "hf":
+        described = hf.read_spec(folder)
+        return BenchmarkSpec(name=name, family=hf.FAMILY, relpath=str(folder), n_archs=None,
+                             target=described.target,
+                             direction="higher is better" if described.higher_is_better else "lower is better",
+                             url="", sha256=None, license=described.licence or described.license or "see the folder",
+                             citation=described.citation or described.description or described.name)
     family = FAMILIES[family_name] if family_name else detect_lts_family(folder)
     return BenchmarkSpec(name=name, family=family, relpath=str(folder), n_archs=None, target="valid_ppl",
                          direction="lower is better", url="", sha256=None, license="see the folder",
@@ -120,7 +127,8 @@ def _folder_spec(name: str) -> BenchmarkSpec:
 
 
 def get_spec(name: str) -> BenchmarkSpec:
-    """Resolve a benchmark name, an alias, or ``lts:PATH`` / ``lts-gpt2:PATH`` / ``lts-txl:PATH``.
+    """Resolve a benchmark name, an alias, ``lts:PATH`` / ``lts-gpt2:PATH`` / ``lts-txl:PATH``, or ``hf:PATH`` (a
+    folder of Hugging Face configs with a results table, ``benchmarks.hf``).
 
     Parameters
     ----------

@@ -2,7 +2,9 @@
 
 A folder holds ``config_<i>/j<k>/model_config.yaml`` (one architecture per job), ``ppl_summary.yaml`` (job key
 ``config_<i>_j<k>`` -> ``valid_ppl`` ...) and, optionally, ``params_summary.yaml`` (job key -> ``AdaEmb``, ``Attn``,
-``FFN``, ``nonembedding``, ``total``). A family reads it with ``load_folder``, giving its own config check and its
+``FFN``, ``nonembedding``, ``total``). The release's ``pareto_*`` folders hold ``M<k>/model_config.yaml`` instead, a
+bare perplexity per ``M<k>`` in ``ppl_summary.yaml``, and ``latency_summary.yaml`` / ``memory_summary.yaml`` (kept as
+each architecture's ``latency`` and ``memory`` metrics). A family reads it with ``load_folder``, giving its own config check and its
 closed-form parameter counts, which are compared with ``params_summary.yaml`` wherever it has an entry.
 """
 from __future__ import annotations
@@ -19,6 +21,9 @@ from .base import Arch
 
 log = logging.getLogger(__name__)
 _JOB = re.compile(r"^config_(\d+)/j(\d+)/model_config\.yaml$")
+_PARETO = re.compile(r"^M(\d+)/model_config\.yaml$")
+SCALAR_SUMMARIES = {"latency": "latency_summary.yaml", "memory": "memory_summary.yaml"}   # the pareto folders'
+
 REQUIRED = ("n_layer", "d_model", "d_embed", "n_head", "d_inner", "n_token", "cutoffs", "div_val", "tgt_len")
 SUMMARY_PARTS = ("AdaEmb", "Attn", "FFN", "nonembedding", "total")
 DEFAULT_PROBE_SEQ = 192   # the trained tgt_len of every LTS folder on WikiText-103
@@ -123,20 +128,32 @@ def adaptive_softmax_params(config: dict[str, Any]) -> int:
 
 
 def job_files(folder: Path) -> list[tuple[str, Path]]:
-    """(job key, config path) of every architecture in the folder, in (config, job) order."""
+    """(job key, config path) of every architecture in the folder: ``config_<i>/j<k>/`` (the ``random_*`` folders,
+    key ``config_<i>_j<k>``, in (config, job) order) and ``M<k>/`` (the ``pareto_*`` folders, key ``M<k>``, by k)."""
     jobs = []
     for path in folder.glob("config_*/j*/model_config.yaml"):
         match = _JOB.match(path.relative_to(folder).as_posix())
         if match:
-            jobs.append((int(match[1]), int(match[2]), path))
-    return [(f"config_{i}_j{k}", path) for i, k, path in sorted(jobs)]
+            jobs.append((0, int(match[1]), int(match[2]), f"config_{match[1]}_j{match[2]}", path))
+    for path in folder.glob("M*/model_config.yaml"):
+        match = _PARETO.match(path.relative_to(folder).as_posix())
+        if match:
+            jobs.append((1, int(match[1]), 0, f"M{match[1]}", path))
+    return [(key, path) for *_, key, path in sorted(jobs)]
 
 
 def _summaries(folder: Path) -> tuple[dict, dict]:
     ppl = read_yaml(folder / "ppl_summary.yaml", schemas.PerplexitySummary)
     params = read_yaml(folder / "params_summary.yaml", schemas.ParameterSummaries) \
         if (folder / "params_summary.yaml").exists() else {}
-    ppl = {key: entry.model_dump() for key, entry in ppl.items() if entry is not None}
+    # a pareto folder gives each model's perplexity as a bare number
+    ppl = {key: {"valid_ppl": entry} if isinstance(entry, (int, float)) else entry.model_dump()
+           for key, entry in ppl.items() if entry is not None}
+    for metric, name in SCALAR_SUMMARIES.items():
+        if (folder / name).exists():
+            for key, value in read_yaml(folder / name, schemas.NumberSummary).items():
+                if key in ppl and value is not None:
+                    ppl[key][metric] = value
     params = {key: {part: count for part, count in entry.model_dump().items() if count is not None}
               for key, entry in params.items() if entry is not None}
     return ppl, params
@@ -150,8 +167,8 @@ def check_folder(folder: Path) -> list[tuple[str, Path]]:
                         "ppl_summary.yaml).")
     jobs = job_files(folder)
     if not jobs:
-        raise DataError(f"{folder} holds no config_<i>/j<k>/model_config.yaml files, so no architectures; is it an "
-                        "LTS folder?")
+        raise DataError(f"{folder} holds no config_<i>/j<k>/model_config.yaml (nor M<k>/model_config.yaml) files, "
+                        "so no architectures; is it an LTS folder?")
     return jobs
 
 

@@ -80,8 +80,19 @@ def key_statistics(key: InitKey, device: str = "cpu") -> dict[str, float]:
     return matrix_statistics(singular_values(matrix, key.name), tuple(matrix.shape))
 
 
+def direct_row(benchmark: Benchmark, arch_id: str, builder: str | None, seed: int, device: str) -> dict[str, Any]:
+    """One architecture's row measured on its built model (families whose models are not built from seeded draws,
+    such as a caller's own builder: nothing to share between architectures)."""
+    arch = benchmark.arch(arch_id)
+    model = build_model(benchmark, arch, builder, seed, device=device)
+    return {"arch_id": arch.id, "target": arch.target, **featurize_model(model)}
+
+
 def _compute(benchmark: Benchmark, builder: str | None, seed: int, n_jobs: int, device: str) -> pd.DataFrame:
     ids = [a.id for a in benchmark.archs]
+    if not benchmark.family.seeded_draws:
+        rows = parallel_map(direct_row, [(benchmark, i, builder, seed, device) for i in ids], n_jobs, "featurize")
+        return pd.DataFrame(rows)[table_columns()]
     chunks = [ids[i::max(1, abs(n_jobs)) * 4] for i in range(max(1, abs(n_jobs)) * 4)]
     plan_lists = parallel_map(plan_chunk, [(benchmark, c, builder, seed) for c in chunks if c], n_jobs, "plan")
     plans = {p.arch_id: p for plan_list in plan_lists for p in plan_list}

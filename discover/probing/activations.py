@@ -94,7 +94,8 @@ def activation_features(run) -> dict[str, float]:
         entropy = -(probs * probs.clamp_min(1e-30).log()).sum(-1) / math.log(probs.shape[-1])
         per_layer[("attention", "attn_maxprob")][layer] += float(probs.max(-1).values.mean())
         per_layer[("attention", "attn_entropy")][layer] += float(entropy.mean())
-        per_layer[("attention", "head_importance")][layer] += float(mask_grad.abs().sum())
+        if mask_grad is not None:   # None: the model's attention takes no head mask (Hugging Face models)
+            per_layer[("attention", "head_importance")][layer] += float(mask_grad.abs().sum())
     signal, noise = defaultdict(lambda: defaultdict(float)), defaultdict(lambda: defaultdict(float))
     for role, layer, mean_square, spread in task["gradient_noise"]:
         signal[role][layer] += mean_square

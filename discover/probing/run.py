@@ -54,6 +54,19 @@ def forgetting_draws(function):
     return wrapper
 
 
+def is_linear(module: nn.Module) -> bool:
+    """A linear layer: ``nn.Linear``, or Hugging Face's ``Conv1D`` (GPT-2's, a linear layer with its weight stored as
+    (in, out))."""
+    return isinstance(module, nn.Linear) or (type(module).__name__ == "Conv1D" and hasattr(module, "weight"))
+
+
+def _recorded_probs(module: nn.Module, probe: dict) -> torch.Tensor:
+    if "probs" not in probe:
+        raise ValueError(f"the attention module {type(module).__name__} recorded no probabilities; its forward must "
+                         "go through probe_hooks.attend (or return its weights, as eager Hugging Face attention does)")
+    return probe["probs"].detach()
+
+
 class ProbeRun:
     """One model, one probe batch: the passes the data-dependent proxies read, each computed at most once.
 
@@ -92,7 +105,7 @@ class ProbeRun:
         # every token mixer in model order: attention, and mixers without attention that record their projection
         self.mixer_modules = [m for m in model.modules()
                               if hasattr(m, "zc_heads") or getattr(type(m), "zc_probe_mixer", False)]
-        self.ffn_modules = [m for m in model.modules() if getattr(type(m), "zc_probe_ffn", False)]
+        self.ffn_modules = [m for m in model.modules() if getattr(m, "zc_probe_ffn", False)]
 
     def layer_of(self, module: nn.Module) -> int | None:
         """The layer index of one of the model's modules: the ``zc_layer`` tag of its nearest tagged ancestor."""
@@ -121,7 +134,7 @@ class ProbeRun:
         """(layer module, role, layer) of every linear layer whose weight the gradient proxies read."""
         by_weight = {id(t.tensor): t for t in self.weights()}
         return [(m, by_weight[id(m.weight)].role, by_weight[id(m.weight)].layer) for m in self.model.modules()
-                if isinstance(m, nn.Linear) and id(m.weight) in by_weight]
+                if is_linear(m) and id(m.weight) in by_weight]
 
     def weights(self) -> list[TaggedTensor]:
         """The weight matrices gradient proxies sum over: attention, mixing and FFN (embedding lookups excluded)."""
@@ -170,10 +183,13 @@ class ProbeRun:
         """One forward pass serves two backward passes: the task loss (weights, head masks, activations) and a read-out
         of the outputs (the Jacobian with respect to the input embeddings)."""
         def run():
+            # ``batch``: what a hook needs to restore (batch, tokens, width) from activations a model flattens (OPT)
+            batch = int(self.batch.ids.shape[0])
             for m in self.attention_modules:
-                setattr(m, PROBE_ATTR, {"head_mask": torch.ones(m.zc_heads, device=self.device, requires_grad=True)})
+                setattr(m, PROBE_ATTR, {"head_mask": torch.ones(m.zc_heads, device=self.device, requires_grad=True),
+                                        "batch": batch})
             for m in self.ffn_modules + [m for m in self.mixer_modules if not hasattr(m, "zc_heads")]:
-                setattr(m, PROBE_ATTR, {})
+                setattr(m, PROBE_ATTR, {"batch": batch})
             captured = {}
 
             def keep(_, __, output):
@@ -215,7 +231,7 @@ class ProbeRun:
             if output.requires_grad:
                 output.register_hook(lambda grad: None if first else first.append(grad.detach()))
         return [m.register_forward_hook(keep) for m in self.model.modules()
-                if isinstance(m, nn.Linear) and id(m.weight) in measured]
+                if is_linear(m) and id(m.weight) in measured]
 
     def _task_and_jacobian(self, captured: dict) -> dict:
         self.model.zero_grad(set_to_none=True)
@@ -229,8 +245,11 @@ class ProbeRun:
             "loss": float(loss.detach()),
             "grads": {t.name: t.tensor.grad.detach() if t.tensor.grad is not None else
                       torch.zeros_like(t.tensor) for t in self.weights()},
-            "probs": [p["probs"].detach() for p in attention],
-            "head_mask_grads": [p["head_mask"].grad.detach().clone() for p in attention],
+            "probs": [_recorded_probs(m, p) for m, p in zip(self.attention_modules, attention)],
+            # None where the model's attention takes no head mask (a Hugging Face model's): head importance is then
+            # undefined for it, and the proxies that read it say so
+            "head_mask_grads": [p["head_mask"].grad.detach().clone() if p["head_mask"].grad is not None else None
+                                for p in attention],
             "acts": [p["act"].detach() for p in ffn],
             "act_grads": [p["act_grad"][0] if p.get("act_grad") else torch.zeros_like(p["act"]) for p in ffn],
             # every hidden activation of each FFN (several where dense layers are stacked), in order
@@ -251,7 +270,12 @@ class ProbeRun:
         readout = (hidden * self.readout(hidden.shape[-1], hidden.dtype)).sum()
         # the read-out's gradient at every sub-module's input comes from the same backward pass as the Jacobian's
         depths = [tokens for _, _, tokens in captured.get("submodule_inputs", [])]
-        jacobian, *at_depths = torch.autograd.grad(readout, [embedded, *depths], allow_unused=True)
+        # a depth the input embeddings do not reach (a seq2seq decoder's own inputs) has no Jacobian from them
+        reached = [i for i, tokens in enumerate(depths) if tokens.requires_grad]
+        jacobian, *grads = torch.autograd.grad(readout, [embedded, *(depths[i] for i in reached)], allow_unused=True)
+        at_depths: list = [None] * len(depths)
+        for i, grad in zip(reached, grads):
+            at_depths[i] = grad
         result["jacobian"] = jacobian.detach().reshape(self.batch.ids.shape[0], -1)
         if self.record_signals:
             result["signals"] = signal_hooks.submodule_signals(captured["submodule_inputs"], at_depths)
@@ -294,7 +318,7 @@ class ProbeRun:
         def run():
             model = self._absolute_copy()
             ids = torch.zeros(1, self.batch.ids.shape[1], dtype=torch.long, device=self.device)
-            hidden = model(ids)
+            hidden = self.family.hidden(model, ids) if self.family.hidden else model(ids)
             (hidden * self.readout(hidden.shape[-1], hidden.dtype, positive=True)).sum().backward()
             return self._synflow_products(model)
         return self._timed("synflow", run)
@@ -312,7 +336,8 @@ class ProbeRun:
             model = self._absolute_copy()
             ones = self.family.input_embedding(model).register_forward_hook(lambda _, __, out: torch.ones_like(out))
             try:
-                hidden = model(self.batch.ids[:1])
+                ids = self.batch.ids[:1]
+                hidden = self.family.hidden(model, ids) if self.family.hidden else model(ids)
             finally:
                 ones.remove()
             self.family.head_logits(model, hidden).sum().backward()
