@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from . import compare as _compare
 from .benchmarks import FAMILIES, Benchmark, family_of_model, load_benchmark
 from .benchmarks.flexibert import classification_loss
-from .errors import ConfigError, ZcDiscoverError
+from .errors import ConfigError, NotFittedError, ZcDiscoverError
 from .export import EXPORT_FORMATS, render
 from .features import featurize as _weight_features
 from .formula import Formula
@@ -374,16 +375,21 @@ def score_model(model, proxy: str | None = None, formula: str | Formula | None =
 
 
 class ProxySearch:
-    """Discover a zero-cost proxy formula by genetic programming, in the style of PySR / scikit-learn estimators.
+    """Discover a zero-cost proxy formula by genetic programming: an estimator in the style of scikit-learn and PySR.
 
-    Parameters (keyword-only)
-    -------------------------
+    Every argument is stored unchanged under its own name, so ``get_params``, ``set_params`` and scikit-learn's
+    ``clone`` and grid searches work; the work happens in ``fit``; what it learns ends in ``_`` and reading it before
+    ``fit`` raises ``NotFittedError``.
+
+    Parameters
+    ----------
     population, generations : int
-        GP population size and number of generations (defaults 200 and 25).
+        GP population size and number of generations (defaults 200 and 25; at most 100,000 and 10,000).
     folds : int
         Cross-validation folds for the held-out estimate (1: none, only the final search).
-    fitness : {"spearman", "kendall"}
-        Rank correlation the search maximises on the training architectures.
+    fitness : {"spearman", "kendall", "iso", "partial"}
+        What the search maximises on the training architectures: rank correlation with quality, or a size-controlled
+        one (``iso``: Kendall over pairs within 10% non-embedding size; ``partial``: Spearman given log size).
     aggregate : {"min", "mean"}
         How several benchmarks' correlations combine into one fitness.
     seed : int
@@ -393,28 +399,28 @@ class ProxySearch:
         The models' initialisation seed, when it should differ from the search's (several search seeds over the
         same models, whose probed values are stored for seed 0).
     jobs : int
-        Parallel workers (-1: all cores).
+        Parallel workers (-1: every core; as the command line's ``--jobs``).
     device : str
         Where features are measured (``cpu``, ``cuda``).
     output : str or Path, optional
         The run folder (default: a temporary folder under ``runs/``).
     builder : str, optional
         Reading of FlexiBERT configs (other families have one).
-    transfer : list, optional
+    transfer : sequence, optional
         Benchmarks never searched on, to report the final formula on.
     train_ids : list of str, optional
         Train on these architectures of the single benchmark, report on the rest (instead of folds).
     resume, force : bool
         Continue an interrupted run folder / overwrite an existing one.
     with_activations : bool
-        Let the search use data-dependent features too.
+        Let the search use the data-dependent activation features too (read from the stored values where they match).
     progress : bool
         Log each generation.
-    **search_options
-        Other ``SearchConfig`` fields (``max_size``, ``max_height``, ``operators``, ``delta``, ...).
+    max_height, max_size, crossover, mutation, validation_fraction, delta, tie_tolerance, operators :
+        The GP's settings (``search.loop.SearchConfig``).
 
-    Attributes (after ``fit``)
-    --------------------------
+    Attributes
+    ----------
     formula_ : Formula
         The chosen formula (``.latex()``, ``.sympy()``, ``.to_python()``, ``.evaluate(table)``).
     equations_ : pandas.DataFrame
@@ -428,43 +434,91 @@ class ProxySearch:
     --------
     >>> search = ProxySearch(generations=5, output="runs/demo").fit("nas-bench-bert")    # doctest: +SKIP
     >>> search.formula_, search.metrics_["heldout"]["nas-bench-bert"]["kendall"]          # doctest: +SKIP
+    >>> search.predict("lts-gpt2-wt103")                                                 # doctest: +SKIP
     """
 
     def __init__(self, *, population: int = 200, generations: int = 25, folds: int = 5, fitness: str = "spearman",
                  aggregate: str = "min", seed: int = 0, init_seed: int | None = None, jobs: int = -1,
-                 device: str = "cpu",
-                 output: str | Path | None = None, builder: str | None = None, transfer: Iterable = (),
-                 train_ids: list[str] | None = None, resume: bool = False, force: bool = False,
-                 with_activations: bool = False, progress: bool = False, **search_options: Any):
-        known = {f.name for f in fields(SearchConfig)} - {"population", "generations", "fitness", "aggregate", "seed"}
-        unknown = sorted(set(search_options) - known)
+                 device: str = "cpu", output: str | Path | None = None, builder: str | None = None,
+                 transfer: Iterable = (), train_ids: list[str] | None = None, resume: bool = False,
+                 force: bool = False, with_activations: bool = False, progress: bool = False,
+                 max_height: int = SearchConfig.max_height, max_size: int = SearchConfig.max_size,
+                 crossover: float = SearchConfig.crossover, mutation: float = SearchConfig.mutation,
+                 validation_fraction: float = SearchConfig.validation_fraction, delta: float = SearchConfig.delta,
+                 tie_tolerance: float = SearchConfig.tie_tolerance,
+                 operators: Iterable[str] = SearchConfig.operators, **unknown: Any):
         if unknown:
             from .errors import UnknownNameError
-            raise UnknownNameError("ProxySearch option", unknown[0], sorted(known))
+            raise UnknownNameError("ProxySearch option", sorted(unknown)[0], self._param_names())
         self.population, self.generations, self.folds, self.fitness = population, generations, folds, fitness
-        self.aggregate, self.seed, self.jobs, self.device, self.output = aggregate, seed, jobs, device, output
-        self.init_seed = init_seed
-        self.builder, self.transfer, self.train_ids = builder, list(transfer), train_ids
-        self.resume, self.force, self.with_activations, self.progress = resume, force, with_activations, progress
-        self.search_options = search_options
+        self.aggregate, self.seed, self.init_seed, self.jobs = aggregate, seed, init_seed, jobs
+        self.device, self.output, self.builder, self.transfer = device, output, builder, transfer
+        self.train_ids, self.resume, self.force = train_ids, resume, force
+        self.with_activations, self.progress = with_activations, progress
+        self.max_height, self.max_size, self.crossover, self.mutation = max_height, max_size, crossover, mutation
+        self.validation_fraction, self.delta, self.tie_tolerance = validation_fraction, delta, tie_tolerance
+        self.operators = operators
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        import inspect
+        return [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                if p.kind == p.KEYWORD_ONLY]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Every constructor argument by name (scikit-learn's estimator protocol).
+
+        Parameters
+        ----------
+        deep : bool
+            Unused (no argument is itself an estimator); kept for scikit-learn.
+
+        Returns
+        -------
+        dict
+        """
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "ProxySearch":
+        """Set constructor arguments by name (scikit-learn's estimator protocol); an unknown name is refused with the
+        closest ones.
+
+        Returns
+        -------
+        ProxySearch
+            self.
+        """
+        names = self._param_names()
+        for name, value in params.items():
+            if name not in names:
+                from .errors import UnknownNameError
+                raise UnknownNameError("ProxySearch option", name, names)
+            setattr(self, name, value)
+        return self
+
+    def __getattr__(self, name: str):
+        if name.endswith("_") and not name.startswith("_"):
+            raise NotFittedError(f"this ProxySearch has not been fitted, so it has no {name}: call fit(benchmarks) "
+                                 "first, or ProxySearch.load(RUN_DIR)")
+        raise AttributeError(name)
 
     def config(self) -> SearchConfig:
         """The ``SearchConfig`` these options describe (validated). With ``ZC_DISCOVER_QUICK=1`` in the environment
         every search is capped at population 30 and 3 generations: a smoke test of a script (the test suite runs the
-        README's examples so), never a result."""
-        options = dict(self.search_options)
-        if "operators" in options:
-            options["operators"] = tuple(options["operators"])
+        documentation's examples so), never a result."""
         population, generations = self.population, self.generations
         if os.environ.get(QUICK, "").strip() in ("1", "true", "yes"):
             population, generations = min(population, 30), min(generations, 3)
         return SearchConfig(population=population, generations=generations, fitness=self.fitness,
-                            aggregate=self.aggregate, seed=self.seed, **options).validate()
+                            aggregate=self.aggregate, seed=self.seed, max_height=self.max_height,
+                            max_size=self.max_size, crossover=self.crossover, mutation=self.mutation,
+                            validation_fraction=self.validation_fraction, delta=self.delta,
+                            tie_tolerance=self.tie_tolerance, operators=tuple(self.operators)).validate()
 
-    def _table(self, benchmark: Benchmark) -> pd.DataFrame:
+    def _table(self, benchmark: Benchmark, with_activations: bool | None = None) -> pd.DataFrame:
         builder = self.builder if self.builder in benchmark.family.builders else None
         return featurize(benchmark, builder, self.model_seed, self.jobs, device=self.device,
-                         with_activations=self.with_activations)
+                         with_activations=self.with_activations if with_activations is None else with_activations)
 
     @property
     def model_seed(self) -> int:
@@ -480,7 +534,18 @@ class ProxySearch:
         return config
 
     def fit(self, benchmarks: Benchmark | str | Iterable[Benchmark | str]) -> "ProxySearch":
-        """Search one formula over ``benchmarks`` (one or several), write the run folder, and return self."""
+        """Search one formula over ``benchmarks`` (one or several), write the run folder, and return self.
+
+        Parameters
+        ----------
+        benchmarks : Benchmark, str, or a sequence of them
+            Several: one formula for all, their correlations combined by ``aggregate``.
+
+        Returns
+        -------
+        ProxySearch
+            self, fitted.
+        """
         config = self.check()
         if isinstance(benchmarks, (Benchmark, str)):
             benchmarks = [benchmarks]
@@ -491,44 +556,77 @@ class ProxySearch:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ConfigError(f"{', '.join(twice)} is given more than once; a multi-space search takes each space once")
-        if self.output is None:
+        output, force = self.output, self.force
+        if output is None:   # a fresh folder of its own (the argument itself stays as given)
             import tempfile
             Path("runs").mkdir(exist_ok=True)
-            self.output = tempfile.mkdtemp(prefix="search-", dir="runs")
-            self.force = True
+            output, force = tempfile.mkdtemp(prefix="search-", dir="runs"), True
         tables = {b.name: self._table(b) for b in benchmarks}
         transfer = {b.name: self._table(b) for b in (_benchmark(t) for t in self.transfer)}
         builder = self.builder if any(self.builder in b.family.builders for b in benchmarks) else None
-        run = search_tables(tables, self.output, config, self.folds, self.train_ids, transfer, self.jobs,
-                            self.resume, self.force, self.progress, {b.name: b.checksum for b in benchmarks},
-                            builder, self.model_seed)
+        run = search_tables(tables, output, config, self.folds, self.train_ids, transfer, self.jobs,
+                            self.resume, force, self.progress, {b.name: b.checksum for b in benchmarks},
+                            builder, self.model_seed, self.with_activations)
         self._set(run)
         return self
 
     def _set(self, run: Run) -> None:
         self.run_, self.formula_, self.metrics_, self.equations_ = run, run.formula, run.metrics, run.equations
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "run_"):
-            raise ZcDiscoverError("this ProxySearch has not been fitted: call fit(benchmarks) or ProxySearch.load")
+    def _scored_table(self, benchmark: Benchmark | str, ids: list[str] | None) -> tuple[Benchmark, pd.DataFrame]:
+        benchmark = _benchmark(benchmark)
+        table = select_ids(self._table(benchmark, with_activations=False), ids, benchmark.name)
+        if reads_activations(self.formula_):
+            builder = self.builder if self.builder in benchmark.family.builders else None
+            table = _add_activations(benchmark, table, builder, self.model_seed, self.jobs, device=self.device)
+        return benchmark, table
+
+    def predict(self, benchmark: Benchmark | str, ids: list[str] | None = None) -> np.ndarray:
+        """The discovered formula's score of every architecture of ``benchmark`` (or of ``ids``), in order.
+
+        Parameters
+        ----------
+        benchmark : Benchmark or str
+        ids : list of str, optional
+
+        Returns
+        -------
+        numpy.ndarray
+            One score per architecture (higher predicts better; NaN where the formula is undefined).
+        """
+        _, table = self._scored_table(benchmark, ids)
+        return np.asarray(self.formula_.evaluate(table), dtype=float)
 
     def score(self, benchmark: Benchmark | str, ids: list[str] | None = None) -> dict[str, Any]:
-        """Rank quality of the discovered formula on ``benchmark`` (e.g. a space it never searched)."""
-        self._check_fitted()
-        benchmark = _benchmark(benchmark)
-        builder = self.builder if self.builder in benchmark.family.builders else None
-        table = select_ids(featurize(benchmark, builder, self.model_seed, self.jobs, device=self.device), ids,
-                           benchmark.name)
-        if reads_activations(self.formula_):
-            table = _add_activations(benchmark, table, builder, self.model_seed, self.jobs, device=self.device)
+        """Rank quality of the discovered formula on ``benchmark`` (e.g. a space it never searched).
+
+        Parameters
+        ----------
+        benchmark : Benchmark or str
+        ids : list of str, optional
+
+        Returns
+        -------
+        dict
+            As ``score_proxy``: Spearman, Kendall, size-matched Kendall, partial Spearman, ... and ``reason``.
+        """
+        benchmark, table = self._scored_table(benchmark, ids)
         values, reason = self.formula_.evaluate_with_reason(table)
         quality = table_quality(values, table).as_dict()
         return {"benchmark": benchmark.name, "proxy": str(self.formula_), **quality,
                 "reason": quality["reason"] or reason}
 
     def export(self, fmt: str = "python") -> str:
-        """The chosen formula as ``python`` (a standalone module), ``latex``, ``sympy`` or ``json``."""
-        self._check_fitted()
+        """The chosen formula as ``python`` (a standalone module), ``latex``, ``sympy`` or ``json``.
+
+        Parameters
+        ----------
+        fmt : str
+
+        Returns
+        -------
+        str
+        """
         if fmt not in EXPORT_FORMATS:
             from .errors import UnknownNameError
             raise UnknownNameError("export format", fmt, EXPORT_FORMATS)
@@ -538,18 +636,27 @@ class ProxySearch:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "ProxySearch":
-        """A fitted ``ProxySearch`` from a run folder (its options as the run recorded them)."""
+        """A fitted ``ProxySearch`` from a run folder, its options as the run recorded them.
+
+        Parameters
+        ----------
+        run_dir : str or Path
+
+        Returns
+        -------
+        ProxySearch
+        """
         run = load_run(run_dir)
         arguments = run.config.get("arguments", {})
-        search = cls(population=arguments.get("population", 200), generations=arguments.get("generations", 25),
-                     folds=arguments.get("folds", 5), fitness=arguments.get("fitness", "spearman"),
-                     aggregate=arguments.get("aggregate", "min"), seed=arguments.get("seed", 0),
-                     init_seed=arguments.get("init_seed"), output=run.path, builder=arguments.get("builder"))
+        known = set(cls._param_names())
+        options = {k: v for k, v in arguments.items() if k in known and k not in ("output", "resume", "force")}
+        options.setdefault("transfer", ())
+        search = cls(**{**options, "output": run.path})
         search._set(run)
         return search
 
     def __repr__(self) -> str:
-        state = f", formula={str(self.formula_)!r}" if hasattr(self, "formula_") else ""
+        state = f", formula={str(self.formula_)!r}" if "formula_" in self.__dict__ else ""
         return (f"ProxySearch(population={self.population}, generations={self.generations}, folds={self.folds}, "
                 f"seed={self.seed}, output={str(self.output)!r}{state})")
 

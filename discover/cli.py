@@ -85,7 +85,15 @@ def _global_options(defaults: bool) -> argparse.ArgumentParser:
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in every option's help; examples kept as written."""
+    """Defaults in every option's help, once (an option whose help already says its default, or whose default is
+    None, is left as written); examples kept as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or default is False or default is argparse.SUPPRESS or default == []:
+            return text
+        return super()._get_help_string(action)
 
 
 def _verb(verbs, name: str, parents: list, summary: str, example: str) -> argparse.ArgumentParser:
@@ -155,8 +163,8 @@ def build_parser() -> Parser:
 
     search = _verb(verbs, "search", [common, work], "discover a proxy formula (held-out folds, run folder)",
                    "zc-discover search lts-gpt2-wt103 lts-txl-wt103 -o runs/lts --transfer nas-bench-bert")
-    search.add_argument("names", nargs="+", metavar="NAME", help="benchmark(s) to search on; several: one formula "
-                        "for all, their correlations combined by --aggregate")
+    search.add_argument("names", nargs="*", metavar="NAME", help="benchmark(s) to search on; several: one formula "
+                        "for all, their correlations combined by --aggregate (with --resume: the run's own)")
     search.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
     search.add_argument("--folds", type=FOLDS, default=5, help="cross-validation folds for the held-out "
                         "estimate (1: no folds)")
@@ -403,16 +411,50 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+RESUMED = ("population", "generations", "folds", "fitness", "aggregate", "seed", "init_seed", "builder", "transfer",
+           "with_activations")
+
+
+def _resumed(args: argparse.Namespace) -> None:
+    """``search --resume``: the options left out are the run's own (``config.json``); one given with another value
+    than the run's is refused here, before anything is loaded."""
+    from . import schemas
+    from .runs import RunFolderError, read_json
+    from pathlib import Path
+    config = Path(args.output) / "config.json"
+    if not config.exists():
+        if not args.names:
+            raise ZcDiscoverError(f"nothing to resume in {args.output} (no config.json); name the benchmark(s) to "
+                                  "start a search there")
+        return
+    recorded = read_json(config, "the search's configuration", schemas.RunConfig).arguments.model_dump()
+    defaults = vars(build_parser().parse_args(["search", "-o", "x"]))
+    for name, given in (("names", args.names), *((o, getattr(args, o)) for o in RESUMED)):
+        stored = recorded.get("benchmarks" if name == "names" else name)
+        unset = given == ([] if name == "names" else defaults.get(name))
+        if unset:
+            if stored is not None or name in ("init_seed", "builder"):
+                setattr(args, name, stored if stored is not None else given)
+        elif stored is not None and given != stored:
+            option = "NAME" if name == "names" else f"--{name.replace('_', '-')}"
+            raise RunFolderError(f"cannot resume {args.output}: it was started with {option} {stored!r}, not "
+                                 f"{given!r}; leave {option} out (the run's own settings are used) or start over "
+                                 "with --force")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """``zc-discover search NAME...``: ``api.ProxySearch.fit``."""
     from .api import ProxySearch
     from .scoring import read_ids
+    if args.resume:
+        _resumed(args)
+    elif not args.names:
+        raise ZcDiscoverError("name the benchmark(s) to search on (zc-discover benchmarks lists them)")
     search = ProxySearch(population=args.population, generations=args.generations, folds=args.folds,
                          fitness=args.fitness, aggregate=args.aggregate, seed=args.seed, init_seed=args.init_seed,
-                         jobs=args.jobs,
-                         device=args.device, output=args.output, builder=args.builder, resume=args.resume,
-                         force=args.force, with_activations=args.with_activations, progress=not args.quiet,
-                         train_ids=read_ids(args.train_ids) if args.train_ids else None)
+                         jobs=args.jobs, device=args.device, output=args.output, builder=args.builder,
+                         resume=args.resume, force=args.force, with_activations=args.with_activations,
+                         progress=not args.quiet, train_ids=read_ids(args.train_ids) if args.train_ids else None)
     twice = sorted({n for n in args.names if args.names.count(n) > 1})
     if twice:
         raise ZcDiscoverError(f"{', '.join(twice)} is given more than once; a multi-space search takes each space once")
@@ -422,14 +464,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         search.fit(benchmarks)
     except KeyboardInterrupt:
-        print(f"zc-discover: interrupted; continue with: zc-discover search ... -o {args.output} --resume",
+        print(f"zc-discover: interrupted; continue with: zc-discover search -o {args.output} --resume",
               file=sys.stderr)
         return 130
     print(f"formula: {search.formula_}")
     for name, held in search.metrics_["heldout"].items():
         if held.get("kendall") is not None:
-            print(f"held out on {name}: Kendall {held['kendall']:.4f}, Spearman {held['spearman']:.4f}, "
-                  f"Kendall iso-params {held['kendall_iso_params']:.4f}")
+            spread = f" +- {held['kendall_std']:.4f} over {held['folds']} folds" if held.get("kendall_std") is not None \
+                and held.get("folds") else ""
+            matched = held.get("kendall_size_matched")
+            print(f"held out on {name}: Kendall {held['kendall']:.4f}{spread}, Spearman {held['spearman']:.4f}, "
+                  f"size-matched Kendall {'-' if matched is None else format(matched, '.4f')}")
     ties = search.metrics_.get("ties") or {}
     if ties.get("formulas", 0) > 1:
         print(f"{ties['formulas']} formulas ({ties['distinct_rankings']} distinct rankings) tie within "

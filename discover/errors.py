@@ -30,3 +30,8 @@ class DataError(ZcDiscoverError):
 
 class ConfigError(ZcDiscoverError, ValueError):
     """An architecture config that a builder cannot turn into a model."""
+
+
+class NotFittedError(ZcDiscoverError, ValueError, AttributeError):
+    """An estimator's learned attribute read before ``fit`` (scikit-learn's convention: a ValueError and an
+    AttributeError, so that ``hasattr`` answers False)."""

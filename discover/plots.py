@@ -34,6 +34,8 @@ def scatter_grid(report: pd.DataFrame, path: Path, meta: dict) -> Path:
         axis.set_title(f"{name}\nKendall {tau:.3f}" if tau == tau else f"{name}\n(undefined)", fontsize=8)
         axis.tick_params(labelsize=6)
         axis.locator_params(axis="x", nbins=4)
+        axis.set_xlabel(f"{name} score", fontsize=7)
+        axis.set_ylabel("target (higher is better)", fontsize=7)
     for axis in list(axes.flat)[len(names):]:
         axis.axis("off")
     figure.suptitle(f"{meta['benchmark']} ({meta['builder']}): proxy (x) vs target (y)", fontsize=10)
@@ -56,7 +58,9 @@ def kendall_bars(report: pd.DataFrame, path: Path, meta: dict) -> Path:
     colours = ["tab:orange" if str(data["proxy"].iloc[i]).startswith("discovered:") else "tab:blue" for i in order]
     axis.barh([data["proxy"].iloc[i] for i in order], [values[i] for i in order],
               xerr=[errors[i] for i in order], color=colours)
-    axis.set_xlabel("Kendall tau (discovered proxies: held-out mean over folds)")
+    discovered = any(str(p).startswith("discovered:") for p in data["proxy"])
+    axis.set_xlabel("Kendall tau with the target" + (" (discovered proxies: held-out mean over folds)"
+                                                    if discovered else ""))
     axis.set_title(f"{meta['benchmark']} ({meta['builder']})", fontsize=10)
     axis.axvline(0, color="black", linewidth=0.5)
     figure.tight_layout()

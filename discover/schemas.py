@@ -64,6 +64,7 @@ class SearchArguments(Record):
     train_ids: Optional[list[StrictStr]] = None
     builder: Optional[StrictStr] = None
     operators: list[StrictStr] = []
+    with_activations: StrictBool = False
 
 
 class RunConfig(Record):

@@ -10,6 +10,8 @@ operation labels, and prints the held-out Kendall tau of each.
 """
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 from scipy.stats import kendalltau
 from sklearn.ensemble import GradientBoostingRegressor
@@ -41,13 +43,16 @@ def held_out_kendall(x: np.ndarray, y: np.ndarray, seed: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=5, help="cross-validation shuffles")
+    args = parser.parse_args()
     bench = load_benchmark("nas-bench-bert")
     y = np.array([a.target for a in bench.archs])
     for with_ops in (False, True):
         x = np.array([fields(a.config, with_ops) for a in bench.archs], dtype=float)
-        taus = [held_out_kendall(x, y, seed) for seed in range(5)]
+        taus = [held_out_kendall(x, y, seed) for seed in range(args.seeds)]
         label = "with operation types   " if with_ops else "without operation types"
-        print(f"{label}: 5-fold held-out Kendall {np.mean(taus):.3f} +- {np.std(taus):.3f} (5 seeds)")
+        print(f"{label}: 5-fold held-out Kendall {np.mean(taus):.3f} +- {np.std(taus):.3f} ({args.seeds} seeds)")
 
 
 if __name__ == "__main__":

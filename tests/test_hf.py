@@ -239,3 +239,11 @@ def test_the_pareto_layout_loads_with_latency_and_memory(tmp_path):
     assert [a.id for a in bench.archs] == ["M1", "M2", "M10"]
     assert [a.target for a in bench.archs] == [-70.5, -60.25, -50.0]
     assert bench.arch("M10").metrics["latency"] == 3000.0 and bench.arch("M2").metrics["memory"] == 140.0
+
+
+def test_the_package_never_imports_transformers_unless_asked():
+    import subprocess
+    import sys
+    code = ("import sys, discover; from discover import load_benchmark; from discover.cli import build_parser; "
+            "build_parser(); assert 'transformers' not in sys.modules, 'imported'")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

@@ -183,7 +183,12 @@ def load_benchmark(name: str, data_dir: str | Path | None = None, offline: bool 
             how = (f"Download it with 'zc-discover fetch {spec.name}', or point {datadir.ENV_DATA} (or --data-dir) "
                    f"at a folder that holds {spec.relpath}." if spec.url else "Check the path.")
             raise DataError(f"benchmark {spec.name!r} is not at {path}. {how}")
-        fetch(spec, data_dir)
+        try:
+            fetch(spec, data_dir)
+        except DataError as exc:   # say where it looked first: a wrong --data-dir is the usual cause
+            raise DataError(f"benchmark {spec.name!r} is not at {path}, and fetching it failed: {exc} (Point "
+                            f"--data-dir or {datadir.ENV_DATA} at the folder that holds {spec.relpath}, or pass "
+                            "--offline to never download.)") from None
     return Benchmark(spec=spec, path=path, archs=spec.family.load(path))
 
 

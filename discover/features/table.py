@@ -80,6 +80,33 @@ def key_statistics(key: InitKey, device: str = "cpu") -> dict[str, float]:
     return matrix_statistics(singular_values(matrix, key.name), tuple(matrix.shape))
 
 
+DEVICE_BATCH_BYTES = 512 * 2**20   # float64 matrices decomposed together on a GPU
+
+
+def device_statistics(keys: list[InitKey], device: str) -> dict[InitKey, dict[str, float]]:
+    """The statistics of distinct drawn matrices on an accelerator: matrices of one shape are drawn (on the CPU, from
+    their own generators, so the values are the CPU's), stacked and decomposed in one batched float64 ``svdvals``
+    call per chunk, in this process (one process drives the device; no silent fallback to the CPU)."""
+    by_shape: dict[tuple[int, int], list[InitKey]] = {}
+    for key in keys:
+        rows = key.shape[0]
+        by_shape.setdefault((rows, int(torch.Size(key.shape).numel()) // rows), []).append(key)
+    out: dict[InitKey, dict[str, float]] = {}
+    for (m, n), group in by_shape.items():
+        step = max(1, DEVICE_BATCH_BYTES // (8 * m * n))
+        for start in range(0, len(group), step):
+            chunk = group[start:start + step]
+            stack = torch.stack([draw(k, cache=False).reshape(m, n) for k in chunk]).to(device, torch.float64)
+            if not torch.isfinite(stack).all():
+                raise ValueError(f"a drawn matrix of shape {(m, n)} has non-finite entries")
+            if m < n:
+                stack = stack.transpose(1, 2)   # the same singular values; LAPACK-style kernels prefer tall
+            values = torch.linalg.svdvals(stack).cpu().numpy()
+            for key, s in zip(chunk, values):
+                out[key] = matrix_statistics(s, (m, n))
+    return out
+
+
 def direct_row(benchmark: Benchmark, arch_id: str, builder: str | None, seed: int, device: str) -> dict[str, Any]:
     """One architecture's row measured on its built model (families whose models are not built from seeded draws,
     such as a caller's own builder: nothing to share between architectures)."""
@@ -101,7 +128,10 @@ def _compute(benchmark: Benchmark, builder: str | None, seed: int, n_jobs: int, 
              sum(len(p.matrices) for p in plans.values()), len(keys))
     # Largest first, so that the long SVDs do not end up last on one worker.
     order = sorted(keys, key=lambda k: -k.shape[0] * (torch.Size(k.shape).numel() // k.shape[0]))
-    stats = dict(zip(order, parallel_map(key_statistics, [(k, device) for k in order], n_jobs, "svd")))
+    if torch.device(device).type == "cpu":
+        stats = dict(zip(order, parallel_map(key_statistics, [(k, device) for k in order], n_jobs, "svd")))
+    else:
+        stats = device_statistics(order, device)
     rows = []
     for arch_id in ids:
         plan = plans[arch_id]

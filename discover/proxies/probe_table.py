@@ -155,6 +155,8 @@ def probe_records(benchmark: Benchmark, names: list[str], builder: str, seed: in
                  " and the activation features" if with_features else "")
         tasks = [(benchmark, arch_id, [n for n in wanted if n != FEATURES], builder, seed, settings, device,
                   FEATURES in wanted) for arch_id, wanted in todo.items()]
+        if torch.device(device).type != "cpu":
+            n_jobs = 1   # one process drives the accelerator
         for arch_id, row in zip(todo, parallel_imap(probe_arch, tasks, n_jobs, f"probe {benchmark.name}")):
             record = dict(records[arch_id])
             for name in todo[arch_id]:

@@ -1,6 +1,8 @@
 """Hand-designed proxies computed from weights or shapes: #params, FLOPs, ZeroLM, NSC and its closed form."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from primitives.decompose import decompose
@@ -9,6 +11,7 @@ from ..metrics import rank_quality
 from .marchenko_pastur import expected_logdet
 from .registry import ProxyContext, ProxyResult, register_proxy
 
+log = logging.getLogger(__name__)
 ZEROLM_SAMPLE = 50
 ZEROLM_GRID = (0.0, 3.0, 0.05)
 NSC_ROLES = ("attention", "mixing", "ffn")
@@ -72,7 +75,13 @@ def zerolm(ctx: ProxyContext) -> ProxyResult:
         grid = tuple(ctx.options.get("alpha_grid", ZEROLM_GRID))
         alpha, rho = zerolm_alpha(s_ffn, s_attn, ctx.table["target"].to_numpy(float), sample, grid)
         info = {"alpha": alpha, "sample_spearman": rho, "sample_ids": ctx.table["arch_id"].iloc[sample].tolist(),
-                "alpha_grid": list(grid), "alpha_on_grid_edge": alpha in (grid[0], grid[1])}
+                "alpha_grid": list(grid), "alpha_on_grid_edge": alpha in (grid[0], grid[1]),
+                "alpha_fitted_on_compared": f"{size} of the {len(s_ffn)} compared architectures"}
+        if size * 2 > len(s_ffn):   # the fit has seen most of what it is judged on: say so
+            log.warning("zerolm's alpha was fitted on %d of the %d architectures it is scored on, so its figures "
+                        "are not held out; score it on more architectures (fewer --ids) or fix --alpha", size,
+                        len(s_ffn))
+            info["note"] = f"alpha fitted on {size} of the {len(s_ffn)} scored architectures (not held out)"
     else:
         info = {"alpha": float(alpha)}
     return ProxyResult(s_ffn + float(alpha) * s_attn, info)
