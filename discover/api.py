@@ -236,7 +236,7 @@ def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, bui
         The feature table, if already computed.
     values : DataFrame or list of paths, optional
         Per-architecture values computed before (``values.csv`` of ``compare -o``, or
-        ``experiments/probe_values.py``'s files, e.g. probed on a GPU): the data-dependent proxies they hold are read
+        ``zc-discover probe``'s files, e.g. probed on a GPU): the data-dependent proxies they hold are read
         from them instead of probed. Files computed on another benchmark or builder are refused (a DataFrame is
         taken as it is; files are checked by ``read_compared_values``: benchmark, builder, seed, probe settings and
         proxy versions must match).

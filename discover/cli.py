@@ -226,7 +226,7 @@ def build_parser() -> Parser:
     comp.add_argument("--ids", metavar="FILE", help="only these architecture ids, one per line")
     comp.add_argument("--values", nargs="+", metavar="CSV",
                       help="per-architecture values computed before (values.csv of compare -o, or "
-                           "experiments/probe_values.py, e.g. on a GPU): the proxies they hold are read, not probed")
+                           "zc-discover probe, e.g. on a GPU): the proxies they hold are read, not probed")
     comp.add_argument("--limit", type=POSITIVE, help="only the first N architectures (in the benchmark's order)")
     comp.add_argument("--no-plots", action="store_true", help="tables only")
     comp.add_argument("--retry-failed", action="store_true",

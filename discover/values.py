@@ -1,6 +1,6 @@
 """Per-architecture values files: the long format (``arch_id, proxy, value, failure, seconds``) with a JSON of
 provenance beside it, written by ``compare -o`` (``values.csv`` + ``compare.json``), ``experiments/probe_all.py``
-(``data/values/<benchmark>-<builder>.csv.gz`` + ``.json``) and ``experiments/probe_values.py``, and read back with
+(``data/values/<benchmark>-<builder>.csv.gz`` + ``.json``) and ``zc-discover probe``, and read back with
 checks.
 
 Reading them back lets a comparison, a score or a search use values probed elsewhere (a GPU, a cluster, the values

@@ -12,8 +12,8 @@ held-out Kendall is reported (the figure on all 500 would include their training
 unchanged. Each method's Kendall minus the best count's on that space comes with a 95% paired-bootstrap interval over
 the architectures, so a difference the sampling of architectures could make is told apart from a real one.
 
-Writes docs/results/cross-space.md (Kendall and size-matched Kendall), docs/results/cross-space-gaps.md (the
-differences from the best count) and docs/results/cross-space-cost.md (seconds per architecture), and each space's
+Writes docs/tables/cross-space.md (Kendall and size-matched Kendall), docs/tables/cross-space-gaps.md (the
+differences from the best count) and docs/tables/cross-space-cost.md (seconds per architecture), and each space's
 compare report under the output folder.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("-o", "--output", type=Path, default=Path("results/cross_space"))
-    parser.add_argument("--no-docs", action="store_true", help="do not write docs/results")
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/tables")
     args = parser.parse_args()
     runs = {"discovered (weights)": discovered_run(args.output / "search-nas-bench-bert", args.jobs, False),
             "discovered (weights + data)": discovered_run(args.output / "search-nas-bench-bert-data", args.jobs, True)}

@@ -7,8 +7,7 @@
 For every released column: the Spearman between our per-architecture value and the released one, on the builder that
 matches the released models (legacy for NAS-Bench-BERT, GPT-2 wt103), next to each side's correlation with trained
 quality. Keys are matched exactly (a missing or extra key, or a value that is not finite, is an error). Our values
-come from the probe cache (probing what is missing: about 17 minutes for legacy NAS-Bench-BERT and 40 for GPT-2 on
-two cores), or from values files written by ``probe_values.py`` (``--values``; another machine may have probed).
+come from the stored values of every architecture (``data/values``; anything missing or stale is probed), or from values files (``--values``: ``zc-discover probe`` output, perhaps from another machine).
 
 ``--variants`` changes one probe choice at a time (init seed, batch size, sequence length, token distribution, a text,
 the gradient source) and prints each one's agreement per released column: how much each choice moves it.
@@ -24,10 +23,12 @@ import pandas as pd
 from scipy import stats
 
 from discover import featurize, load_benchmark
+from discover.metrics import paired_difference
 from discover.probing import ProbeSettings
 from discover.proxies import data_proxy_table, proxy_values, ProxyContext
 from discover.reference import align_reference, read_reference
 from discover.values import read_values, values_of
+from report import write_table
 
 # released column -> our proxies: first the definition the released code computes, then (where it differs) the one the
 # paper describes, for contrast (see the proxy modules' docstrings)
@@ -125,19 +126,14 @@ def agreement(key: str, reference_root: Path, jobs: int, without: list[str], lim
     return rows
 
 
-def quality_gap(theirs, ours_, target, resamples: int = 2000) -> dict:
+def quality_gap(theirs, ours_, target) -> dict:
     """Released minus our Spearman with quality, and its 95% interval by a paired bootstrap over the architectures
-    (seeded): an interval that holds 0 is a gap the sampling of architectures could make."""
+    (``metrics.paired_difference``): an interval that holds 0 is a gap the sampling of architectures could make."""
     keep = np.isfinite(ours_)
     if keep.sum() < 10:
         return {"quality_gap": np.nan, "gap_low": np.nan, "gap_high": np.nan}
-
-    def gap(a, b, t):
-        return stats.spearmanr(a, t).statistic - stats.spearmanr(b, t).statistic
-    sample = (theirs[keep], ours_[keep], np.asarray(target, float)[keep])
-    interval = stats.bootstrap(sample, gap, paired=True, vectorized=False, n_resamples=resamples,
-                               method="percentile", rng=np.random.default_rng(0)).confidence_interval
-    return {"quality_gap": gap(*sample), "gap_low": interval.low, "gap_high": interval.high}
+    gap = paired_difference(theirs[keep], ours_[keep], np.asarray(target, float)[keep], "spearman")
+    return {"quality_gap": gap["difference"], "gap_low": gap["low"], "gap_high": gap["high"]}
 
 
 def variant_table(key: str, args) -> pd.DataFrame:
@@ -166,7 +162,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="compare only the first N architectures (GPT-2 probes take ~20 s "
                                                      "each per core)")
     parser.add_argument("--values", nargs="+", type=Path, default=[], metavar="CSV",
-                        help="read our values from these files (experiments/probe_values.py) instead of probing")
+                        help="read our values from these files (zc-discover probe -o) instead of probing")
     parser.add_argument("--seed", type=int, default=0, help="initialisation (and probe batch) seed")
     parser.add_argument("--batch", type=int)
     parser.add_argument("--seq", type=int)
@@ -184,10 +180,16 @@ def main() -> None:
             print(variant_table(key, args).to_markdown(floatfmt=".3f"))
         return
     settings = ProbeSettings(args.batch, args.seq, args.tokens, args.text, args.gradient)
-    rows = [row for key in keys
-            for row in agreement(key, args.reference, args.jobs, args.without, args.limit, args.seed, settings,
-                                 args.values)]
-    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
+    default = settings == ProbeSettings() and args.seed == 0 and not args.limit and not args.values
+    for key in keys:
+        rows = agreement(key, args.reference, args.jobs, args.without, args.limit, args.seed, settings, args.values)
+        text = pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f") + "\n"
+        print(f"\n{key}\n\n{text}")
+        if default:   # the documentation's table: every architecture, the default probe
+            write_table(f"fidelity-{key}", text, "experiments/fidelity.py",
+                        "Ours: the stored values of every architecture (data/values; default probe, seed 0). "
+                        "quality_gap: released minus ours Spearman with quality, with its 95% paired-bootstrap "
+                        "interval over the architectures.")
 
 
 if __name__ == "__main__":

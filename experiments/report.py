@@ -1,5 +1,5 @@
 """What every experiment script needs to leave a table behind: a caption saying which script wrote it, at which
-commit, on which machine and when, and the table written with it (``docs/results/*.md``, included by the
+commit, on which machine and when, and the table written with it (``docs/tables/*.md``, included by the
 documentation pages, so no results table is typed by hand)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "docs" / "results"
+RESULTS = ROOT / "docs" / "tables"
 
 
 def code_commit() -> str | None:
@@ -43,3 +43,17 @@ def write_table(name: str, markdown: str, script: str, extra: str = "", folder: 
     path = folder / f"{name}.md"
     path.write_text(markdown.rstrip("\n") + "\n\n" + caption(script, extra) + "\n")
     return path
+
+
+def update_readme(name: str, markdown: str, readme: Path = ROOT / "README.md") -> bool:
+    """Put a table the script just wrote into the README between ``<!-- table:NAME -->`` and ``<!-- /table:NAME -->``
+    (the README cannot include a file; a test checks that the two stay equal). False when the README has no such
+    block."""
+    text = readme.read_text()
+    start, end = f"<!-- table:{name} -->", f"<!-- /table:{name} -->"
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{markdown.rstrip()}\n{end}{tail}")
+    return True

@@ -18,7 +18,7 @@ count comes with a paired-bootstrap 95% interval over the architectures.
 
 Each search leaves a run folder under the output; a finished one is reused only when the code that made it is this
 code (``config.json: versions.code``), else searched again. Writes transfer.json and, for the documentation,
-docs/results/transfer.md, docs/results/transfer-formulas.md and docs/figures/transfer.png.
+docs/tables/transfer.md, docs/tables/transfer-formulas.md and docs/figures/transfer.png.
 """
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=25)
     parser.add_argument("--fitness", default="spearman", choices=["spearman", "kendall", "iso", "partial"])
     parser.add_argument("-o", "--output", type=Path, default=Path("results/transfer"))
-    parser.add_argument("--no-docs", action="store_true", help="do not write docs/results and docs/figures")
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/tables and docs/figures")
     args = parser.parse_args()
     start = time.perf_counter()
     benches = {name: load_benchmark(name) for name in SPACES}
