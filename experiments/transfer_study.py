@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from discover import ProxySearch, featurize, load_benchmark, score_proxy
+from discover import ProxySearch, engine, featurize, load_benchmark, score_proxy
 from discover.metrics import paired_difference, table_quality
 from discover.proxies import probe_proxies
 from discover.proxies.probe_table import activation_table
@@ -96,7 +96,15 @@ def main() -> None:
     parser.add_argument("--fitness", default="spearman", choices=["spearman", "kendall", "iso", "partial"])
     parser.add_argument("-o", "--output", type=Path, default=Path("results/transfer"))
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/tables and docs/figures")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run every search on this Dask cluster (its stages are "
+                        "tasks; this machine writes every run folder); --backend dask: a local one")
+    parser.add_argument("--backend", default="loky", choices=["loky", "dask"])
     args = parser.parse_args()
+    with engine(args.backend, args.scheduler, args.jobs) as active:
+        run_study(args, active)
+
+
+def run_study(args, active) -> None:
     start = time.perf_counter()
     benches = {name: load_benchmark(name) for name in SPACES}
     weights = {name: featurize(benches[name], n_jobs=args.jobs) for name in SPACES}
@@ -105,6 +113,14 @@ def main() -> None:
               for name in SPACES}
     print(f"feature tables ready in {time.perf_counter() - start:.0f} s", flush=True)
     results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "code": code_version(), "left_out": {}}
+    planned = [(arm, left, seed) for left in args.spaces for arm in args.arms for seed in args.seeds]
+    if active is not None:   # on a cluster every search runs at once, each sending its stage as a task
+        from concurrent.futures import ThreadPoolExecutor
+        workers = max(1, len(active.client.scheduler_info().get("workers", {})))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda plan: search([n for n in SPACES if n != plan[1]], benches, args.output / plan[0]
+                                              / f"loso-{plan[1]}" / f"seed{plan[2]}", plan[2], ARMS[plan[0]], args),
+                          planned))
     for left in args.spaces:
         train = [n for n in SPACES if n != left]
         table = tables[left]

@@ -146,7 +146,10 @@ class BenchmarkSpec:
 
 @dataclass
 class Benchmark:
-    """A loaded benchmark: its spec, where it was read from, and its records in a stable order."""
+    """A loaded benchmark: its spec, where it was read from, and its records in a stable order.
+
+    ``Benchmark.from_builder(ids, configs, targets, build, ...)`` makes one of the caller's own torch models
+    (``custom.from_builder``, attached by that module: it needs families this module cannot import)."""
 
     spec: BenchmarkSpec
     path: Path
@@ -156,13 +159,6 @@ class Benchmark:
     def name(self) -> str:
         """The benchmark's name (as given, for ``lts:PATH``)."""
         return self.spec.name
-
-    @classmethod
-    def from_builder(cls, ids, configs, targets, build, task_loss=None, **options) -> "Benchmark":
-        """A benchmark of the caller's own torch models (``custom.from_builder``: ids, a config and a trained score
-        per architecture, and ``build(config, seed) -> torch.nn.Module``)."""
-        from .custom import from_builder
-        return from_builder(ids, configs, targets, build, task_loss, **options)
 
     @property
     def family(self) -> BenchmarkFamily:

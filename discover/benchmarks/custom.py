@@ -79,6 +79,7 @@ class CustomBenchmark(Benchmark):
 
     @property
     def checksum(self) -> str:   # type: ignore[override]
+        """sha256 of the records, the name and the source of the build (and task loss) functions: keys the caches."""
         return self.digest
 
 
@@ -180,5 +181,7 @@ def from_builder(ids: list[str], configs: list[dict[str, Any]], targets: list[fl
              for i, c, v, m in zip(ids, configs, values, metrics or [None] * len(ids))]
     return CustomBenchmark(spec=spec, path=Path("."), archs=archs, digest=digest)
 
+
+Benchmark.from_builder = staticmethod(from_builder)   # the public spelling: Benchmark.from_builder(...)
 
 __all__ = ["CustomBenchmark", "default_task_loss", "from_builder"]

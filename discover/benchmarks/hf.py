@@ -447,6 +447,7 @@ def probe_seq(config: dict[str, Any], requested: int | None) -> int:
 
 
 def vocab_size(config: dict[str, Any]) -> int:
+    """The config's vocabulary: the token ids the probe draws from."""
     value = config["hf"].get("vocab_size")
     if not isinstance(value, int) or value < 2:
         raise DataError("the config has no vocab_size; the probe draws token ids from it")
