@@ -17,7 +17,7 @@ import numpy as np
 
 from discover import engine, load_benchmark
 from discover.proxies import data_proxy_table
-from report import machine
+from report import write_table
 
 
 def probe(bench, ids, proxies, workers=None):
@@ -45,12 +45,15 @@ def main() -> None:
     two, two_s = probe(bench, ids, args.proxies, 2)
     identical = all(np.array_equal(local[p].to_numpy(), t[p].to_numpy(), equal_nan=True)
                     for t in (one, two) for p in args.proxies)
-    print(f"{machine()}; {len(ids)} NAS-Bench-BERT architectures x {len(args.proxies)} proxies\n")
-    print("| where | seconds | x one worker |\n|---|---|---|")
+    lines = [f"{len(ids)} NAS-Bench-BERT architectures x {len(args.proxies)} proxies ({', '.join(args.proxies)}), "
+             "nothing read from caches or stored values.", "", "| where | seconds | x one worker |", "|---|---|---|"]
     for label, seconds in (("this process (no Dask)", local_s), ("Dask, 1 worker", one_s), ("Dask, 2 workers",
                                                                                           two_s)):
-        print(f"| {label} | {seconds:.1f} | {one_s / seconds:.2f} |")
-    print(f"\nvalues identical to the local run: {identical}")
+        lines.append(f"| {label} | {seconds:.1f} | {one_s / seconds:.2f} |")
+    lines += ["", f"Values identical to the local run's, bit for bit: {'yes' if identical else 'NO'}."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    write_table("speed-dask", text, "experiments/bench_dask.py")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import torch
 
 from discover import featurize, load_benchmark
 from discover.proxies import data_proxy_table
-from report import machine
+from report import write_table
 
 PROBE_16 = ("grad_norm", "snip", "synflow", "logsynflow", "grasp", "fisher", "jacob_cov", "naswot",
             "activation_distance", "attention_confidence", "head_softmax_confidence", "head_importance",
@@ -58,14 +58,17 @@ def main() -> None:
         print(f"{label}: featurize {seconds:.1f} s" + ("" if probe is None else f", 16 proxies x {len(ids)} archs "
                                                                                 f"{probe:.1f} s"), flush=True)
     base = rows[0]
-    print(f"\n{machine()}; nas-bench-bert as-trained, featurize 500, probe {len(ids)}\n")
-    print("| where | featurize s | x two cores | 16 proxies s | x two cores |\n|---|---|---|---|---|")
+    lines = [f"nas-bench-bert (as-trained): featurize all 500 from an empty cache; probe {len(ids)} with the 16 "
+             "published data-dependent proxies.", "",
+             "| where | featurize s | x two cores | 16 proxies s | x two cores |", "|---|---|---|---|---|"]
     for label, seconds, probe in rows:
-        ratio = base[1] / seconds
         probe_cells = "- | -" if probe is None else f"{probe:.1f} | {base[2] / probe:.2f}"
-        print(f"| {label} | {seconds:.1f} | {ratio:.2f} | {probe_cells} |")
+        lines.append(f"| {label} | {seconds:.1f} | {base[1] / seconds:.2f} | {probe_cells} |")
     if not args.device:
-        print("\nNo GPU here: the GPU rows were not measured (run this script unchanged on a machine with one).")
+        lines += ["", "No GPU on this machine: the GPU row was not measured (the script runs unchanged on one)."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    write_table("speed", text, "experiments/bench_speed.py")
 
 
 if __name__ == "__main__":

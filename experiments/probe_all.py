@@ -23,10 +23,26 @@ import torch
 from discover import load_benchmark
 from discover.probe_values import probe_values
 from discover.proxies.stored import values_dir
-from report import code_commit
+from report import code_commit, write_table
 
 SHIPPED = ("nas-bench-bert:as-trained", "nas-bench-bert:legacy", "lts-gpt2-wt103:as-trained",
            "lts-txl-wt103-homogeneous:as-trained", "lts-txl-wt103:as-trained")
+
+
+def summary(folder: Path) -> None:
+    """The stored values' costs, from their provenance: architectures, wall time of the run that wrote them, and the
+    sum of the per-architecture probe seconds."""
+    import json
+    lines = ["| values file | architectures | proxies + feature columns | wall time of its run | commit |",
+             "|---|---|---|---|---|"]
+    for meta_path in sorted(folder.glob("*.json")):
+        meta = json.loads(meta_path.read_text())
+        lines.append(f"| {meta_path.stem}.csv.gz | {meta['n']} | {len(meta['proxies'])} + {len(meta['features'])} | "
+                     f"{meta['wall_seconds_this_run'] / 60:.0f} min | {str(meta.get('commit'))[:10]} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    write_table("probe-all", text, "experiments/probe_all.py", "Two workers on this project's two cores; the wall "
+                "time counts only the run that wrote the file (architectures already cached cost it nothing).")
 
 
 def main() -> None:
@@ -37,7 +53,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N architectures of each (a smoke test)")
     parser.add_argument("--chunk", type=int, default=20, help="architectures between progress lines")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: data/values)")
+    parser.add_argument("--summary", action="store_true", help="probe nothing: write the table of what the stored "
+                        "values cost (docs/tables/probe-all.md) from their provenance files")
     args = parser.parse_args()
+    if args.summary:
+        summary(args.out or values_dir())
+        return
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = args.out or values_dir()
     torch.set_num_threads(1)

@@ -272,24 +272,13 @@ SCHEMAS = [schemas.RunConfig, schemas.Metrics, schemas.Stage, schemas.Checkpoint
            schemas.Sessions]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=JSON, schema=st.sampled_from(SCHEMAS))
-def test_any_json_shape_is_a_value_or_one_clean_error(tmp_path, value, schema):
-    path = tmp_path / "file.json"
-    path.write_text(json.dumps(value))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=JSON, schema=st.sampled_from(SCHEMAS), kind=st.sampled_from(["json", "yaml"]))
+def test_any_json_or_yaml_shape_is_a_value_or_one_clean_error(tmp_path, value, schema, kind):
+    path = tmp_path / f"file.{kind}"
+    path.write_text(json.dumps(value) if kind == "json" else yaml.safe_dump(value))
     try:
-        read_json(path, "file", schema)
-    except DataError as exc:
-        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=JSON, schema=st.sampled_from(SCHEMAS))
-def test_any_yaml_shape_is_a_value_or_one_clean_error(tmp_path, value, schema):
-    path = tmp_path / "file.yaml"
-    path.write_text(yaml.safe_dump(value))
-    try:
-        read_yaml(path, "file", schema)
+        (read_json if kind == "json" else read_yaml)(path, "file", schema)
     except DataError as exc:
         assert str(exc).startswith(str(path)) and "\n" not in str(exc)
 
