@@ -106,13 +106,23 @@ def stored_records(benchmark: Benchmark, builder: str, seed: int, settings: Prob
         if name in stored_versions:
             _say_once((str(path), name), "stored values of %s in %s are stale (version %s, current %s): probed again",
                       name, path.name, stored_versions.get(name), versions[name])
-    features = set(meta.get("features") or []) if FEATURES in usable else set()
+    key = tuple(sorted((name, versions[name]) for name in usable))
+    return _records(str(path), info.st_mtime_ns, info.st_size, key)
+
+
+@functools.lru_cache(maxsize=16)
+def _records(path: str, mtime_ns: int, size: int, usable: tuple[tuple[str, int], ...]) -> dict[str, dict[str, dict]]:
+    """The records of the usable entries of a stored file, built once per file version and set of entries (callers
+    only read them, or replace entries in their own copies of the records)."""
+    meta, values = _load(path, mtime_ns, size)
+    versions = dict(usable)
+    features = set(meta.get("features") or []) if FEATURES in versions else set()
     records: dict[str, dict[str, dict]] = {}
     for arch_id, proxy, value, failure, seconds in values[["arch_id", "proxy", "value", "failure", "seconds"]
                                                            ].itertuples(index=False):
         record = records.setdefault(arch_id, {})
         failure = failure if isinstance(failure, str) and failure else None
-        if proxy in usable and proxy != FEATURES:
+        if proxy in versions and proxy != FEATURES:
             record[proxy] = {"version": versions[proxy], "value": None if math.isnan(value) else float(value),
                              "error": failure, "seconds": float(seconds)}
         elif proxy in features:
