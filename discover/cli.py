@@ -248,7 +248,10 @@ def cmd_benchmarks(args: argparse.Namespace) -> int:
         aliases = f" (alias {', '.join(spec.aliases)})" if spec.aliases else ""
         print(f"{spec.name:<27} {spec.family.name:<9} {spec.n_archs:>5}  {spec.target:<12} {spec.direction:<17} "
               f"{', '.join(spec.builders):<26} {present}{aliases}")
-    print("lts:PATH                    any folder of the LTS layout (family detected; or lts-gpt2:PATH, lts-txl:PATH)")
+    print("lts:PATH                    any folder of the LTS release, either layout (family detected; or lts-gpt2:PATH, "
+          "lts-txl:PATH)")
+    print("hf:PATH                     a folder of Hugging Face configs with a results table (docs: Your own search "
+          "space)")
     if args.roles:
         for family in FAMILIES.values():
             print(f"\n{family.name}: {family.description}")

@@ -47,11 +47,13 @@ SPACES = ("nas-bench-bert", "lts-gpt2-wt103", "lts-txl-wt103", "lts-txl-wt103-ho
 SHORT = {"nas-bench-bert": "BERT", "lts-gpt2-wt103": "GPT-2", "lts-txl-wt103": "TXL",
          "lts-txl-wt103-homogeneous": "TXL-homog"}
 HAND_DESIGNED = ("zerolm", "nsc", "nsc_mp", "w-pca", "naswot")
-ARMS = {"weights": False, "data": True}
+# arm -> (search the data features too, fitness: None for --fitness); data-iso asks the search itself for what a count
+# cannot give (Kendall over the training pairs of equal non-embedding size)
+ARMS = {"weights": (False, None), "data": (True, None), "data-iso": (True, "iso")}
 METRICS = ("kendall", "kendall_size_matched", "partial_spearman", "spearman")
 
 
-def search(names: list[str], benches: dict, folder: Path, seed: int, data: bool, args) -> ProxySearch:
+def search(names: list[str], benches: dict, folder: Path, seed: int, arm: tuple, args) -> ProxySearch:
     """The search of ``names`` with ``seed``: loaded when its run folder was finished by this code, else run afresh
     (a folder of other code is replaced; an interrupted one of this code resumed)."""
     if (folder / "metrics.json").is_file():
@@ -61,8 +63,9 @@ def search(names: list[str], benches: dict, folder: Path, seed: int, data: bool,
         print(f"  {folder} was made by other code; searching again", flush=True)
         shutil.rmtree(folder)
     resume = (folder / "config.json").is_file()
+    data, fitness = arm
     return ProxySearch(population=args.population, generations=args.generations, folds=1, seed=seed, init_seed=0,
-                       fitness=args.fitness, aggregate="min", jobs=args.jobs, output=folder, resume=resume,
+                       fitness=fitness or args.fitness, aggregate="min", jobs=args.jobs, output=folder, resume=resume,
                        force=not resume and folder.exists(), with_activations=data).fit([benches[n] for n in names])
 
 
@@ -87,7 +90,8 @@ def summarise(values: list) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=["weights", "data"],
+                        help="weights, data (weights + data features) and data-iso (the same, fitness iso)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--spaces", nargs="+", default=list(SPACES), help="left-out spaces to run (default: all)")
     parser.add_argument("--jobs", type=int, default=2)
@@ -108,9 +112,9 @@ def run_study(args, active) -> None:
     start = time.perf_counter()
     benches = {name: load_benchmark(name) for name in SPACES}
     weights = {name: featurize(benches[name], n_jobs=args.jobs) for name in SPACES}
+    with_data = any(ARMS[arm][0] for arm in args.arms)
     tables = {name: weights[name].merge(activation_table(benches[name], n_jobs=args.jobs), on="arch_id",
-                                        validate="one_to_one") if "data" in args.arms else weights[name]
-              for name in SPACES}
+                                        validate="one_to_one") if with_data else weights[name] for name in SPACES}
     print(f"feature tables ready in {time.perf_counter() - start:.0f} s", flush=True)
     results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "code": code_version(), "left_out": {}}
     planned = [(arm, left, seed) for left in args.spaces for arm in args.arms for seed in args.seeds]
@@ -129,7 +133,7 @@ def run_study(args, active) -> None:
             runs = [search(train, benches, args.output / arm / f"loso-{left}" / f"seed{seed}", seed, ARMS[arm], args)
                     for seed in args.seeds]
             values = [r.formula_.evaluate_with_reason(table)[0] for r in runs]
-            single = best_single_feature({n: tables[n] for n in SPACES} if ARMS[arm] else weights, train)
+            single = best_single_feature({n: tables[n] for n in SPACES} if ARMS[arm][0] else weights, train)
             entry["arms"][arm] = {"formulas": [str(r.formula_) for r in runs],
                                   "ties": [r.metrics_.get("ties", {}).get("formulas") for r in runs],
                                   "quality": [table_quality(v, table).as_dict() for v in values],
