@@ -21,6 +21,7 @@ import functools  # noqa: F401  (used by min/max, if the formula has them)
 import numpy
 
 FEATURES = {features!r}
+FORMULA = {formula_text!r}
 
 
 def score_features(row):
@@ -29,10 +30,12 @@ def score_features(row):
     return {expression}
 
 
-def score_model(model):
-    """The proxy of a torch model (FlexiBERT, LTS GPT-2, or Hugging Face style BERT/GPT-2 modules)."""
-    from primitives.features import model_features
-    return float(score_features(model_features(model)))
+def score_model(model, **probe):
+    """The proxy of a torch model any family of zc-discover understands (its own, Hugging Face models, tagged
+    modules), measured by the package: from its weights, and from one probe batch when the formula reads
+    data-dependent features (``probe``: ``vocab_size``, ``batch``, ``seq``, ``seed``, as ``discover.score_model``)."""
+    from discover import score_model as measure
+    return measure(model, formula=FORMULA, **probe)
 '''
 
 
@@ -43,7 +46,7 @@ def python_module(formula: Formula, meta: dict[str, Any]) -> str:
     return MODULE_TEMPLATE.format(version=meta.get("version", "?"), formula=str(formula),
                                   benchmarks=", ".join(meta.get("benchmarks", [])), seed=meta.get("seed", "?"),
                                   heldout=f"{held:.3f}" if isinstance(held, (int, float)) else "n/a",
-                                  features=formula.features,
+                                  features=formula.features, formula_text=str(formula),
                                   assignments=assignments or "    pass", expression=formula.to_python())
 
 
