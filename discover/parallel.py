@@ -140,9 +140,7 @@ def _load_libc():
 _LIBC = _load_libc()
 
 
-def _run_single_threaded(function: Callable, args: tuple, parent_pid: int | None = None) -> Any:
-    if parent_pid is not None and parent_pid != os.getpid():
-        watch_parent(parent_pid)
+def _run_single_threaded(function: Callable, args: tuple) -> Any:
     with single_threaded():
         try:
             return function(*args)
@@ -242,7 +240,7 @@ def _dask_imap(active: Engine, function: Callable, argument_tuples: list[tuple])
                 shared[index] = client.scatter(value, broadcast=True, hash=False)
     tasks = [tuple(shared.get(i, v) for i, v in enumerate(args)) for args in argument_tuples]
     try:
-        futures = [client.submit(_run_single_threaded, function, args, None, pure=False, retries=TASK_RETRIES)
+        futures = [client.submit(_run_single_threaded, function, args, pure=False, retries=TASK_RETRIES)
                    for args in tasks]
         done: dict[int, Any] = {}
         index_of = {f.key: i for i, f in enumerate(futures)}
@@ -266,14 +264,18 @@ def parallel_imap(function: Callable, argument_tuples: Iterable[tuple], n_jobs: 
     argument_tuples = list(argument_tuples)
     active = _ENGINE.get()
     if active is not None:
-        results = _dask_imap(active, function, argument_tuples)
+        yield from tqdm(_dask_imap(active, function, argument_tuples), total=len(argument_tuples), desc=desc,
+                        disable=None, leave=False)
     elif n_jobs == 1 or len(argument_tuples) <= 1:
-        results = (_run_single_threaded(function, args) for args in argument_tuples)
+        yield from tqdm((_run_single_threaded(function, args) for args in argument_tuples),
+                        total=len(argument_tuples), desc=desc, disable=None, leave=False)
     else:
-        parent = os.getpid()
-        tasks = (joblib.delayed(_run_single_threaded)(function, args, parent) for args in argument_tuples)
-        results = joblib.Parallel(n_jobs=resolve_jobs(n_jobs), return_as="generator")(tasks)
-    yield from tqdm(results, total=len(argument_tuples), desc=desc, disable=None, leave=False)
+        # every worker watches this process from the moment it starts (not from its first task: a kill -9 while
+        # workers are still importing torch would orphan them otherwise)
+        with joblib.parallel_config(backend="loky", initializer=watch_parent, initargs=(os.getpid(),)):
+            tasks = (joblib.delayed(_run_single_threaded)(function, args) for args in argument_tuples)
+            results = joblib.Parallel(n_jobs=resolve_jobs(n_jobs), return_as="generator")(tasks)
+            yield from tqdm(results, total=len(argument_tuples), desc=desc, disable=None, leave=False)
 
 
 def parallel_map(function: Callable, argument_tuples: Iterable[tuple], n_jobs: int = 1,
