@@ -45,7 +45,7 @@ def main() -> None:
     bench = load_benchmark("nas-bench-bert")
     ids = [a.id for a in bench.archs][: args.archs]
     cores = os.cpu_count() or 1
-    settings = [("2 cores", "cpu", 2), (f"{cores} cores", "cpu", cores)]
+    settings = [("2 cores", "cpu", 2)] + ([(f"{cores} cores", "cpu", cores)] if cores != 2 else [])
     if args.device:
         settings.append((torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device,
                          args.device, 1))

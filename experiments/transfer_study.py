@@ -41,7 +41,7 @@ from discover.proxies.weights import COUNT_PROXIES
 from discover.runs import load_run
 from discover.search.plan import search_features
 from discover.version import code_version
-from report import ROOT, write_table
+from report import ROOT, update_readme, write_table
 
 SPACES = ("nas-bench-bert", "lts-gpt2-wt103", "lts-txl-wt103", "lts-txl-wt103-homogeneous")
 SHORT = {"nas-bench-bert": "BERT", "lts-gpt2-wt103": "GPT-2", "lts-txl-wt103": "TXL",
@@ -168,6 +168,8 @@ def run_study(args, active) -> None:
                  f"{results['seconds'] / 60:.1f} min.")
         write_table("transfer", main_table, "experiments/transfer_study.py", extra)
         write_table("transfer-formulas", formulas, "experiments/transfer_study.py")
+        path = write_table("transfer-summary", summary(results, args), "experiments/transfer_study.py", extra)
+        update_readme("transfer-summary", path.read_text())
         figure(results, ROOT / "docs" / "figures" / "transfer.png")
 
 
@@ -217,6 +219,40 @@ def report(results: dict, args) -> tuple[str, str]:
             formulas.append(f"| {SHORT[left]} | {arm} | " + "; ".join(f"`{f}`" for f in arm_entry["formulas"])
                             + f" | {arm_entry['ties']} |")
     return "\n".join(lines) + "\n", "\n".join(formulas) + "\n"
+
+
+SUMMARY = ("zerolm", "nsc", "naswot", "w-pca", "lpzero", "lpzero_bert", "eznas")
+
+
+def summary(results: dict, args) -> str:
+    """The README's short table: the discovered formulas beside the best count and the main hand-designed and
+    published proxies, Kendall / size-matched Kendall on each left-out space."""
+    spaces = list(results["left_out"])
+
+    def pair(values: dict) -> str:
+        return " / ".join("-" if values.get(m) is None or not math.isfinite(values[m]) else f"{values[m]:.3f}"
+                          for m in ("kendall", "kendall_size_matched"))
+    lines = ["| left-out space | " + " | ".join(SHORT[s] for s in spaces) + " |", "|---|" + "---|" * len(spaces)]
+    for arm in args.arms:
+        cells = []
+        for left in spaces:
+            arm_entry = results["left_out"][left]["arms"][arm]
+            mean = {m: summarise([q[m] for q in arm_entry["quality"]])[0] for m in METRICS}
+            gap = arm_entry["vs_best_count"]
+            cells.append(f"**{pair(mean)}** ({gap['difference']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}])")
+        lines.append(f"| discovered ({arm}) | " + " | ".join(cells) + " |")
+    lines.append("| best count | " + " | ".join(
+        f"{pair(results['left_out'][s]['baselines'][results['left_out'][s]['best_count']])} "
+        f"({results['left_out'][s]['best_count']})" for s in spaces) + " |")
+    lines.append("| highest size-matched Kendall of a count | " + " | ".join(
+        f"{max(results['left_out'][s]['baselines'][p]['kendall_size_matched'] for p in COUNT_PROXIES):.3f}"
+        for s in spaces) + " |")
+    for proxy in SUMMARY:
+        lines.append(f"| {proxy} | " + " | ".join(pair(results["left_out"][s]["baselines"][proxy]) for s in spaces)
+                     + " |")
+    return ("Kendall / size-matched Kendall on every architecture of the left-out space (discovered: mean over "
+            f"{len(args.seeds)} search seeds; in brackets its Kendall minus the best count's, with a 95% "
+            "paired-bootstrap interval).\n\n" + "\n".join(lines) + "\n")
 
 
 def figure(results: dict, path: Path) -> None:
