@@ -13,12 +13,16 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "tables"
 
 
+CODE = ("discover", "primitives", "experiments", "examples", "pyproject.toml")
+
+
 def code_commit() -> str | None:
-    """The commit of the checkout ('+dirty' when tracked files had uncommitted changes), or None outside git."""
+    """The commit of the checkout ('+dirty' when its code had uncommitted changes: the package, the scripts, the
+    examples - not the README or the documentation, which these scripts themselves rewrite), or None outside git."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
