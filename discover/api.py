@@ -123,6 +123,7 @@ def _add_activations(benchmark: Benchmark, table: pd.DataFrame, builder: str | N
                              ids=table["arch_id"].astype(str).tolist())
     merged = table.merge(extra, on="arch_id", how="left", validate="one_to_one")
     merged.attrs.update(table.attrs)
+    merged.attrs["probe_seconds_per_arch"] = extra.attrs.get("probe_seconds_per_arch")
     return merged
 
 

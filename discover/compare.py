@@ -66,6 +66,8 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     table = featurize(benchmark, builder, seed, n_jobs) if table is None else table
     # the featurizing time covers every architecture of the table, not only those compared
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
+    # a table featurized with its activation features carries what their probe pass cost
+    activation_seconds = table.attrs.get("probe_seconds_per_arch") or float("nan")
     table = select_ids(table, ids, benchmark.name)
     ids = table["arch_id"].astype(str).tolist()
     lacking = {f for run in runs or [] for f in run.formula.features} - set(table.columns)
@@ -74,6 +76,7 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         extra = activation_table(benchmark, builder, seed, n_jobs=n_jobs, device=options.get("device", "cpu"),
                                  ids=ids, settings=options.get("settings"))
         table = table.merge(extra, on="arch_id", how="left", validate="one_to_one")
+        activation_seconds = extra.attrs.get("probe_seconds_per_arch", float("nan"))
     # data-dependent proxies the values hold are read from them; the weight-only ones are cheap and computed as usual
     data = [n for n in names if not n.startswith("run:") and get_proxy(n).needs_probe]
     given = set(data) & set(values["proxy"]) if values is not None else set()
@@ -123,7 +126,10 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         row, _ = _quality_row(name, all_scores[name], table)
         held = run.metrics.get("heldout", {}).get(benchmark.name, {})
         note = f"{run.formula}" + (f"; held-out Kendall {held['kendall']:.3f}" if held.get("kendall") else "")
-        rows.append({**row, "seconds_per_arch": feature_seconds, "needs_data": False, "needs_gradients": False,
+        # a formula over data features pays for the probe pass that computes them as well
+        reads_data = bool(set(run.formula.features) & set(activation_feature_names()))
+        seconds = feature_seconds + (activation_seconds if reads_data else 0.0)
+        rows.append({**row, "seconds_per_arch": seconds, "needs_data": reads_data, "needs_gradients": reads_data,
                      "failed": 0, "note": note, "heldout_kendall": held.get("kendall"),
                      "heldout_kendall_std": held.get("kendall_std")})
     report = pd.DataFrame(rows, columns=COLUMNS + (["heldout_kendall", "heldout_kendall_std"] if runs else []))

@@ -124,3 +124,21 @@ def test_a_search_can_ask_for_what_a_count_cannot_give(tmp_path):
                         folds=2, progress=False)
     held = run.metrics["heldout"]["toy"]
     assert held["kendall_size_matched"] is not None and "partial_spearman" in held
+
+
+def test_compare_charges_a_data_formula_for_its_probe(tiny, tmp_path):
+    from discover import compare
+    from discover.api import formula_columns
+    from discover.formula import Formula
+    from discover.runs import Run
+
+    def run(name, text):
+        return Run(path=tmp_path / name, formula=Formula.from_string(text, formula_columns()), metrics={},
+                   equations=None, config={})
+    report = compare(tiny, ["params"], n_jobs=1, runs=[run("weights", "params_attention"),
+                                                      run("data", "sum_ffn_act_pca99 * params_attention")])
+    rows = report.set_index("proxy")
+    weights, data = rows.loc["discovered:weights"], rows.loc["discovered:data"]
+    assert not weights.needs_data and data.needs_data
+    # the probe pass that computes the data features is part of what the data formula costs
+    assert data.seconds_per_arch > weights.seconds_per_arch > 0

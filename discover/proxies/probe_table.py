@@ -23,6 +23,7 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -244,17 +245,21 @@ def activation_table(benchmark: Benchmark, builder: str | None = None, seed: int
     records = probe_records(benchmark, [], builder, seed, _settings(settings, batch, seq), ids, n_jobs, device,
                             use_cache, with_features=True, use_stored=use_stored)
     columns = activation_feature_names()
-    rows, failed = [], []
+    rows, failed, seconds = [], [], []
     for arch_id in ids:
         entry = records[arch_id][FEATURES]
         values = entry.get("values") or {}
         if entry.get("error"):
             failed.append((arch_id, entry["error"]))
+        seconds.append(float(entry.get("seconds", math.nan)))
         rows.append({"arch_id": arch_id, **{c: float(values.get(c, math.nan)) for c in columns}})
     if failed:
         log.warning("the activation features failed on %d of %d architectures (first: %s on %s)", len(failed),
                     len(ids), failed[0][1], failed[0][0])
-    return pd.DataFrame(rows, columns=["arch_id", *columns])
+    frame = pd.DataFrame(rows, columns=["arch_id", *columns])
+    # what one probe pass for all the columns cost, measured when it ran (it may come from the cache now)
+    frame.attrs["probe_seconds_per_arch"] = float(np.nanmean(seconds)) if seconds else math.nan
+    return frame
 
 
 def records_to_long(records: dict[str, dict], names: list[str], with_features: bool) -> pd.DataFrame:
