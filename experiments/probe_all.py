@@ -30,15 +30,22 @@ SHIPPED = ("nas-bench-bert:as-trained", "nas-bench-bert:legacy", "lts-gpt2-wt103
 
 
 def summary(folder: Path) -> None:
-    """The stored values' costs, from their provenance: architectures, wall time of the run that wrote them, and the
-    sum of the per-architecture probe seconds."""
+    """The stored values' costs, from their provenance: architectures, wall time of the run that wrote them, and how
+    long reading the file back takes (measured here: what every compare, score and search pays instead)."""
     import json
-    lines = ["| values file | architectures | proxies + feature columns | wall time of its run | commit |",
-             "|---|---|---|---|---|"]
+    import time
+
+    from discover.values import read_values
+    lines = ["| values file | architectures | proxies + feature columns | wall time of its run | read back in | commit |",
+             "|---|---|---|---|---|---|"]
     for meta_path in sorted(folder.glob("*.json")):
         meta = json.loads(meta_path.read_text())
+        start = time.perf_counter()
+        read_values([meta_path.with_suffix(".csv.gz")])   # parsed and checked, as the stored values are read
+        seconds = time.perf_counter() - start
         lines.append(f"| {meta_path.stem}.csv.gz | {meta['n']} | {len(meta['proxies'])} + {len(meta['features'])} | "
-                     f"{meta['wall_seconds_this_run'] / 60:.0f} min | {str(meta.get('commit'))[:10]} |")
+                     f"{meta['wall_seconds_this_run'] / 60:.0f} min | {seconds:.1f} s | "
+                     f"{str(meta.get('commit'))[:10]} |")
     text = "\n".join(lines) + "\n"
     print(text)
     write_table("probe-all", text, "experiments/probe_all.py", "Two workers on this project's two cores; the wall "

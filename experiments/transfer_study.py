@@ -201,7 +201,7 @@ def report(results: dict, args) -> tuple[str, str]:
     header = "| method | " + " | ".join(SHORT[s] for s in spaces) + " |"
     lines = ["Kendall / size-matched Kendall / partial Spearman given log size, on every architecture of the left-out "
              "space (discovered: mean over search seeds, +- sd of Kendall; [low, high]: 95% paired-bootstrap interval "
-             "of its Kendall minus the best count's).", "", header, "|---|" + "---|" * len(spaces)]
+             "of its Kendall minus the best count's; bold: the best count).", "", header, "|---|" + "---|" * len(spaces)]
     for arm in args.arms:
         cells = []
         for left in spaces:
@@ -209,13 +209,16 @@ def report(results: dict, args) -> tuple[str, str]:
             mean = {m: summarise([q[m] for q in arm_entry["quality"]])[0] for m in METRICS}
             sd = summarise([q["kendall"] for q in arm_entry["quality"]])[1]
             gap = arm_entry["vs_best_count"]
-            cells.append(f"**{_cell(mean)}** (+- {sd:.3f}; vs {results['left_out'][left]['best_count']} "
+            cells.append(f"{_cell(mean)} (+- {sd:.3f}; vs {results['left_out'][left]['best_count']} "
                          f"{gap['difference']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}])")
-        lines.append(f"| **discovered ({arm})** | " + " | ".join(cells) + " |")
-    for arm in args.arms:
+        lines.append(f"| discovered ({arm}) | " + " | ".join(cells) + " |")
+    # the best single feature depends only on the columns an arm may read: one row per set of columns
+    for columns in dict.fromkeys("weights + data" if ARMS[arm][0] else "weights" for arm in args.arms):
+        arm = next(a for a in args.arms if ("weights + data" if ARMS[a][0] else "weights") == columns)
         cells = [f"{_cell(results['left_out'][left]['arms'][arm]['best_single_quality'])} "
                  f"(`{results['left_out'][left]['arms'][arm]['best_single']}`)" for left in spaces]
-        lines.append(f"| best single feature of the training spaces ({arm}) | " + " | ".join(cells) + " |")
+        lines.append(f"| best single feature of the training spaces ({columns} columns) | " + " | ".join(cells)
+                     + " |")
     for label, what in (("kendall", "Kendall"), ("size_matched", "size-matched Kendall")):
         cells = [f"{_cell(results['left_out'][left][f'ceiling_{label}'])} "
                  f"(`{results['left_out'][left][f'ceiling_{label}']['feature']}`)" for left in spaces]
@@ -256,7 +259,7 @@ def summary(results: dict, args) -> str:
             arm_entry = results["left_out"][left]["arms"][arm]
             mean = {m: summarise([q[m] for q in arm_entry["quality"]])[0] for m in METRICS}
             gap = arm_entry["vs_best_count"]
-            cells.append(f"**{pair(mean)}** ({gap['difference']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}])")
+            cells.append(f"{pair(mean)} ({gap['difference']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}])")
         lines.append(f"| discovered ({arm}) | " + " | ".join(cells) + " |")
     lines.append("| best count | " + " | ".join(
         f"{pair(results['left_out'][s]['baselines'][results['left_out'][s]['best_count']])} "
