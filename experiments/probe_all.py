@@ -44,7 +44,7 @@ def summary(folder: Path) -> None:
         read_values([meta_path.with_suffix(".csv.gz")])   # parsed and checked, as the stored values are read
         seconds = time.perf_counter() - start
         lines.append(f"| {meta_path.stem}.csv.gz | {meta['n']} | {len(meta['proxies'])} + {len(meta['features'])} | "
-                     f"{meta['wall_seconds_this_run'] / 60:.0f} min | {seconds:.1f} s | "
+                     f"{meta['wall_seconds_this_run'] / 60:.0f} min | {seconds:.2f} s | "
                      f"{str(meta.get('commit'))[:10]} |")
     text = "\n".join(lines) + "\n"
     print(text)
