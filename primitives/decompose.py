@@ -35,6 +35,12 @@ class TaggedTensor:
     role: str
     kind: str            # linear, embedding, conv, matrix (a bare 2-D parameter), bias, norm, vector
     tensor: torch.Tensor
+    transposed: bool = False   # stored (in, out), as Hugging Face's GPT-2 Conv1D does, not nn.Linear's (out, in)
+
+    @property
+    def input_width(self) -> int:
+        """How many features the layer reads (its weight's second dimension, or the first when ``transposed``)."""
+        return int(self.tensor.shape[0] if self.transposed else self.tensor.shape[1])
 
     @property
     def numel(self) -> int:
@@ -99,7 +105,8 @@ def decompose(model: nn.Module) -> list[TaggedTensor]:
             if role_here is None:
                 unplaced.append(f"{full} {tuple(param.shape)}")
                 continue
-            tagged.append(TaggedTensor(full, layer_here, role_here, kind, param))
+            tagged.append(TaggedTensor(full, layer_here, role_here, kind, param,
+                                       transposed=type(module).__name__ == "Conv1D" and param.dim() == 2))
     if unplaced:
         raise ValueError("cannot tell the role of these parameters: " + "; ".join(unplaced)
                          + ". Tag their modules with primitives.tag(module, role) or name them like Hugging Face's "

@@ -247,3 +247,23 @@ def test_the_package_never_imports_transformers_unless_asked():
     code = ("import sys, discover; from discover import load_benchmark; from discover.cli import build_parser; "
             "build_parser(); assert 'transformers' not in sys.modules, 'imported'")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_lpzero_head_importance_reads_a_conv1d_weight_as_in_by_out(tmp_path):
+    """LPZero keeps the GPT-2 Conv1D layers that read >= 128 features; a Conv1D stores its weight (in, out), so with
+    n_embd 32 and n_inner 256 only each block's MLP output projection (256 -> 32) is kept."""
+    from discover.probing import ProbeRun, make_batch
+    from discover.proxies import PROXIES
+    bench = load_benchmark(f"hf:{hf_folder(tmp_path / 'gpt2', 'gpt2', n=1, extra={'n_inner': 256})}")
+    model = build_model(bench, bench.archs[0])
+    conv = {name: m for name, m in model.named_modules() if type(m).__name__ == "Conv1D"}
+    widths = {t.name: t.input_width for t in decompose(model) if t.name.removesuffix(".weight") in conv}
+    assert widths and all(widths[f"{n}.weight"] == m.weight.shape[0] for n, m in conv.items())
+    batch = make_batch(100, 2, 8, seed=0)
+    run = ProbeRun(model, batch, bench.family)
+    _, loss = bench.family.task_loss(model, batch.ids, batch.labels, batch.seed)
+    kept = [m for m in conv.values() if m.weight.shape[0] >= 128]
+    assert len(kept) == 2
+    grads = torch.autograd.grad(loss, [m.weight for m in kept])
+    expected = sum(float((m.weight.detach() * g).abs().sum()) for m, g in zip(kept, grads))
+    assert PROXIES["lpzero_head_importance"].function(run) == pytest.approx(expected, rel=1e-5)
