@@ -85,14 +85,39 @@ def probe_values(benchmark: Benchmark, output: str | Path, proxies: list[str] | 
                              python=platform.python_version(), machine=platform.machine(), jobs=n_jobs,
                              wall_seconds_this_run=round(wall, 1),
                              note="wall_seconds_this_run counts only this invocation; architectures read from the "
-                                  "cache or the stored values cost it nothing")
+                                  "cache or the stored values cost it nothing; runs: every invocation that wrote "
+                                  "this file, with the entries whose version it changed")
     if torch.device(device).type != "cpu":
         meta["device"] = torch.device(device).type
+    meta["runs"] = _run_history(Path(output), meta, versions, {"commit": commit, "jobs": n_jobs,
+                                                               "wall_seconds": round(wall, 1)})
     write_values(records_to_long(records, names, with_features), output, meta)
     failed = sum(bool(records[i][n].get("error")) for i in ids for n in names)
     log.info("%s (%s): %d architectures x %d proxies%s in %.0f s -> %s (%d failed values)", benchmark.name, builder,
              len(ids), len(names), f" + {len(features)} feature columns" if features else "", wall, output, failed)
     return meta
+
+
+def _run_history(output: Path, meta: dict[str, Any], versions: dict[str, int], this_run: dict[str, Any]) -> list:
+    """The runs that wrote ``output`` for the same request, this one last, each with the entries whose version it
+    changed ("all" for the first): the cost of probing everything stays on record after a later run re-probed one
+    proxy. A previous file of another request (benchmark digest, builder, seed, probe, torch) starts a new history."""
+    from .errors import DataError
+    from .values import provenance
+    try:
+        previous = provenance(output) if output.exists() else None
+    except DataError:
+        previous = None
+    same = previous is not None and all(previous.get(key) == meta.get(key) for key in (
+        "benchmark_sha256", "builder", "seed", "probe", "init_version", "probe_version", "torch", "device"))
+    if not same:
+        return [{**this_run, "changed": "all"}]
+    runs = previous.get("runs") if isinstance(previous.get("runs"), list) else None
+    runs = runs or [{"commit": previous.get("commit"), "jobs": previous.get("jobs"),
+                                     "wall_seconds": previous.get("wall_seconds_this_run"), "changed": "all"}]
+    old = previous.get("versions") or {}
+    changed = sorted(name for name, version in versions.items() if old.get(name) != version)
+    return [*runs, {**this_run, "changed": changed}]
 
 
 def check_proxies(names: list[str] | None) -> list[str]:

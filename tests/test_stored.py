@@ -96,3 +96,14 @@ def test_the_provenance_records_every_version_and_the_request(stored):
     assert meta["versions"] == {**{n: PROXIES[n].version for n in NAMES}, "activations": probe_table.ACTIVATION_VERSION}
     assert meta["probe"] == ProbeSettings().describe() and meta["seed"] == 0 and meta["n"] == len(bench)
     assert meta["benchmark_sha256"] == bench.checksum and meta["complete"] is True
+
+
+def test_a_rewrite_keeps_the_history_of_the_runs_that_wrote_the_file(stored, monkeypatch, tmp_path):
+    bench, meta = stored
+    assert [run["changed"] for run in meta["runs"]] == ["all"]
+    monkeypatch.setitem(PROXIES, "snip", dataclasses.replace(PROXIES["snip"], version=PROXIES["snip"].version + 1))
+    again = probe_values(bench, stored_path(bench.name, "as-trained"), NAMES)
+    # the cost of probing everything stays on record; the second run says what it had to probe again
+    assert again["runs"][0] == meta["runs"][0] and again["runs"][1]["changed"] == ["snip"]
+    other = probe_values(bench, stored_path(bench.name, "as-trained"), NAMES, seed=1)
+    assert [run["changed"] for run in other["runs"]] == ["all"]   # another request starts a new history
