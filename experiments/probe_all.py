@@ -50,8 +50,9 @@ def summary(folder: Path) -> None:
         later = "; ".join(f"{run['wall_seconds'] / 60:.0f} min at {str(run['commit'])[:10]} "
                           f"({', '.join(run['changed']) if isinstance(run['changed'], list) else run['changed']})"
                           for run in runs[1:]) or "-"
+        workers = f"{first['jobs']} worker" + ("s" if first["jobs"] != 1 else "")
         lines.append(f"| {meta_path.stem}.csv.gz | {meta['n']} | {len(meta['proxies'])} + {len(meta['features'])} | "
-                     f"{first['wall_seconds'] / 60:.0f} min at {str(first['commit'])[:10]} ({first['jobs']} worker{'s' if first['jobs'] != 1 else ''}) "
+                     f"{first['wall_seconds'] / 60:.0f} min at {str(first['commit'])[:10]} ({workers}) "
                      f"| {later} | {seconds:.2f} s |")
     text = "\n".join(lines) + "\n"
     print(text)
