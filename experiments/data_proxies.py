@@ -53,7 +53,7 @@ def main() -> None:
         print(text)
         write_table(f"data-proxies-{bench_name}-{builder}", text, "experiments/data_proxies.py",
                     "s/arch alone: the proxy's probe passes and arithmetic on one core, measured when the stored "
-                    "values were probed (experiments/probe_all.py, two workers on two cores).")
+                    "values were probed (experiments/probe_all.py; its run history is in data/values/*.json).")
 
 
 if __name__ == "__main__":
