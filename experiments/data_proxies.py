@@ -3,9 +3,10 @@
     python experiments/data_proxies.py [--jobs 2] [--only nas-bench-bert:legacy ...]
 
 Reads ``data/values`` (experiments/probe_all.py probes whatever is missing or stale) and writes, per space,
-docs/tables/data-proxies-<space>.md: Spearman (beside the published one where a paper gives it), Kendall,
-size-matched Kendall, partial Spearman given log size, Kendall iso-params, the proxy's cost per architecture when
-it was probed, and its failures.
+docs/tables/data-proxies-<space>.md: Spearman, Kendall, size-matched Kendall, partial Spearman given log size,
+Kendall iso-params, the proxy's cost per architecture when it was probed, and its failures. The correlations of the
+released values of LPZero and training-free-nas, paired with the proxies that reproduce them, are computed from
+those values by experiments/fidelity.py.
 """
 from __future__ import annotations
 
@@ -16,13 +17,6 @@ from discover.compare import compare
 from discover.proxies import probe_proxies
 from report import write_table
 
-PUBLISHED = {  # Spearman with the target, as published (sources on the documentation's results page)
-    ("lts-gpt2-wt103", "as-trained"): {"snip": 0.970, "grad_norm": 0.957, "synaptic_diversity": 0.957,
-                                       "head_importance": 0.971, "fisher": 0.873, "synflow": 0.732,
-                                       "eznas": 0.565},
-    ("nas-bench-bert", "legacy"): {"head_softmax_confidence": 0.716, "activation_distance": 0.331,
-                                   "snip": 0.281, "synaptic_diversity": 0.241, "head_importance": 0.250},
-}
 SPACES = ("nas-bench-bert:as-trained", "nas-bench-bert:legacy", "lts-gpt2-wt103:as-trained",
           "lts-txl-wt103:as-trained", "lts-txl-wt103-homogeneous:as-trained")
 
@@ -41,13 +35,11 @@ def main() -> None:
         bench_name, builder = item.split(":")
         bench = load_benchmark(bench_name)
         report = compare(bench, names + ["params"], builder, 0, args.jobs)
-        published = PUBLISHED.get((bench_name, builder), {})
         lines = [f"{bench_name} ({builder}), all {len(bench)} architectures, default probe (seed 0).", "",
-                 "| proxy | Spearman | published Spearman | Kendall | size-matched Kendall | partial Spearman | "
-                 "Kendall iso-params | s/arch alone | failed |", "|---|---|---|---|---|---|---|---|---|"]
+                 "| proxy | Spearman | Kendall | size-matched Kendall | partial Spearman | "
+                 "Kendall iso-params | s/arch alone | failed |", "|---|---|---|---|---|---|---|---|"]
         for _, row in report.iterrows():
-            lines.append(f"| {row.proxy} | {cell(row.spearman)} | {cell(published.get(row.proxy))} | "
-                         f"{cell(row.kendall)} | {cell(row.kendall_size_matched)} | {cell(row.partial_spearman)} | "
+            lines.append(f"| {row.proxy} | {cell(row.spearman)} | {cell(row.kendall)} | {cell(row.kendall_size_matched)} | {cell(row.partial_spearman)} | "
                          f"{cell(row.kendall_iso_params)} | {row.seconds_per_arch:.2f} | {row.failed} |")
         text = "\n".join(lines) + "\n"
         print(text)
