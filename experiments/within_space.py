@@ -65,7 +65,8 @@ def main() -> None:
         for arm, data in (("weights", False), ("weights + data", True)):
             found, differences, formulas = [], [], []
             for seed in args.seeds:
-                search = ProxySearch(seed=seed, folds=FOLDS, jobs=args.jobs, with_activations=data, progress=False,
+                search = ProxySearch(seed=seed, init_seed=0, folds=FOLDS, jobs=args.jobs, with_activations=data,
+                                     progress=False,
                                      output=args.output / name / ("data" if data else "weights") / f"seed{seed}",
                                      force=True).fit(bench)
                 folds = [search.metrics_["folds"][f"fold{k}"][name]["kendall"] for k in range(FOLDS)]
