@@ -19,7 +19,7 @@ from .probing import ProbeSettings
 from .probing.activations import activation_feature_names
 from .proxies.probe_table import entry_versions, probe_proxies, probe_records, records_to_long
 from .proxies.registry import PROXIES
-from .proxies.stored import values_provenance
+from .proxies.stored import request_difference, values_provenance
 from .values import write_values
 from .version import __version__
 
@@ -98,6 +98,16 @@ def probe_values(benchmark: Benchmark, output: str | Path, proxies: list[str] | 
     return meta
 
 
+def run_history(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs that wrote a values file, from its provenance, first to last; a file written before the history was
+    kept counts as one run that probed everything."""
+    runs = meta.get("runs")
+    if isinstance(runs, list) and runs:
+        return runs
+    return [{"commit": meta.get("commit"), "jobs": meta.get("jobs"), "wall_seconds": meta.get("wall_seconds_this_run"),
+             "changed": "all"}]
+
+
 def _run_history(output: Path, meta: dict[str, Any], versions: dict[str, int], this_run: dict[str, Any]) -> list:
     """The runs that wrote ``output`` for the same request, this one last, each with the entries whose version it
     changed ("all" for the first): the cost of probing everything stays on record after a later run re-probed one
@@ -108,16 +118,11 @@ def _run_history(output: Path, meta: dict[str, Any], versions: dict[str, int], t
         previous = provenance(output) if output.exists() else None
     except DataError:
         previous = None
-    same = previous is not None and all(previous.get(key) == meta.get(key) for key in (
-        "benchmark_sha256", "builder", "seed", "probe", "init_version", "probe_version", "torch", "device"))
-    if not same:
+    if previous is None or request_difference(previous, meta) is not None:
         return [{**this_run, "changed": "all"}]
-    runs = previous.get("runs") if isinstance(previous.get("runs"), list) else None
-    runs = runs or [{"commit": previous.get("commit"), "jobs": previous.get("jobs"),
-                                     "wall_seconds": previous.get("wall_seconds_this_run"), "changed": "all"}]
     old = previous.get("versions") or {}
     changed = sorted(name for name, version in versions.items() if old.get(name) != version)
-    return [*runs, {**this_run, "changed": changed}]
+    return [*run_history(previous), {**this_run, "changed": changed}]
 
 
 def check_proxies(names: list[str] | None) -> list[str]:
@@ -129,4 +134,4 @@ def check_proxies(names: list[str] | None) -> list[str]:
     return list(names or probe_proxies())
 
 
-__all__ = ["check_proxies", "probe_values"]
+__all__ = ["check_proxies", "probe_values", "run_history"]

@@ -33,25 +33,24 @@ def summary(folder: Path) -> None:
     """The stored values' costs, from their provenance: the wall time of the run that probed everything and of each
     later run (with what it probed again), and how long reading the file back takes (measured here: what every
     compare, score and search pays instead)."""
-    import json
     import time
 
-    from discover.values import read_values
+    from discover.probe_values import run_history
+    from discover.values import provenance, read_values
     lines = ["| values file | architectures | proxies + feature columns | probing everything (first run) | later runs "
              "(what they probed again) | read back in |", "|---|---|---|---|---|---|"]
-    for meta_path in sorted(folder.glob("*.json")):
-        meta = json.loads(meta_path.read_text())
-        runs = meta.get("runs") or [{"commit": meta.get("commit"), "jobs": meta.get("jobs"),
-                                     "wall_seconds": meta["wall_seconds_this_run"], "changed": "all"}]
+    for path in sorted(folder.glob("*.csv.gz")):
+        meta = provenance(path)
+        runs = run_history(meta)
         start = time.perf_counter()
-        read_values([meta_path.with_suffix(".csv.gz")])   # parsed and checked, as the stored values are read
+        read_values([path])   # parsed and checked, as the stored values are read
         seconds = time.perf_counter() - start
         first = runs[0]
         later = "; ".join(f"{run['wall_seconds'] / 60:.0f} min at {str(run['commit'])[:10]} "
                           f"({', '.join(run['changed']) if isinstance(run['changed'], list) else run['changed']})"
                           for run in runs[1:]) or "-"
         workers = f"{first['jobs']} worker" + ("s" if first["jobs"] != 1 else "")
-        lines.append(f"| {meta_path.stem}.csv.gz | {meta['n']} | {len(meta['proxies'])} + {len(meta['features'])} | "
+        lines.append(f"| {path.name} | {meta['n']} | {len(meta['proxies'])} + {len(meta['features'])} | "
                      f"{first['wall_seconds'] / 60:.0f} min at {str(first['commit'])[:10]} ({workers}) "
                      f"| {later} | {seconds:.2f} s |")
     text = "\n".join(lines) + "\n"

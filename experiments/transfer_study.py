@@ -102,9 +102,9 @@ def best_product(table: pd.DataFrame, rows: np.ndarray | None = None) -> tuple[f
     shortlist = []
     for i in range(len(names)):
         ranks = stats.rankdata(logs[:, i:i + 1] + logs[:, i:], axis=0)
-        spread = ranks.std(0)
-        rho = np.where(spread > 0, ((ranks - ranks.mean(0)) * target[:, None]).mean(0) / np.where(spread > 0, spread,
-                                                                                                   1), -2.0)
+        spread = ranks.std(0)   # 0 for a constant product: never shortlisted
+        rho = np.divide(((ranks - ranks.mean(0)) * target[:, None]).mean(0), spread, out=np.full(len(spread), -2.0),
+                        where=spread > 0)
         shortlist += [(rho[j], i, i + j) for j in np.argsort(-rho, kind="stable")[:3]]
     shortlist = sorted(shortlist, key=lambda item: (-item[0], item[1], item[2]))[:200]
     scored = [(stats.kendalltau(logs[:, i] + logs[:, j], target).statistic, names[i], names[j])
@@ -194,7 +194,8 @@ def run_study(args, active) -> None:
         counts = {p: entry["baselines"][p]["kendall"] for p in COUNT_PROXIES}
         best_count = max(counts, key=lambda p: (counts[p], p))
         entry["best_count"] = best_count
-        count_values = np.asarray(_proxy_values(benches[left], best_count, weights[left]), float)
+        count_scores = {p: np.asarray(_proxy_values(benches[left], p, weights[left]), float) for p in COUNT_PROXIES}
+        count_values = count_scores[best_count]
         # products of two columns: the best one chosen on the left-out space itself (a ceiling), and one chosen on a
         # random half of it and scored on the other half, beside the count chosen on the same half (a fair estimate
         # of what choosing a product could gain over choosing a count)
@@ -206,7 +207,6 @@ def run_study(args, active) -> None:
         half, other = order[: len(table) // 2], order[len(table) // 2:]
         _, first, second, _ = best_product(table, half)
         target = table["target"].to_numpy(float)
-        count_scores = {p: np.asarray(_proxy_values(benches[left], p, weights[left]), float) for p in COUNT_PROXIES}
         half_count = max(COUNT_PROXIES, key=lambda p: (stats.kendalltau(count_scores[p][half], target[half]).statistic,
                                                         p))
         product = table[first].to_numpy(float) * table[second].to_numpy(float)

@@ -27,22 +27,24 @@ from discover.proxies.weights import COUNT_PROXIES
 from discover.scoring import proxy_scores
 from discover.search.plan import fold_rows
 from report import write_table
+from transfer_study import SHORT, SPACES
 
-SPACES = ("nas-bench-bert", "lts-gpt2-wt103", "lts-txl-wt103", "lts-txl-wt103-homogeneous")
-SHORT = {"nas-bench-bert": "BERT", "lts-gpt2-wt103": "GPT-2", "lts-txl-wt103": "TXL",
-         "lts-txl-wt103-homogeneous": "TXL-homog"}
 FOLDS = 5
 
 
-def count_on_folds(bench, seed: int) -> tuple[list[float], list[str]]:
+def count_scores(bench) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every size count's score of every architecture of ``bench``, and the target, in the search's row order."""
+    table = featurize(bench, n_jobs=1)
+    counts = {p: np.asarray(proxy_scores(bench, table, p, None, None, 0, {})[1], float) for p in COUNT_PROXIES}
+    return counts, table["target"].to_numpy(float)
+
+
+def count_on_folds(counts: dict[str, np.ndarray], target: np.ndarray, seed: int) -> tuple[list[float], list[str]]:
     """Per fold of ``seed``'s split (the search's own, ``fold_rows``): the held-out Kendall of the size count chosen on
     that fold's training rows, and its name."""
-    table = featurize(bench, n_jobs=1)
-    target = table["target"].to_numpy(float)
-    counts = {p: np.asarray(proxy_scores(bench, table, p, None, None, 0, {})[1], float) for p in COUNT_PROXIES}
     kendalls, chosen = [], []
-    for test in fold_rows(len(table), FOLDS, seed):
-        train = np.setdiff1d(np.arange(len(table)), test)
+    for test in fold_rows(len(target), FOLDS, seed):
+        train = np.setdiff1d(np.arange(len(target)), test)
         best = max(COUNT_PROXIES, key=lambda p: (stats.kendalltau(counts[p][train], target[train]).statistic, p))
         kendalls.append(float(stats.kendalltau(counts[best][test], target[test]).statistic))
         chosen.append(best)
@@ -61,7 +63,8 @@ def main() -> None:
              "(folds won) | formula of seed 0 |", "|---|---|---|---|---|---|"]
     for name in args.spaces:
         bench = load_benchmark(name)
-        count = {seed: count_on_folds(bench, seed) for seed in args.seeds}
+        scores, target = count_scores(bench)
+        count = {seed: count_on_folds(scores, target, seed) for seed in args.seeds}
         for arm, data in (("weights", False), ("weights + data", True)):
             found, differences, formulas = [], [], []
             for seed in args.seeds:

@@ -56,6 +56,17 @@ def requested_provenance(benchmark: Benchmark, builder: str, seed: int, settings
             "torch": torch.__version__, "device": "cpu"}
 
 
+def request_difference(meta: dict[str, Any], expected: dict[str, Any]) -> str | None:
+    """What differs between a stored file's provenance and a request (``requested_provenance``), in words; None when
+    the file answers it."""
+    differs = provenance_difference(meta, {k: expected[k] for k in ("benchmark", "builder", "seed", "probe")})
+    if differs is None:
+        for key in ("benchmark_sha256", "init_version", "probe_version", "torch", "device"):
+            if meta.get(key) != expected[key]:
+                return f"it was computed with {key} {meta.get(key)!r}, not {expected[key]!r}"
+    return differs
+
+
 def values_provenance(benchmark: Benchmark, builder: str, seed: int, settings: ProbeSettings, names: list[str],
                       features: list[str], versions: dict[str, int], **extra: Any) -> dict[str, Any]:
     """The JSON written beside a values file of probe values: the request it answers (``requested_provenance``), the
@@ -90,13 +101,7 @@ def stored_records(benchmark: Benchmark, builder: str, seed: int, settings: Prob
     except DataError as error:
         _say_once((str(path), "bad"), "stored values not used: %s", error)
         return {}
-    expected = requested_provenance(benchmark, builder, seed, settings)
-    differs = provenance_difference(meta, {k: expected[k] for k in ("benchmark", "builder", "seed", "probe")})
-    if differs is None:
-        for key in ("benchmark_sha256", "init_version", "probe_version", "torch", "device"):
-            if meta.get(key) != expected[key]:
-                differs = f"it was computed with {key} {meta.get(key)!r}, not {expected[key]!r}"
-                break
+    differs = request_difference(meta, requested_provenance(benchmark, builder, seed, settings))
     if differs is not None:
         _say_once((str(path), differs), "stored values %s not used: %s", path.name, differs)
         return {}
