@@ -210,7 +210,7 @@ sys.path.insert(0, {root!r})
 from discover.search import search_tables
 from discover.search.loop import SearchConfig
 from tests.test_search import synthetic
-search_tables({{"toy": synthetic()}}, {folder!r}, SearchConfig(population=30, generations=6, seed=5), folds=2,
+search_tables({{"toy": synthetic()}}, {folder!r}, SearchConfig(population=300, generations=6, seed=5), folds=2,
               n_jobs={jobs}, resume={resume}, progress=False)
 """
 
@@ -226,7 +226,9 @@ def generation_of(path: Path) -> int:
 @pytest.mark.parametrize("jobs, stage, generation", [(1, "fold0", 2), (1, "fold1", 4), (1, "final", 1),
                                                      (2, "fold1", 3), (2, "final", 2)])
 def test_kill_9_then_resume_ends_as_an_uninterrupted_search(tmp_path, jobs, stage, generation):
-    config = SearchConfig(population=30, generations=6, seed=5)
+    # population 300: about 18 ms a generation, so the kill lands inside the stage it aims at (with 30, a generation
+    # took 3 ms and a loaded machine let the search finish before the kill arrived)
+    config = SearchConfig(population=300, generations=6, seed=5)
     reference = search_tables({"toy": synthetic()}, tmp_path / "ref", config, folds=2, progress=False)
     folder = tmp_path / "cut"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
