@@ -8,7 +8,8 @@ character (ids 0-127: ASCII, anything else 127); the last tenth is held out. Eac
 config (``configs/<id>.json``) trained from its seeded initialisation with AdamW for ``--steps`` steps of 16 x 64
 characters; ``results.csv`` records its held-out cross-entropy (``loss``, lower is better), its training loss, its
 parameter count and the seconds it took. Everything is seeded: the same Python version and torch give the same
-folder (the text's sha256 and the versions are in benchmark.yaml). About 10 minutes on two cores.
+folder, whatever --jobs (the text's sha256 and the versions are in benchmark.yaml). About 2.5 minutes on
+two cores.
 """
 from __future__ import annotations
 
@@ -77,6 +78,9 @@ def train(arch_id: str, config: dict, data: torch.Tensor, held_out: torch.Tensor
     start = time.perf_counter()
     model = build({"task": "causal-lm", "num_labels": None, "hf": config}, seed=0)
     model.train()
+    # dropout (GPT-2's) draws from torch's global generator: seed it per model, or a model's losses would depend on
+    # which models its worker process trained before it
+    torch.manual_seed(0)
     optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     generator = torch.Generator().manual_seed(1)
     losses = []
