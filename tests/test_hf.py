@@ -267,3 +267,20 @@ def test_lpzero_head_importance_reads_a_conv1d_weight_as_in_by_out(tmp_path):
     grads = torch.autograd.grad(loss, [m.weight for m in kept])
     expected = sum(float((m.weight.detach() * g).abs().sum()) for m, g in zip(kept, grads))
     assert PROXIES["lpzero_head_importance"].function(run) == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_example_builder_trains_each_model_the_same_whatever_ran_before_it():
+    """examples/make_tiny_lm.py trains the models in worker processes, in an order that depends on --jobs: a model's
+    losses must not depend on what ran before it (GPT-2's dropout draws from torch's global generator)."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "examples" / "make_tiny_lm.py"
+    spec = importlib.util.spec_from_file_location("make_tiny_lm", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.architectures()["gpt2-d32-l1-r1"]
+    data = torch.arange(600) % module.VOCAB
+    first = module.train("gpt2-d32-l1-r1", config, data, data[:200], steps=2)
+    torch.rand(1000)   # what another model's training would have drawn
+    again = module.train("gpt2-d32-l1-r1", config, data, data[:200], steps=2)
+    assert (first["loss"], first["train_loss"]) == (again["loss"], again["train_loss"])
