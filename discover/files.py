@@ -145,7 +145,8 @@ def parse_json(text: str | bytes) -> Any:
 
 def _schema_error(path: Path, error) -> DataError:
     first = error.errors()[0]
-    field = ".".join(str(p) for p in first.get("loc", ())) or "(the whole file)"
+    # a key of the file may hold a newline or other control characters: quoted, so the error stays one line
+    field = ".".join(str(p) if str(p).isprintable() else repr(p) for p in first.get("loc", ())) or "(the whole file)"
     if first.get("type") == "missing":
         return DataError(f"{path}: missing field {field}; the file is damaged or was not written by this project")
     message = first.get("msg", "invalid")

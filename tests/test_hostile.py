@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from discover import schemas
@@ -274,6 +274,7 @@ SCHEMAS = [schemas.RunConfig, schemas.Metrics, schemas.Stage, schemas.Checkpoint
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=JSON, schema=st.sampled_from(SCHEMAS), kind=st.sampled_from(["json", "yaml"]))
+@example(value={"\n": False}, schema=schemas.PerplexitySummary, kind="json")   # a key with a newline, found by CI
 def test_any_json_or_yaml_shape_is_a_value_or_one_clean_error(tmp_path, value, schema, kind):
     path = tmp_path / f"file.{kind}"
     path.write_text(json.dumps(value) if kind == "json" else yaml.safe_dump(value))
