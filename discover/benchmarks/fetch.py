@@ -6,43 +6,20 @@ under a temporary name and renamed only after the checksum matches; an existing 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from ..download import download as _download
 from ..errors import DataError
 from .base import BenchmarkSpec
 from .checksums import tree_sha256
 from .datadir import ENV_DATA
 
 log = logging.getLogger(__name__)
-TIMEOUT_S = 60
-
-
-def _download(url: str, dest: Path) -> str:
-    """Stream ``url`` to ``dest`` and return its sha256; a short read is an error, never a truncated file."""
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(dest, "wb") as out:
-            expected = response.headers.get("Content-Length")
-            received = 0
-            for block in iter(lambda: response.read(1 << 20), b""):
-                out.write(block)
-                digest.update(block)
-                received += len(block)
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DataError(f"download of {url} failed ({reason}). Retry 'zc-discover fetch', or download the files by "
-                        f"hand and point {ENV_DATA} at them.") from None
-    if expected is not None and received != int(expected):
-        raise DataError(f"download of {url} stopped after {received} of {expected} bytes; nothing was kept. "
-                        "Retry 'zc-discover fetch'.")
-    return digest.hexdigest()
+WHERE = f"point {ENV_DATA} at the files ('zc-discover fetch' retries)"
 
 
 def _check(spec: BenchmarkSpec, actual: str, allow_unverified: bool) -> None:
@@ -75,12 +52,12 @@ def fetch(spec: BenchmarkSpec, data_dir: str | Path | None = None, *, force: boo
         if spec.is_folder:
             for name in spec.files:
                 (staging / name).parent.mkdir(parents=True, exist_ok=True)
-                _download(spec.url + name, staging / name)
+                _download(spec.url + name, staging / name, WHERE)
             _check(spec, tree_sha256(staging, list(spec.files)), allow_unverified)
             _replace(staging, dest)
         else:
             part = staging / dest.name
-            _check(spec, _download(spec.url, part), allow_unverified)
+            _check(spec, _download(spec.url, part, WHERE), allow_unverified)
             os.replace(part, dest)
         done = True
     finally:
