@@ -8,6 +8,13 @@ os.environ["ZC_DISCOVER_OFFLINE"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ZC_DISCOVER_DATA") or REPO.parent / "shared" / "benchmarks")
+CORPORA = Path(os.environ.get("ZC_DISCOVER_CORPORA") or DATA.parent / "corpora")
+# A test that runs the command line (main()) reads the same folders as the rest of the suite, so that the README's
+# test command passes in a new shell where ZC_DISCOVER_DATA was never exported.
+if DATA.is_dir():
+    os.environ.setdefault("ZC_DISCOVER_DATA", str(DATA))
+if CORPORA.is_dir():
+    os.environ.setdefault("ZC_DISCOVER_CORPORA", str(CORPORA))
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +22,14 @@ def data_dir() -> Path:
     if not (DATA / "nas-bench-bert" / "BERT_benchmark.json").is_file():
         pytest.skip(f"benchmark data not found at {DATA}; set ZC_DISCOVER_DATA")
     return DATA
+
+
+@pytest.fixture(scope="session")
+def corpora() -> Path:
+    """The pinned NLTK corpora (../shared/corpora); tests never download them."""
+    if not (CORPORA / "inaugural.zip").is_file():
+        pytest.skip(f"text corpora not found at {CORPORA}; set ZC_DISCOVER_CORPORA")
+    return CORPORA
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,7 @@
+"""Real English text: the pinned NLTK corpora, their fixed splits by document, the tokenizer trained on them and
+their token ids. Pruning, few-step training signals and robustness all read text through here; nothing else does."""
+from .corpus import LM_CORPORA, SPLITS, Document, corpora_dir, corpus_zip, documents, lm_digest, lm_documents, split_of
+from .tokens import EOS_ID, MASK_ID, PAD_ID, VOCAB_SIZE, TextTokenizer, token_ids, tokenizer
+
+__all__ = ["Document", "EOS_ID", "LM_CORPORA", "MASK_ID", "PAD_ID", "SPLITS", "TextTokenizer", "VOCAB_SIZE",
+           "corpora_dir", "corpus_zip", "documents", "lm_digest", "lm_documents", "split_of", "token_ids", "tokenizer"]
