@@ -284,6 +284,30 @@ class HfBenchmark(Closed):
     citation: Optional[StrictStr] = None
 
 
-__all__ = ["HfBenchmark", "Checkpoint", "FlexiBertRecord", "Lock", "LtsModelConfig", "MAX_FOLDS", "MAX_GENERATIONS", "MAX_HEADS",
+# --- trained models ----------------------------------------------------------------------------------------------
+
+class ModelCard(Closed):
+    """``card.json`` of a trained model folder: what made its weights, and how good they are."""
+    name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    family: Literal["llama", "gpt2", "bert"]
+    corpus: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
+    tokenizer: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
+    weights_sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
+    seed: Seed
+    steps: Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+    batch: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+    seq_len: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+    lr: Annotated[Number, Field(gt=0, le=1)]
+    threads: Annotated[StrictInt, Field(ge=1, le=4096)]
+    train_loss: Number
+    heldout_loss: Number
+    unigram_loss: Number
+    heldout_tokens: Count
+    train_seconds: Annotated[Number, Field(ge=0)]
+    device: StrictStr
+    versions: dict[StrictStr, StrictStr] = {}
+
+
+__all__ = ["HfBenchmark", "ModelCard", "Checkpoint", "FlexiBertRecord", "Lock", "LtsModelConfig", "MAX_FOLDS", "MAX_GENERATIONS", "MAX_HEADS",
            "MAX_LAYERS", "MAX_POPULATION", "MAX_SEED", "MAX_WIDTH", "Metrics", "ParameterSummaries",
            "PerplexitySummary", "RunConfig", "ScalarSummary", "Sessions", "Stage", "ValuesProvenance"]

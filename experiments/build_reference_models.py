@@ -1,0 +1,66 @@
+"""Train the reference language models of the pruning spaces and write their folders (safetensors + card).
+
+    python experiments/build_reference_models.py [NAME ...] [--steps N] [--device cpu|cuda] [--force]
+
+Each model goes to ``$ZC_DISCOVER_MODELS/<name>`` (default: the per-user cache); a folder whose card matches the
+requested settings is kept. The card records the losses and the wall time; ``--table`` writes
+docs/tables/reference-models.md from the cards.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from discover.benchmarks import trained
+from discover.benchmarks.pruning.models import models_dir
+from discover.benchmarks.pruning.reference import REFERENCE_MODELS, TRAINING, train_reference
+from discover.errors import DataError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_table  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=list(REFERENCE_MODELS), help="reference models (default: all)")
+    parser.add_argument("--steps", type=int, default=TRAINING["steps"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--force", action="store_true", help="train again even where a matching folder exists")
+    parser.add_argument("--table", action="store_true", help="write docs/tables/reference-models.md from the cards")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    root = models_dir()
+    for name in args.names:
+        folder = root / name
+        try:
+            card = trained.read_card(folder)
+            if not args.force and card.steps == args.steps and trained.weights_digest(folder) == card.weights_sha256:
+                logging.info("%s: kept (%s)", name, folder)
+                continue
+        except DataError:
+            pass
+        card = train_reference(name, folder, steps=args.steps, device=args.device, threads=args.threads)
+        logging.info("%s: held-out loss %.3f (unigram %.3f), %.0f s", name, card["heldout_loss"],
+                     card["unigram_loss"], card["train_seconds"])
+    if args.table:
+        rows = ["| model | family | layers | parameters | steps | train loss | held-out loss | unigram loss | "
+                "train time |", "|---|---|---|---|---|---|---|---|---|"]
+        for name in REFERENCE_MODELS:
+            card = trained.read_card(root / name)
+            model, config = trained.load_model(root / name)
+            layers = config.get("num_hidden_layers", config.get("n_layer"))
+            rows.append(f"| {name} | {card.family} | {layers} | {sum(p.numel() for p in model.parameters()):,} | "
+                        f"{card.steps} | {card.train_loss:.3f} | {card.heldout_loss:.3f} | {card.unigram_loss:.3f} "
+                        f"| {card.train_seconds / 60:.1f} min ({card.threads} threads, {card.device}) |")
+        caption = ("Reference models, trained on the train split of the English text (batch 16 x 128 tokens, AdamW "
+                   "lr 1e-3, seed 0); losses in nats per token, held-out on the whole held-out split.")
+        write_table("reference-models", caption + "\n\n" + "\n".join(rows),
+                    "experiments/build_reference_models.py --table")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
