@@ -9,7 +9,7 @@ The Python API behind every CLI verb (see ``discover.api``)::
     print(search.formula_, search.metrics_["heldout"])
 """
 from .version import __version__
-from .api import (ProxySearch, check_device, compare, featurize, load_run, probe_values, score_model,  # noqa: E402
+from .api import (ProxySearch, check_device, compare, featurize, load_run, probe_values, prune_model, score_model,  # noqa: E402
                   score_proxy)
 from .benchmarks import Benchmark, build_model, fetch_benchmark, get_spec, load_benchmark  # noqa: E402
 from .errors import ConfigError, DataError, UnknownNameError, ZcDiscoverError  # noqa: E402
@@ -17,6 +17,6 @@ from .formula import Formula  # noqa: E402
 from .parallel import engine  # noqa: E402
 
 __all__ = ["__version__", "ProxySearch", "load_benchmark", "featurize", "score_proxy", "score_model", "compare",
-           "load_run", "probe_values", "engine",
+           "load_run", "probe_values", "prune_model", "engine",
            "build_model", "fetch_benchmark", "get_spec", "Benchmark", "Formula", "check_device",
            "ZcDiscoverError", "DataError", "ConfigError", "UnknownNameError"]

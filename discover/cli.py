@@ -130,6 +130,21 @@ def build_parser() -> Parser:
     feats.add_argument("name", metavar="NAME", nargs="?", help="benchmark (optional; checks that it exists)")
     feats.add_argument("--with-activations", action="store_true", help="include the data-dependent features")
 
+    prune = _verb(verbs, "prune", [common], "prune a trained language model: the sub-network each method would "
+                  "ship at a size, and its held-out loss", "zc-discover prune llama-8 --kind depth --remove 25%")
+    prune.add_argument("model", metavar="MODEL", help="a reference model (llama-8, gpt2-8, llama-12) or a folder of a "
+                       "trained Hugging Face causal LM (config.json + model.safetensors)")
+    prune.add_argument("--kind", choices=("depth", "heads", "ffn"), default="depth",
+                       help="what is removed: blocks, attention heads or feed-forward channel groups")
+    prune.add_argument("--remove", default="25%", help="share of the units removed, e.g. 25%%")
+    prune.add_argument("--proxy", nargs="+", metavar="NAME", help="criteria and run:DIR formulas to compare "
+                       "(default: every criterion of the kind)")
+    prune.add_argument("--limit", type=_integer(1, "--limit", high=100_000), default=None,
+                       help="candidates scored (default 300 depth, 100 heads or ffn)")
+    prune.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of the candidate sample")
+    prune.add_argument("-o", "--output", metavar="FILE.csv", help="also write the table as CSV")
+    prune.add_argument("--json", action="store_true", help="print JSON records instead of the table")
+
     work = argparse.ArgumentParser(add_help=False)
     work.add_argument("--builder", help="reading of FlexiBERT configs: as-trained, spec or legacy (default: the "
                                         "family's first)")
@@ -498,6 +513,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    """``zc-discover prune MODEL``: ``api.prune_model``."""
+    from .api import parse_share, prune_model
+    share = parse_share(args.remove)
+    if args.output:
+        from .files import check_writable
+        check_writable(args.output, "--output")
+    table = prune_model(args.model, kind=args.kind, remove=share, methods=args.proxy, limit=args.limit,
+                        seed=args.seed)
+    if args.output:
+        from .files import write_text
+        write_text(args.output, table.to_csv(index=False))
+    if args.json:
+        print(table.to_json(orient="records", indent=1))
+    else:
+        attrs = table.attrs
+        print(f"{attrs['kind']}: {attrs['removed']} of {attrs['units']} units removed, {attrs['candidates']} "
+              f"candidates; full model's held-out loss {attrs['full_heldout_loss']:.3f}")
+        print(table.drop(columns=["paper"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
 HEAVY = ("featurize", "score", "probe", "compare", "search")   # verbs whose work can run on a Dask cluster
 
 
@@ -520,7 +557,7 @@ def _run(args: argparse.Namespace) -> int:
 
 COMMANDS = {"benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "proxies": cmd_proxies, "features": cmd_features,
             "featurize": cmd_featurize, "score": cmd_score, "probe": cmd_probe, "compare": cmd_compare,
-            "search": cmd_search, "export": cmd_export}
+            "search": cmd_search, "export": cmd_export, "prune": cmd_prune}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

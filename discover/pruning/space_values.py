@@ -1,0 +1,175 @@
+"""A pruning space measured once: every candidate's exact held-out loss, its calibration loss, its weight features,
+and the reference model's unit statistics - stored with the provenance that made them.
+
+Computing a space costs one surgery, two forward passes (held-out and calibration windows) and one featurizing per
+candidate, plus ``calibration.unit_statistics`` once. Each candidate's row is kept as it is made (a record folder
+keyed by the whole provenance), so an interrupted computation continues where it stopped; the finished space is a
+``.csv.gz`` of candidates, a ``.csv.gz`` of units and a ``.json`` of provenance under ``data/values/pruning``. A
+stored space is used only when its provenance equals the request (same weights, text, tokenizer, windows, code of
+this module's definitions); otherwise it is computed again.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import cache, files
+from ..benchmarks import hf, trained
+from ..benchmarks.pruning.evaluate import mean_loss, windows
+from ..benchmarks.pruning.space import KINDS, blocks_of, parse_id, space_ids, subnetwork
+from ..errors import DataError
+from ..features.table import featurize_model
+from ..text import token_ids, tokenizer
+from .calibration import _heads, unit_statistics
+
+log = logging.getLogger(__name__)
+VALUES_VERSION = 1          # bump when a stored column's definition changes
+HELDOUT_WINDOWS = 48
+CALIBRATION_WINDOWS = 32
+SEQ_LEN = 128
+LIMITS = {"depth": 300, "heads": 100, "ffn": 100}
+MAX_VALUES_BYTES = 32 * 2**20     # a stored space, compressed and expanded
+
+
+def values_root() -> Path:
+    """``data/values/pruning`` of the source tree (where the stored spaces are committed)."""
+    return Path(__file__).resolve().parents[2] / "data" / "values" / "pruning"
+
+
+def request(folder: str | os.PathLike, kind: str, limit: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """The provenance a space of ``kind`` of the model in ``folder`` must carry to be reused."""
+    if kind not in KINDS:
+        raise DataError(f"unknown pruning kind {kind!r}; one of {', '.join(KINDS)}")
+    card = trained.read_card(folder)
+    return {"model": card.name, "kind": kind, "weights_sha256": trained.weights_digest(folder),
+            "corpus": card.corpus, "tokenizer": card.tokenizer, "heldout_windows": HELDOUT_WINDOWS,
+            "calibration_windows": CALIBRATION_WINDOWS, "seq_len": SEQ_LEN,
+            "limit": LIMITS[kind] if limit is None else int(limit), "seed": int(seed), "version": VALUES_VERSION}
+
+
+def _paths(root: Path, model: str, kind: str) -> tuple[Path, Path, Path]:
+    stem = root / f"{model}-{kind}"
+    return stem.with_suffix(".csv.gz"), root / f"{model}-{kind}-units.csv.gz", stem.with_suffix(".json")
+
+
+def _read_csv_gz(path: Path, what: str) -> pd.DataFrame:
+    raw = files.read_bytes(path, what, MAX_VALUES_BYTES)
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
+            data = handle.read(MAX_VALUES_BYTES + 1)
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path} ({what}): not a readable gzip file ({error})") from None
+    if len(data) > MAX_VALUES_BYTES:
+        raise DataError(f"{path} ({what}): expands past {MAX_VALUES_BYTES:,} bytes; it is not one this project wrote")
+    try:
+        return pd.read_csv(io.BytesIO(data), dtype={"arch_id": str, "unit": str})
+    except (ValueError, pd.errors.ParserError) as error:
+        raise DataError(f"{path} ({what}): not a readable table ({str(error).splitlines()[0]})") from None
+
+
+def read_space(model: str, kind: str, root: str | os.PathLike | None = None,
+               expected: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The stored space (candidates, units, provenance) of ``model`` and ``kind``; with ``expected``, a DataError
+    when its provenance differs in any field (so values of other weights or settings are never mixed in)."""
+    root = Path(root) if root is not None else values_root()
+    candidates_path, units_path, provenance_path = _paths(root, model, kind)
+    provenance = files.read_json(provenance_path, "pruning space provenance")
+    if not isinstance(provenance, dict) or not isinstance(provenance.get("request"), dict):
+        raise DataError(f"{provenance_path}: no 'request' object; not a pruning space this project wrote")
+    if expected is not None:
+        differ = sorted(k for k in set(expected) | set(provenance["request"])
+                        if expected.get(k) != provenance["request"].get(k))
+        if differ:
+            raise DataError(f"{provenance_path}: made with other {', '.join(differ)} than requested "
+                            f"({differ[0]}: stored {provenance['request'].get(differ[0])!r}, requested "
+                            f"{expected.get(differ[0])!r}); compute the space again")
+    candidates = _read_csv_gz(candidates_path, "pruning candidates")
+    units = _read_csv_gz(units_path, "pruning units").set_index("unit")
+    if len(candidates) != provenance.get("candidates") or not np.isfinite(candidates["heldout_loss"]).all():
+        raise DataError(f"{candidates_path}: {len(candidates)} rows where its provenance counts "
+                        f"{provenance.get('candidates')}, or a loss that is not finite; the file is damaged")
+    return candidates, units, provenance
+
+
+def _store_key(req: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(req, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = None, seed: int = 0,
+                  out: str | os.PathLike | None = None, threads: int | None = None,
+                  progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Measure every candidate of one pruning space of the reference model in ``folder`` and store it (under
+    ``out``, default ``data/values/pruning``). Resumable: candidates already measured under the same provenance are
+    read back. Returns (candidates, units, provenance)."""
+    req = request(folder, kind, limit, seed)
+    if threads:
+        torch.set_num_threads(int(threads))
+    started = time.perf_counter()
+    model, _ = trained.load_model(folder)
+    tok = tokenizer()
+    if tok.digest != req["tokenizer"]:
+        raise DataError(f"{folder}: trained with tokenizer {req['tokenizer'][:12]}, but the corpus now gives "
+                        f"{tok.digest[:12]}; rebuild the model (python experiments/build_reference_models.py)")
+    heldout = windows(token_ids("heldout", tok), SEQ_LEN, HELDOUT_WINDOWS)
+    calibration = windows(token_ids("calibration", tok), SEQ_LEN, CALIBRATION_WINDOWS)
+    n_heads = _heads(model)
+    unit_started = time.perf_counter()
+    units = unit_statistics(model, calibration, kind)
+    unit_seconds = time.perf_counter() - unit_started
+    ids = space_ids(kind, len(blocks_of(model)), n_heads, limit=req["limit"], seed=seed)
+    store = cache.RecordStore(cache.cache_dir().parent / "pruning" / _store_key(req))
+    rows = []
+    for index, arch_id in enumerate(ids):
+        record = store.read(arch_id)
+        if record is None:
+            t0 = time.perf_counter()
+            sub = subnetwork(model, arch_id, n_heads)
+            heldout_loss = mean_loss(sub, heldout)
+            calibration_loss = mean_loss(sub, calibration)
+            seconds_loss = time.perf_counter() - t0
+            hf.tag_model(sub)
+            features = featurize_model(sub)
+            record = {"heldout_loss": heldout_loss, "calibration_loss": calibration_loss,
+                      "removed": len(parse_id(arch_id)[1]), "loss_seconds": seconds_loss,
+                      "seconds": time.perf_counter() - t0,
+                      **{k: float(v) for k, v in features.items() if np.isfinite(v)}}
+            store.write(arch_id, record)
+        rows.append({"arch_id": arch_id, **record})
+        if progress and (index + 1) % 25 == 0:
+            log.info("%s %s: %d/%d candidates (%.0f s)", req["model"], kind, index + 1, len(ids),
+                     time.perf_counter() - started)
+    candidates = pd.DataFrame(rows)
+    provenance = {"request": req, "candidates": len(candidates), "units": len(units),
+                  "calibration_loss": units.attrs["calibration_loss"],
+                  "full_heldout_loss": mean_loss(model, heldout), "unit_seconds": round(unit_seconds, 2),
+                  "candidate_seconds": round(float(candidates["seconds"].mean()), 3),
+                  "wall_seconds": round(time.perf_counter() - started, 1), "threads": torch.get_num_threads(),
+                  "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+    write_space(candidates, units, provenance, out)
+    return candidates, units, provenance
+
+
+def write_space(candidates: pd.DataFrame, units: pd.DataFrame, provenance: dict[str, Any],
+                out: str | os.PathLike | None = None) -> Path:
+    """Write a space's three files atomically (the provenance last, so a reader never pairs it with older rows)."""
+    root = Path(out) if out is not None else values_root()
+    req = provenance["request"]
+    candidates_path, units_path, provenance_path = _paths(root, req["model"], req["kind"])
+    for table, path in ((candidates, candidates_path), (units.reset_index(), units_path)):
+        buffer = io.BytesIO()
+        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as handle:
+            handle.write(table.to_csv(index=False, float_format="%.10g").encode())
+        files.write_text(path, buffer.getvalue())
+    files.write_json(provenance_path, provenance)
+    return provenance_path

@@ -1,0 +1,54 @@
+"""Measure every pruning space of every reference model and store it under data/values/pruning.
+
+    python experiments/pruning_values.py [--models llama-8 gpt2-8 llama-12] [--kinds depth heads ffn] [--wait]
+
+Each space: every candidate's held-out loss (the target), calibration loss and weight features, and the reference
+model's unit statistics (``discover.pruning.space_values``). Resumable; a stored space whose provenance matches is
+kept. ``--wait`` waits for a model folder that is still being built (experiments/build_reference_models.py).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from discover.benchmarks import trained
+from discover.benchmarks.pruning.models import models_dir
+from discover.benchmarks.pruning.reference import REFERENCE_MODELS
+from discover.benchmarks.pruning.space import KINDS
+from discover.errors import DataError
+from discover.pruning.space_values import compute_space, read_space, request
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(REFERENCE_MODELS))
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--wait", action="store_true", help="wait for models still being built")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for kind in args.kinds:
+        for name in args.models:
+            folder = models_dir() / name
+            while args.wait:
+                try:
+                    trained.read_card(folder)
+                    break
+                except DataError:
+                    time.sleep(30)
+            req = request(folder, kind)
+            try:
+                read_space(name, kind, expected=req)
+                logging.info("%s %s: stored space kept", name, kind)
+                continue
+            except DataError as why:
+                logging.info("%s %s: computing (%s)", name, kind, str(why)[:120])
+            _, _, provenance = compute_space(folder, kind, threads=args.threads)
+            logging.info("%s %s: %d candidates in %.0f s", name, kind, provenance["candidates"],
+                         provenance["wall_seconds"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

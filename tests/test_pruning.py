@@ -1,0 +1,228 @@
+"""Pruning trained language models: the corpus, reference training, surgery, the stored spaces, the criteria and
+the prune verb (issue #27). Tiny models, trained in seconds on the real corpus where a test needs text."""
+import copy
+import gzip
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from discover.benchmarks import trained
+from discover.benchmarks.pruning.space import blocks_of, parse_id, space_ids, subnetwork
+from discover.cli import main
+from discover.errors import ConfigError, DataError
+from discover.pruning.criteria import CRITERIA, criteria_for
+from discover.pruning.ship import parse_share, removal_count
+from discover.pruning.table import equal_size_difference, equal_size_kendall, space_table
+
+TINY = {"llama": {"model_type": "llama", "vocab_size": 4096, "hidden_size": 32, "intermediate_size": 64,
+                  "num_hidden_layers": 4, "num_attention_heads": 2, "num_key_value_heads": 2,
+                  "max_position_embeddings": 256, "tie_word_embeddings": False, "bos_token_id": 0,
+                  "eos_token_id": 0, "pad_token_id": 1},
+        "gpt2": {"model_type": "gpt2", "vocab_size": 4096, "n_embd": 32, "n_inner": 64, "n_layer": 4, "n_head": 2,
+                 "n_positions": 256, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, "bos_token_id": 0,
+                 "eos_token_id": 0, "pad_token_id": 1}}
+
+
+def random_model(family: str):
+    from discover.benchmarks import hf
+    spec = {"task": "causal-lm", "num_labels": None, "hf": TINY[family]}
+    torch.manual_seed(0)
+    return hf.model_class(spec).from_config(hf.hf_config(spec)).eval()
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_removing_heads_and_channel_groups_equals_masking_them(family):
+    model = random_model(family)
+    ids = torch.randint(0, 4096, (2, 12))
+    heads = subnetwork(model, "heads-1.0-3.1", 2)
+    masked = copy.deepcopy(model)
+    with torch.no_grad():
+        for block, head in [(1, 0), (3, 1)]:
+            layer = blocks_of(masked)[block]
+            if family == "llama":
+                layer.self_attn.o_proj.weight[:, head * 16:(head + 1) * 16] = 0
+            else:
+                layer.attn.c_proj.weight[head * 16:(head + 1) * 16, :] = 0
+    assert torch.allclose(heads(input_ids=ids).logits, masked(input_ids=ids).logits, atol=1e-5)
+    assert sum(p.numel() for p in heads.parameters()) < sum(p.numel() for p in model.parameters())
+    ffn = subnetwork(model, "ffn-0.3-2.1", 2)
+    masked = copy.deepcopy(model)
+    with torch.no_grad():
+        for block, group in [(0, 3), (2, 1)]:
+            mlp = blocks_of(masked)[block].mlp
+            if family == "llama":
+                mlp.down_proj.weight[:, group * 16:(group + 1) * 16] = 0
+            else:
+                mlp.c_proj.weight[group * 16:(group + 1) * 16, :] = 0
+    assert torch.allclose(ffn(input_ids=ids).logits, masked(input_ids=ids).logits, atol=1e-5)
+    depth = subnetwork(model, "drop-0-2", 2)
+    assert len(blocks_of(depth)) == 2 and len(blocks_of(model)) == 4   # the reference is never changed
+
+
+def test_space_ids_are_seeded_equal_size_and_never_empty_a_block():
+    assert space_ids("depth", 8, 4) == space_ids("depth", 8, 4)
+    assert len(space_ids("depth", 8, 4)) == 8 + 28 + 56 + 70
+    heads = space_ids("heads", 8, 4, limit=50, seed=3)
+    assert heads == space_ids("heads", 8, 4, limit=50, seed=3) != space_ids("heads", 8, 4, limit=50, seed=4)
+    assert {len(parse_id(i)[1]) for i in heads} == {8}
+    for arch_id in heads:
+        blocks = [b for b, _ in parse_id(arch_id)[1]]
+        assert max(blocks.count(b) for b in set(blocks)) < 4
+    with pytest.raises(DataError, match="every block"):
+        subnetwork(random_model("gpt2"), "drop-0-1-2-3", 2)
+    with pytest.raises(DataError, match="not a sub-network id"):
+        parse_id("drop-3-x")
+
+
+def test_a_share_to_remove_is_checked_before_any_work():
+    assert parse_share("25%") == 0.25 and parse_share("50") == 0.5 and parse_share("0.5") == 0.5
+    for bad in ("0%", "100%", "150%", "-3", "abc", "nan"):
+        with pytest.raises(ConfigError):
+            parse_share(bad)
+    assert removal_count(0.25, 8, "depth") == 2
+    with pytest.raises(ConfigError, match="removes none"):
+        removal_count(0.01, 8, "depth")
+
+
+def test_criteria_sum_the_removed_units_importance_by_hand():
+    units = pd.DataFrame({"block": [0, 1, 2, 3], "removal_loss": [0.5, 0.1, 0.2, 0.9],
+                          "taylor": [1.0, 2.0, 3.0, 4.0], "magnitude": [1.0, 1.0, 2.0, 2.0],
+                          "position": [0, 1 / 3, 2 / 3, 1]}, index=pd.Index(["0", "1", "2", "3"], name="unit"))
+    candidates = pd.DataFrame({"arch_id": ["drop-1-2", "drop-0-3", "drop-1-3"], "calibration_loss": [3.0, 4.0, 3.5]})
+    assert CRITERIA["shortened_ppl"].score(candidates, units, "depth").tolist() == pytest.approx([-0.3, -1.4, -1.0])
+    assert CRITERIA["sleb"].score(candidates, units, "depth").tolist() == [-3.0, -4.0, -3.5]
+    # Taylor+ never removes the first or last block: those candidates rank below any other
+    taylor = CRITERIA["taylor_plus"].score(candidates, units, "depth")
+    assert taylor[0] == -5.0 and taylor[1] < taylor[0] and taylor[2] < taylor[0]
+    assert {c.name for c in criteria_for("heads")} >= {"llm_pruner", "wanda", "flap", "sleb"}
+    assert "block_influence" not in {c.name for c in criteria_for("ffn")}
+    table = space_table(candidates.assign(heldout_loss=[3.1, 4.2, 3.3]), units, "depth", "weights")
+    assert table["target"].tolist() == [-3.1, -4.2, -3.3]
+    assert table["removed_sum_magnitude"].tolist() == [3.0, 3.0, 3.0]
+    assert table["removed_min_position"].tolist() == pytest.approx([1 / 3, 0, 1 / 3])
+    assert "calibration_loss" not in table and "heldout_loss" not in table
+
+
+def test_equal_size_kendall_compares_only_candidates_of_one_size():
+    target = np.array([1.0, 2.0, 3.0, 10.0, 20.0, 30.0])
+    removed = np.array([1, 1, 1, 2, 2, 2])
+    within = np.array([3.0, 2.0, 1.0, 6.0, 5.0, 4.0])   # wrong inside each size, right across sizes
+    assert equal_size_kendall(within, target, removed) == pytest.approx(-1.0)
+    assert equal_size_kendall(target, target, removed) == pytest.approx(1.0)
+    diff = equal_size_difference(target, within, target, removed, resamples=200)
+    assert diff["difference"] == pytest.approx(2.0) and diff["low"] <= diff["difference"] <= diff["high"]
+
+
+# --- folders from elsewhere ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def tiny_folder(tmp_path):
+    model = random_model("gpt2")
+    card = {"name": "tiny", "family": "gpt2", "corpus": "0" * 64, "tokenizer": "0" * 64, "weights_sha256": "0" * 64,
+            "seed": 0, "steps": 0, "batch": 1, "seq_len": 8, "lr": 0.001, "threads": 1, "train_loss": 1.0,
+            "heldout_loss": 1.0, "unigram_loss": 1.0, "heldout_tokens": 1, "train_seconds": 0.0, "device": "cpu"}
+    return trained.save_model(tmp_path / "tiny", model, card), model
+
+
+def test_a_trained_folder_round_trips_and_refuses_code_pickles_and_wrong_shapes(tiny_folder, capsys):
+    folder, model = tiny_folder
+    loaded, _ = trained.load_model(folder)
+    ids = torch.randint(0, 4096, (1, 8))
+    assert torch.equal(loaded(input_ids=ids).logits, model(input_ids=ids).logits)
+    assert trained.read_card(folder).weights_sha256 == trained.weights_digest(folder)
+    config = json.loads((folder / "config.json").read_text())
+    bad = folder.parent / "code"
+    shutil.copytree(folder, bad)
+    (bad / "config.json").write_text(json.dumps({**config, "text_config": {"auto_map": {"x": "evil.Model"}}}))
+    with pytest.raises(DataError, match="auto_map names code"):
+        trained.load_model(bad)
+    pickled = folder.parent / "pickled"
+    shutil.copytree(folder, pickled)
+    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    with pytest.raises(DataError, match="pickled"):
+        trained.load_model(pickled)
+    wrong = folder.parent / "wrong"
+    shutil.copytree(folder, wrong)
+    (wrong / "config.json").write_text(json.dumps({**config, "n_inner": 48}))
+    with pytest.raises(DataError, match="has shape"):
+        trained.load_model(wrong)
+    empty = folder.parent / "empty"
+    empty.mkdir()
+    (empty / "config.json").write_text(json.dumps(config))
+    assert main(["prune", str(empty), "--remove", "25%"]) == 2
+    assert "model.safetensors is missing" in capsys.readouterr().err
+
+
+# --- the corpus and models trained on it -------------------------------------------------------------------------
+
+def test_the_corpus_splits_by_document_and_refuses_an_altered_zip(corpora, tmp_path):
+    from discover.text import corpus
+    held = corpus.lm_documents("heldout", corpora=("inaugural",))
+    train = corpus.lm_documents("train", corpora=("inaugural",))
+    assert held and train and not {d.key for d in held} & {d.key for d in train}
+    assert [d.key for d in held] == [d.key for d in corpus.lm_documents("heldout", corpora=("inaugural",))]
+    altered = tmp_path / "altered"
+    altered.mkdir()
+    data = bytearray((corpora / "inaugural.zip").read_bytes())
+    data[-10] ^= 1
+    (altered / "inaugural.zip").write_bytes(bytes(data))
+    with pytest.raises(DataError, match="sha256 differs"):
+        corpus.corpus_zip("inaugural", altered)
+    with pytest.raises(DataError, match="is not at"):
+        corpus.corpus_zip("inaugural", tmp_path / "none", offline=True)
+    brown = corpus.documents("brown", corpora)[0].text
+    assert "/" not in brown.split("\n")[0] and "Fulton County" in brown
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(corpora, tmp_path_factory):
+    """A 4-block GPT-2 trained for a few steps on the real text (its tokenizer is trained once per session)."""
+    from discover.benchmarks.pruning.reference import train_reference
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    card = train_reference("tiny", folder, config=TINY["gpt2"], steps=4, threads=1, heldout_windows=8)
+    return folder, card
+
+
+def test_reference_training_is_seeded_and_recorded(tiny_reference, tmp_path):
+    from discover.benchmarks.pruning.reference import train_reference
+    folder, card = tiny_reference
+    again = train_reference("tiny", tmp_path / "again", config=TINY["gpt2"], steps=4, threads=1, heldout_windows=8)
+    assert again["weights_sha256"] == card["weights_sha256"] == trained.weights_digest(folder)
+    assert card["steps"] == 4 and card["unigram_loss"] > 5 and card["heldout_tokens"] == 8 * 128
+
+
+def test_a_stored_space_is_resumed_read_back_and_refused_for_other_weights(tiny_reference, tmp_path):
+    from discover.pruning import space_values
+    folder, _ = tiny_reference
+    candidates, units, provenance = space_values.compute_space(folder, "depth", out=tmp_path, progress=False)
+    assert len(candidates) == 4 + 6 and list(units.index) == ["0", "1", "2", "3"]
+    assert np.isfinite(candidates["heldout_loss"]).all() and (units["removal_loss"] > -1).all()
+    request = space_values.request(folder, "depth")
+    read, _, _ = space_values.read_space("tiny", "depth", tmp_path, expected=request)
+    assert np.allclose(read["heldout_loss"], candidates["heldout_loss"], rtol=1e-9)
+    with pytest.raises(DataError, match="weights_sha256"):
+        space_values.read_space("tiny", "depth", tmp_path, expected={**request, "weights_sha256": "f" * 64})
+    path = tmp_path / "tiny-depth.csv.gz"
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    path.write_bytes(gzip.compress("\n".join(lines[:-1]).encode()))
+    with pytest.raises(DataError, match="damaged"):
+        space_values.read_space("tiny", "depth", tmp_path)
+
+
+def test_prune_ships_one_sub_network_per_method(tiny_reference, tmp_path, capsys):
+    from discover import prune_model
+    folder, _ = tiny_reference
+    table = prune_model(folder, "depth", 0.5, methods=["sleb", "block_influence", "magnitude"])
+    assert set(table["method"]) == {"sleb", "block_influence", "magnitude"}
+    assert all(len(parse_id(i)[1]) == 2 for i in table["sub_network"])
+    assert table["heldout_loss"].is_monotonic_increasing
+    out = tmp_path / "picks.csv"
+    assert main(["prune", str(folder), "--kind", "heads", "--remove", "25%", "--proxy", "llm_pruner",
+                 "-o", str(out)]) == 0
+    assert "llm_pruner" in capsys.readouterr().out and len(pd.read_csv(out)) == 1
+    assert main(["prune", str(folder), "--remove", "100%", "-o", str(tmp_path / "no.csv")]) == 2
+    assert not (tmp_path / "no.csv").exists()
