@@ -19,10 +19,10 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from . import compare as _compare
+from . import comparison as _compare
 from .benchmarks import FAMILIES, Benchmark, family_of_model, load_benchmark
 from .benchmarks.flexibert import classification_loss
-from .errors import ConfigError, NotFittedError, ZcDiscoverError
+from .errors import ConfigError, ZcDiscoverError
 from .export import EXPORT_FORMATS, render
 from .features import featurize as _weight_features
 from .formula import Formula
@@ -498,8 +498,26 @@ class ProxySearch:
             setattr(self, name, value)
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether ``fit`` (or ``load``) has run: scikit-learn's ``check_is_fitted`` asks this."""
+        return "formula_" in self.__dict__
+
+    def __sklearn_tags__(self):
+        """scikit-learn's description of this estimator (read by ``check_is_fitted``, ``clone`` and the estimator
+        checks): it is fitted on benchmarks (names or ``Benchmark`` objects), not on arrays, needs no ``y`` (the
+        targets are the benchmarks' own) and gives one score per architecture. Needs scikit-learn, which is only
+        imported here."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    input_tags=InputTags(two_d_array=False, string=True), requires_fit=True, non_deterministic=False)
+
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            self.formula_   # raises NotFittedError, with how to fit
+
     def __getattr__(self, name: str):
         if name.endswith("_") and not name.startswith("_"):
+            from .errors import NotFittedError
             raise NotFittedError(f"this ProxySearch has not been fitted, so it has no {name}: call fit(benchmarks) "
                                  "first, or ProxySearch.load(RUN_DIR)")
         raise AttributeError(name)
@@ -596,6 +614,7 @@ class ProxySearch:
         numpy.ndarray
             One score per architecture (higher predicts better; NaN where the formula is undefined).
         """
+        self._check_fitted()   # before the benchmark is loaded
         _, table = self._scored_table(benchmark, ids)
         return np.asarray(self.formula_.evaluate(table), dtype=float)
 
@@ -612,6 +631,7 @@ class ProxySearch:
         dict
             As ``score_proxy``: Spearman, Kendall, size-matched Kendall, partial Spearman, ... and ``reason``.
         """
+        self._check_fitted()
         benchmark, table = self._scored_table(benchmark, ids)
         values, reason = self.formula_.evaluate_with_reason(table)
         quality = table_quality(values, table).as_dict()
@@ -629,6 +649,7 @@ class ProxySearch:
         -------
         str
         """
+        self._check_fitted()
         if fmt not in EXPORT_FORMATS:
             from .errors import UnknownNameError
             raise UnknownNameError("export format", fmt, EXPORT_FORMATS)

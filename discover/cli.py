@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from .version import __version__
 from .errors import ZcDiscoverError
 from .files import check_writable
-from .schemas import MAX_FOLDS, MAX_GENERATIONS, MAX_POPULATION, MAX_SEED
-from .search.loop import AGGREGATES, FITNESSES, SearchConfig
+from .limits import MAX_FOLDS, MAX_GENERATIONS, MAX_POPULATION, MAX_SEED
+from .search.config import AGGREGATES, FITNESSES, SearchConfig
 
 log = logging.getLogger("discover")
 GLOBAL_OPTIONS = ("data_dir", "offline", "quiet", "verbose")
@@ -255,20 +255,20 @@ def _benchmark(args: argparse.Namespace, name: str):
 
 
 def cmd_benchmarks(args: argparse.Namespace) -> int:
-    """``zc-discover benchmarks``."""
-    from .benchmarks import FAMILIES, SPECS
+    """``zc-discover benchmarks`` (from ``benchmarks.listing``: no model code is loaded)."""
+    from .benchmarks.listing import FAMILY_FACTS, SPEC_ROWS
     print(f"{'name':<27} {'family':<9} {'archs':>5}  {'target':<12} {'direction':<17} {'builders':<26} data")
-    for spec in SPECS.values():
+    for spec in SPEC_ROWS:
         present = "present" if spec.present(args.data_dir) else "missing (zc-discover fetch)"
         aliases = f" (alias {', '.join(spec.aliases)})" if spec.aliases else ""
-        print(f"{spec.name:<27} {spec.family.name:<9} {spec.n_archs:>5}  {spec.target:<12} {spec.direction:<17} "
+        print(f"{spec.name:<27} {spec.family:<9} {spec.n_archs:>5}  {spec.target:<12} {spec.direction:<17} "
               f"{', '.join(spec.builders):<26} {present}{aliases}")
     print("lts:PATH                    any folder of the LTS release, either layout (family detected; or lts-gpt2:PATH, "
           "lts-txl:PATH)")
     print("hf:PATH                     a folder of Hugging Face configs with a results table (docs: Your own search "
           "space)")
     if args.roles:
-        for family in FAMILIES.values():
+        for family in FAMILY_FACTS.values():
             print(f"\n{family.name}: {family.description}")
             for role, where in family.roles.items():
                 print(f"  {role:<10} {where}")
@@ -362,7 +362,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """``zc-discover compare NAME``: ``api.compare`` and ``compare.write_report``."""
     from .api import check_device, check_proxy_or_formula, compare, read_compared_values
-    from .compare import compare_provenance, write_report
+    from .comparison import compare_provenance, write_report
     from .runs import load_run
     from .scoring import read_ids
     from .values import read_values

@@ -32,6 +32,21 @@ class ConfigError(ZcDiscoverError, ValueError):
     """An architecture config that a builder cannot turn into a model."""
 
 
-class NotFittedError(ZcDiscoverError, ValueError, AttributeError):
-    """An estimator's learned attribute read before ``fit`` (scikit-learn's convention: a ValueError and an
-    AttributeError, so that ``hasattr`` answers False)."""
+def _not_fitted_error() -> type:
+    """``NotFittedError``: scikit-learn's own (a subclass of it) where scikit-learn is installed, so that code written
+    for scikit-learn estimators catches it; otherwise the same convention (a ValueError and an AttributeError, so that
+    ``hasattr`` answers False). Made on first use, so that importing this module does not import scikit-learn."""
+    try:
+        from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+        bases: tuple[type, ...] = (ZcDiscoverError, SklearnNotFittedError)
+    except ImportError:
+        bases = (ZcDiscoverError, ValueError, AttributeError)
+    doc = "An estimator's learned attribute read before ``fit``."
+    return type("NotFittedError", bases, {"__doc__": doc, "__module__": __name__})
+
+
+def __getattr__(name: str):
+    if name == "NotFittedError":
+        globals()[name] = value = _not_fitted_error()
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,17 +12,8 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-# bounds shared with the options that set them (``search.loop.SearchConfig.validate`` checks the same)
-MAX_POPULATION = 100_000
-MAX_GENERATIONS = 10_000
-MAX_SEED = 2**32 - 1
-MAX_FOLDS = 1_000
-MAX_TREE_SIZE = 200
-MAX_PID = 2**22          # Linux's pid_max ceiling
-MAX_WIDTH = 65_536       # hidden / model / FFN widths of a benchmark model
-MAX_LAYERS = 1_024
-MAX_HEADS = 1_024
-MAX_VOCABULARY = 10_000_000
+from .limits import (MAX_FOLDS, MAX_GENERATIONS, MAX_HEADS, MAX_LAYERS, MAX_PID, MAX_POPULATION,  # noqa: F401
+                     MAX_SEED, MAX_TREE_SIZE, MAX_VOCABULARY, MAX_WIDTH)
 
 Number = StrictInt | StrictFloat          # JSON numbers (the reader already refused NaN and infinities)
 Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from discover import ProxySearch, compare, load_benchmark
-from discover.compare import compare_provenance, write_report
+from discover.comparison import compare_provenance, write_report
 from discover.metrics import paired_difference
 from discover.probing import ProbeSettings
 from discover.proxies.weights import COUNT_PROXIES

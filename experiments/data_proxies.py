@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from discover import load_benchmark
-from discover.compare import compare
+from discover.comparison import compare
 from discover.proxies import probe_proxies
 from report import write_table
 

@@ -295,7 +295,7 @@ def test_table_is_the_same_for_any_jobs_and_is_cached(tiny_lts):
 
 
 def test_data_proxies_are_scored_and_compared_by_name(tiny_lts):
-    from discover.compare import compare
+    from discover.comparison import compare
     report = compare(tiny_lts, ["params", "grad_norm"], options={"batch": 2, "seq": 8})
     row = report.set_index("proxy").loc["grad_norm"]
     assert bool(row.needs_data) and bool(row.needs_gradients) and row.failed == 0 and row.seconds_per_arch > 0
@@ -358,7 +358,7 @@ def test_lpzero_and_eznas_by_hand():
 
 
 def test_compare_probes_each_architecture_once_for_all_its_data_proxies(tiny_lts, monkeypatch):
-    from discover.compare import compare
+    from discover.comparison import compare
     from discover.proxies import probe_table
     probed = []
     real = probe_table.probe_arch

@@ -1,5 +1,5 @@
 """Imports flow one way: primitives -> benchmarks -> features -> probing -> proxies -> runs -> search -> scoring
--> compare -> api -> cli. Every import of every module (function-level ones included) is checked, and the module
+-> comparison -> api -> cli. Every import of every module (function-level ones included) is checked, and the module
 graph of the package must have no cycle."""
 import ast
 from pathlib import Path
@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lowest first; a module may import its own layer or lower ones, never a higher one.
 LAYERS = [
     ["primitives"],
-    ["discover.version", "discover.errors"],
+    ["discover.version", "discover.errors", "discover.limits"],
     ["discover.files", "discover.schemas", "discover.download"],
     ["discover.metrics", "discover.parallel", "discover.cache", "discover.formula", "discover.values"],
     ["discover.export", "discover.plots"],
@@ -23,7 +23,7 @@ LAYERS = [
     ["discover.pruning"],
     ["discover.search"],
     ["discover.scoring", "discover.reference"],
-    ["discover.compare", "discover.probe_values"],
+    ["discover.comparison", "discover.probe_values"],
     ["discover.api"],
     ["discover.cli", "discover.__main__"],
     ["discover"],          # the package itself only re-exports the API

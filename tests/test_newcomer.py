@@ -101,7 +101,7 @@ def test_report_figures_are_labelled(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
     from discover import compare
-    from discover.compare import compare_provenance, write_report
+    from discover.comparison import compare_provenance, write_report
     from discover.probing import ProbeSettings
     from tests.test_loaders import GPT2, lts_folder
     from discover import load_benchmark

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from discover import compare, load_benchmark
-from discover.compare import compare_provenance, write_report
+from discover.comparison import compare_provenance, write_report
 from discover.errors import DataError
 from discover.probing import ProbeSettings
 from discover.values import read_values

@@ -140,8 +140,8 @@ class BenchmarkSpec:
 
     def present(self, data_dir: str | Path | None = None) -> bool:
         """Whether the benchmark is there at all (a folder that exists counts: its loader names what is missing)."""
-        path = self.path(data_dir)
-        return path.is_dir() if self.is_folder else path.is_file()
+        from .listing import present_at
+        return present_at(self.relpath, self.is_folder, data_dir)
 
 
 @dataclass

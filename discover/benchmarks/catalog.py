@@ -16,6 +16,7 @@ from ..errors import DataError, UnknownNameError
 from . import datadir, flexibert, hf, lts_gpt2, lts_layout, lts_txl
 from .base import Arch, Benchmark, BenchmarkFamily, BenchmarkSpec
 from .fetch import fetch
+from .listing import LTS_CITATION, SPEC_ROWS
 
 FAMILIES: dict[str, BenchmarkFamily] = {
     family.name: family for family in (flexibert.FAMILY, lts_gpt2.FAMILY, lts_txl.FAMILY, hf.FAMILY)
@@ -23,55 +24,8 @@ FAMILIES: dict[str, BenchmarkFamily] = {
 # The LTS families, and the closed-form counts that tell them apart in a folder's params_summary.yaml.
 LTS_FAMILIES = {"gpt2": (lts_gpt2, ("gpt2", "gpt-2")), "txl": (lts_txl, ("transxl", "transformer-xl", "txl"))}
 
-ARCHAI = ("https://raw.githubusercontent.com/microsoft/archai/47770415327900684ed95c0bc9bf7cd0d0047fad/"
-          "archai/nlp/nas/saved_logs/")
-LTS_SUMMARIES = ("params_summary.yaml", "ppl_summary.yaml")
-
-
-def lts_files(jobs: list[tuple[int, int]] | None = None) -> tuple[str, ...]:
-    """The files of an LTS folder: the two summaries and one config per job (default: 20 configs x 10 jobs)."""
-    jobs = jobs if jobs is not None else [(i, k) for i in range(20) for k in range(10)]
-    return LTS_SUMMARIES + tuple(f"config_{i}/j{k}/model_config.yaml" for i, k in jobs)
-
-
-LTS_CITATION = ("Javaheripi et al., LiteTransformerSearch: Training-free Neural Architecture Search for Efficient "
-                "Language Models, NeurIPS 2022")
-
-
-def _lts(name: str, family: BenchmarkFamily, folder: str, n_archs: int, sha256: str | None,
-         jobs: list[tuple[int, int]] | None = None) -> BenchmarkSpec:
-    return BenchmarkSpec(name=name, family=family, relpath=f"lts/{folder}", n_archs=n_archs, target="valid_ppl",
-                         direction="lower is better", url=ARCHAI + folder + "/", sha256=sha256, license="MIT",
-                         citation=LTS_CITATION, files=lts_files(jobs))
-
-
 SPECS: dict[str, BenchmarkSpec] = {
-    spec.name: spec for spec in [
-        BenchmarkSpec(
-            name="nas-bench-bert", family=flexibert.FAMILY, relpath="nas-bench-bert/BERT_benchmark.json",
-            n_archs=500, target="scores.glue", direction="higher is better",
-            url="https://raw.githubusercontent.com/aaronserianni/training-free-nas/"
-                "2d76e01b9586cad7340e8268dadba3056efd070b/data/BERT_benchmark.json",
-            sha256="fa2ff7198dcd71e0b8021ed2ace1c221672c33cc56931b6dff31fda3d044784f", license="CC BY 4.0",
-            citation="Serianni & Kalita, Training-free Neural Architecture Search for RNNs and Transformers, ACL 2023",
-            aliases=("flexibert",)),
-        _lts("lts-gpt2-wt103", lts_gpt2.FAMILY, "random_GPT2_wt103", 200,
-             "790d5e361b414282bb9480517901863d5e4ceacf02fe8d92ed595820187ff14a"),
-        _lts("lts-txl-wt103", lts_txl.FAMILY, "random_TransXL_wt103", 200,
-             "392342766462dd35f64eee86404fc97557d3a9c2f59656943e3478560970f0a4"),
-        # 99 jobs (config_5/j6 was never written); config_6_j4 has no perplexity and is skipped with a warning.
-        _lts("lts-txl-wt103-homogeneous", lts_txl.FAMILY, "random_TransXL_wt103_homogeneous", 98,
-             "6b67687366285e3030dfb9228e1ce658d46f4f00de819911e4efdb782071894e",
-             [(i, k) for i in range(10) for k in range(10) if (i, k) != (5, 6)]),
-        # Trained on LM1B; not shipped with the project's data (fetch them). Digests of the files at the pinned commit.
-        # The GPT-2 folder's params_summary.yaml holds Transformer-XL counts, so loading it as GPT-2 stops with the
-        # count mismatch (see the README); 3 Transformer-XL jobs have no perplexity, hence 183.
-        _lts("lts-gpt2-lm1b", lts_gpt2.FAMILY, "random_GPT2_lm1b", 200,
-             "ef20a9dc8d99782b84309492d1a0419330f19328a59aa2cac7b3898685f234c5"),
-        _lts("lts-txl-lm1b", lts_txl.FAMILY, "random_TransXL_lm1b", 183,
-             "9efc42c6e3ba305b92024525ea4e7733196611fe7016f5f3fb87ba83b0269903",
-             [(i, k) for i in range(20) for k in range(10) if i != 12 and not (i == 6 and k >= 6)]),
-    ]
+    row.name: BenchmarkSpec(**{**vars(row), "family": FAMILIES[row.family]}) for row in SPEC_ROWS
 }
 ALIASES = {alias: spec.name for spec in SPECS.values() for alias in spec.aliases}
 FOLDER_PREFIXES = {"lts:": None, "lts-gpt2:": "gpt2", "lts-txl:": "txl", "hf:": "hf"}

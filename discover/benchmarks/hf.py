@@ -36,6 +36,7 @@ from primitives.roles import LAYER_ATTR, ROLE_ATTR, tag
 from .. import files, schemas
 from ..errors import ConfigError, DataError, UnknownNameError
 from .base import Arch, BenchmarkFamily
+from .listing import FAMILY_FACTS
 from .probe_hooks import PROBE_ATTR, record_activation
 from .seeding import DEFAULT_STD, InitKey, _without_default_init, draw
 
@@ -455,10 +456,7 @@ def vocab_size(config: dict[str, Any]) -> int:
 
 
 FAMILY = BenchmarkFamily(
-    name="hf",
-    description="Hugging Face models from configs (hf:PATH: benchmark.yaml, results.csv, configs/<id>.json)",
-    builders=("seeded",),
-    layout="folder",
+    **FAMILY_FACTS["hf"].fields(),
     load=load_folder,
     build=build,
     vocab_size=vocab_size,
@@ -467,9 +465,6 @@ FAMILY = BenchmarkFamily(
     task_loss=task_loss,
     input_embedding=lambda model: (model.get_encoder() if getattr(model.config, "is_encoder_decoder", False)
                                    else model).get_input_embeddings(),
-    roles={"attention": "each layer's child whose class names attention", "ffn": "each layer's other children",
-           "embedding": "nn.Embedding modules outside the layers", "norm": "norm modules",
-           "head": "lm_head, cls, classifier, score, pooler"},
     head_logits=head_logits,
     hidden=hidden_states,
     digest_patterns=("benchmark.yaml", "results.csv", "configs/*.json"),

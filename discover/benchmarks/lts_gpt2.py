@@ -17,6 +17,7 @@ from primitives.roles import tag
 from . import lts_layout
 from .adaptive import AdaptiveEmbedding, AdaptiveSoftmax
 from .base import BenchmarkFamily
+from .listing import FAMILY_FACTS
 from .probe_hooks import attend, record_activation, record_query
 from .seeding import materialise
 
@@ -156,10 +157,6 @@ def load(folder) -> list:
 
 
 FAMILY = BenchmarkFamily(
-    name="gpt2", description="LTS GPT-2 (pre-LN decoder, adaptive input and softmax)", builders=("as-trained",),
-    layout="folder", load=load, build=_build, vocab_size=lambda config: config["n_token"], probe_shape=(16, 192),
-    probe_seq=lts_layout.probe_seq, task_loss=lts_layout.lm_task_loss, input_embedding=lambda model: model.word_emb,
-    model_class=GPT2Model, head_logits=lts_layout.head_logits,
-    roles={"embedding": "adaptive input tables and projections, learned positions (word_emb, wpe)",
-           "attention": "c_attn (d -> 3d) and c_proj of each block", "ffn": "c_fc and c_proj of each MLP",
-           "norm": "ln_1, ln_2, ln_f", "head": "the adaptive softmax's own cluster logits, biases and projections"})
+    **FAMILY_FACTS["gpt2"].fields(), load=load, build=_build, vocab_size=lambda config: config["n_token"],
+    probe_shape=(16, 192), probe_seq=lts_layout.probe_seq, task_loss=lts_layout.lm_task_loss,
+    input_embedding=lambda model: model.word_emb, model_class=GPT2Model, head_logits=lts_layout.head_logits)

@@ -26,6 +26,7 @@ from ..errors import DataError
 from . import lts_layout
 from .adaptive import AdaptiveEmbedding, AdaptiveSoftmax
 from .base import BenchmarkFamily
+from .listing import FAMILY_FACTS
 from .probe_hooks import attend_scores, record_activation, record_query
 from .seeding import materialise
 
@@ -195,12 +196,6 @@ def load(folder) -> list:
 
 
 FAMILY = BenchmarkFamily(
-    name="txl", description="LTS Transformer-XL (relative attention, adaptive input and softmax)",
-    builders=("as-trained",), layout="folder", load=load, build=build_txl, vocab_size=lambda c: c["n_token"],
+    **FAMILY_FACTS["txl"].fields(), load=load, build=build_txl, vocab_size=lambda c: c["n_token"],
     probe_shape=(16, 192), probe_seq=lts_layout.probe_seq, task_loss=lts_layout.lm_task_loss,
-    input_embedding=lambda model: model.word_emb, model_class=TransformerXLModel, head_logits=lts_layout.head_logits,
-    roles={"embedding": "adaptive input tables and projections (word_emb)",
-           "attention": "qkv_net, r_net (the relative-position projection), o_net; r_w_bias and r_r_bias (counted, "
-                        "not measured: they are biases)", "ffn": "fc1 and fc2 of each position-wise FFN",
-           "norm": "the two LayerNorms of each layer",
-           "head": "the adaptive softmax's own cluster logits, biases and projections"})
+    input_embedding=lambda model: model.word_emb, model_class=TransformerXLModel, head_logits=lts_layout.head_logits)

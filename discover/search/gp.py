@@ -16,8 +16,8 @@ from deap import base, creator, gp
 
 from primitives.operators import GP_OPERATORS
 from ..errors import ZcDiscoverError
+from .config import DEFAULT_OPERATORS
 
-DEFAULT_OPERATORS = ("add", "sub", "mul", "div", "plog", "psqrt", "square", "neg", "min", "max", "balance")
 WORST = -2.0   # below any correlation: given to non-finite or constant candidates
 
 

@@ -28,68 +28,14 @@ from scipy import stats
 
 from ..errors import ConfigError
 from ..metrics import iso_param_pairs, rank_quality
-from ..schemas import MAX_GENERATIONS, MAX_POPULATION, MAX_SEED
 from ..parallel import exit_if_orphaned
 from .checkpoint import load_checkpoint, restore_front, restore_population, write_checkpoint
-from .gp import (DEFAULT_OPERATORS, WORST, TreeEvaluator, crossover_one_point, generate, make_pset, parse_tree,
+from .config import AGGREGATES, FITNESSES, SearchConfig  # noqa: F401  (re-exported: the loop's settings)
+from .gp import (WORST, TreeEvaluator, crossover_one_point, generate, make_pset, parse_tree,
                  tree_to_sympy)
 from .selection import choose, one_standard_error
 
 log = logging.getLogger(__name__)
-# spearman / kendall: rank correlation with the target; iso: Kendall tau-b over the training pairs whose non-embedding
-# sizes are within 10% (metrics.kendall_size_matched); partial: Spearman given log non-embedding size
-# (metrics.partial_spearman). The last two ask for what a parameter count cannot give.
-FITNESSES = ("spearman", "kendall", "iso", "partial")
-AGGREGATES = ("min", "mean")
-
-
-@dataclass
-class SearchConfig:
-    """Settings of one GP search (every stage of a run uses the same).
-
-    ``aggregate`` combines the correlations of several benchmarks into one fitness: ``min`` (the worst space decides)
-    or ``mean``. ``tie_tolerance``: candidates within it of the chosen formula's training score are reported as ties.
-    """
-
-    population: int = 200
-    generations: int = 25
-    fitness: str = "spearman"
-    aggregate: str = "min"
-    seed: int = 0
-    max_height: int = 6
-    max_size: int = 21
-    crossover: float = 0.5
-    mutation: float = 0.45
-    validation_fraction: float = 0.25
-    delta: float = 0.01
-    tie_tolerance: float = 0.005
-    operators: tuple[str, ...] = DEFAULT_OPERATORS
-
-    def validate(self) -> "SearchConfig":
-        """Raise ``ConfigError`` naming the first setting out of range; return self."""
-        checks = [
-            (isinstance(self.population, int) and 2 <= self.population <= MAX_POPULATION,
-             f"population must be 2..{MAX_POPULATION:,}, got {self.population!r}"),
-            (isinstance(self.generations, int) and 0 <= self.generations <= MAX_GENERATIONS,
-             f"generations must be 0..{MAX_GENERATIONS:,}, got {self.generations!r}"),
-            (self.fitness in FITNESSES, f"fitness must be one of {', '.join(FITNESSES)}, got {self.fitness!r}"),
-            (self.aggregate in AGGREGATES, f"aggregate must be one of {', '.join(AGGREGATES)}, got {self.aggregate!r}"),
-            (1 <= self.max_height <= 17, f"max_height must be 1..17, got {self.max_height}"),
-            (1 <= self.max_size <= 200, f"max_size must be 1..200, got {self.max_size}"),
-            (0 <= self.crossover and 0 <= self.mutation and self.crossover + self.mutation <= 1,
-             "crossover and mutation must be probabilities whose sum is at most 1"),
-            (0 < self.validation_fraction < 1, f"validation_fraction must be in (0, 1), got "
-                                               f"{self.validation_fraction}"),
-            (self.delta >= 0 and self.tie_tolerance >= 0, "delta and tie_tolerance must be 0 or more"),
-            (isinstance(self.seed, int) and 0 <= self.seed <= MAX_SEED,
-             f"seed must be an integer from 0 to {MAX_SEED:,}, got {self.seed!r}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        return self
-
-
 @dataclass
 class Problem:
     """One benchmark as the search sees it: feature columns over all its architectures, and which rows are which."""

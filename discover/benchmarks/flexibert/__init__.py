@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from ..base import BenchmarkFamily
+from ..listing import FAMILY_FACTS
 from .data import load_flexibert
-from .model import BUILDERS, MAX_POSITIONS, VOCAB, FlexiBertModel, build_flexibert
+from .model import MAX_POSITIONS, VOCAB, FlexiBertModel, build_flexibert
 
 PROBE_SHAPE = (16, 128)
 
@@ -36,13 +37,8 @@ def task_loss(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, seed: i
 
 
 FAMILY = BenchmarkFamily(
-    name="flexibert", description="FlexiBERT encoders (NAS-Bench-BERT)", builders=BUILDERS, layout="file",
-    load=load_flexibert, build=build_flexibert, vocab_size=lambda config: VOCAB, probe_shape=PROBE_SHAPE,
-    probe_seq=probe_seq, task_loss=task_loss, input_embedding=lambda model: model.embeddings,
-    model_class=FlexiBertModel,
-    roles={"embedding": "word, position and token-type tables and the 128 -> H projection", "attention": "query/key/value (and WMA's weight) and the output dense of SA "
-                                                    "layers; DSC's attention projections",
-           "mixing": "LT's input projection and output dense; DSC's convolution branch", "ffn": "the dense layers",
-           "norm": "every LayerNorm"})
+    **FAMILY_FACTS["flexibert"].fields(), load=load_flexibert, build=build_flexibert, vocab_size=lambda config: VOCAB,
+    probe_shape=PROBE_SHAPE, probe_seq=probe_seq, task_loss=task_loss, input_embedding=lambda model: model.embeddings,
+    model_class=FlexiBertModel)
 
 __all__ = ["FAMILY", "build_flexibert", "load_flexibert"]

@@ -19,12 +19,13 @@ from torch.nn import functional as F
 from primitives.roles import tag
 from ...errors import ConfigError, UnknownNameError
 from ..probe_hooks import PROBE_ATTR, attend, record_activation, record_hidden, record_query
+from ..listing import FAMILY_FACTS
 from ..seeding import materialise
 
 VOCAB, EMBED, MAX_POSITIONS, TOKEN_TYPES = 30522, 128, 512, 2
 LEGACY_HIDDEN, LEGACY_FFN = 256, 1024
 LN_EPS = 1e-12
-BUILDERS = ("as-trained", "spec", "legacy")
+BUILDERS = FAMILY_FACTS["flexibert"].builders
 
 
 class Embeddings(nn.Module):
