@@ -59,7 +59,9 @@ def test_every_shell_command_parses(words):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, code", list(python_blocks()))
-def test_every_python_example_runs(name, code, data_dir, tmp_path, monkeypatch):
+def test_every_python_example_runs_as_a_script(name, code, data_dir, tmp_path, monkeypatch):
+    """Each example saved as a file and run by a new interpreter, as a user runs it: an example that starts worker
+    processes (a Dask LocalCluster) without the ``if __name__ == "__main__":`` guard fails here as it fails there."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "examples").symlink_to(ROOT / "examples")   # pages name the example benchmark by its path
     monkeypatch.setenv("ZC_DISCOVER_QUICK", "1")   # the one switch: searches capped (population 30, 3 generations)
@@ -69,7 +71,12 @@ def test_every_python_example_runs(name, code, data_dir, tmp_path, monkeypatch):
         if not (tmp_path / folder).exists():
             from discover import ProxySearch
             ProxySearch(folds=2, jobs=1, output=tmp_path / folder, force=True).fit("nas-bench-bert")
-    exec(compile(code, f"{name} python block", "exec"), {"__name__": "__docs__"})
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                          env=env)
+    assert done.returncode == 0, f"{name}:\n{code}\n{done.stderr[-3000:]}"
 
 
 def test_every_included_table_exists_and_names_its_script():
@@ -107,6 +114,8 @@ def test_the_readme_is_a_front_page():
     install = setup[0]
     assert install.index("ZC_DISCOVER_DATA") < install.index("zc-discover search"), "data before the first use"
     assert "pip install" in install and setup[1].strip() == "python -m pytest -q"
+    # torch from PyTorch's CPU index, before the project (whose torch==2.13.0 would otherwise take the CUDA wheel)
+    assert install.index("torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu") < install.index("-e ")
     assert "docs/tutorial/your-space.md" in readme   # the page for one's own space, one click away
 
 
