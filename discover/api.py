@@ -26,6 +26,7 @@ from .errors import ConfigError, ZcDiscoverError
 from .export import EXPORT_FORMATS, render
 from .features import featurize as _weight_features
 from .formula import Formula
+from .limits import DEVICE_NAME
 from .metrics import table_quality
 from .probe_values import probe_values
 from .pruning import parse_share, prune_model
@@ -35,7 +36,6 @@ from .search.driver import export_meta, search_tables
 from .search.loop import SearchConfig
 from .values import read_values
 
-DEVICE_NAME = re.compile(r"cpu|cuda(:\d+)?")
 QUICK = "ZC_DISCOVER_QUICK"
 
 
@@ -174,6 +174,15 @@ def check_proxy_or_formula(proxy: str | None, formula: str | Formula | None,
     return Formula.from_string(formula, formula_features(columns) if columns is not None else formula_columns())
 
 
+def _reads_counts_only(proxy: str | None, formula: Formula | None) -> bool:
+    """Whether a proxy or formula reads nothing but parameter counts and FLOPs (``features.structure_columns``)."""
+    from .features import structure_columns
+    if formula is not None:
+        return set(formula.features) <= set(structure_columns())
+    from .proxies import get_proxy
+    return proxy is not None and not proxy.startswith("run:") and get_proxy(proxy).counts_only
+
+
 def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: str | Formula | None = None, *,
                 ids: list[str] | None = None, builder: str | None = None, seed: int = 0, n_jobs: int = -1,
                 options: dict | None = None, table: pd.DataFrame | None = None) -> dict[str, Any]:
@@ -207,7 +216,10 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
     device = options.get("device", "cpu")
     check_device(device)
     reads = formula if formula is not None else load_run(proxy[4:]).formula if proxy.startswith("run:") else None
-    if table is None:
+    if table is None and _reads_counts_only(proxy, reads):   # the size baselines: the models' shapes, no SVD
+        from .features import structure_table
+        table = select_ids(structure_table(benchmark, builder, seed, n_jobs), ids, benchmark.name)
+    elif table is None:
         table = select_ids(featurize(benchmark, builder, seed, n_jobs, device=device), ids, benchmark.name)
         if reads_activations(reads):   # probes only the architectures scored, for the features the formula reads
             table = _add_activations(benchmark, table, builder, seed, n_jobs, device=device)
@@ -581,6 +593,10 @@ class ProxySearch:
             import tempfile
             Path("runs").mkdir(exist_ok=True)
             output, force = tempfile.mkdtemp(prefix="search-", dir="runs"), True
+        if self.train_ids is None and not self.resume:   # before any model is measured
+            from .search.plan import check_folds
+            for b in benchmarks:
+                check_folds(b.name, len(b), self.folds)
         tables = {b.name: self._table(b) for b in benchmarks}
         transfer = {b.name: self._table(b) for b in (_benchmark(t) for t in self.transfer)}
         builder = self.builder if any(self.builder in b.family.builders for b in benchmarks) else None

@@ -65,7 +65,7 @@ FOLDS = _integer(1, "--folds", high=MAX_FOLDS)
 
 def _device(text: str) -> str:
     """argparse type: a device name (cpu, cuda, cuda:N); whether it is there is checked by the verb."""
-    from .api import DEVICE_NAME
+    from .limits import DEVICE_NAME
     if DEVICE_NAME.fullmatch(text):
         return text
     raise argparse.ArgumentTypeError(f"device must be cpu, cuda or cuda:N, got {text!r}")
@@ -230,6 +230,8 @@ def build_parser() -> Parser:
     probe.add_argument("--no-activations", action="store_true", help="proxies only, not the activation features")
     probe.add_argument("--ids", metavar="FILE", help="only these architecture ids, one per line")
     probe.add_argument("--limit", type=POSITIVE, help="only the first N architectures (in the benchmark's order)")
+    probe.add_argument("--recompute", action="store_true", help="probe every architecture again, reading neither the "
+                       "cache nor the stored values of the same request (by default those are reused, and said so)")
 
     comp = _verb(verbs, "compare", [common, work, probing], "many proxies side by side (tables, values, figures)",
                  "zc-discover compare nas-bench-bert --proxies params zerolm snip --limit 50 -o report/")
@@ -351,8 +353,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     print(f"{result['benchmark']} ({result['builder']}, seed {result['seed']}, n={result['n']}): {result['proxy']}")
     if result["reason"]:
         print(f"  no correlation: {result['reason']}")
-    for key in ("spearman", "kendall", "kendall_iso_params", "top10_precision"):
-        print(f"  {key:<20} {result[key]:.4f}")
+    for key in ("kendall", "kendall_size_matched", "spearman", "partial_spearman", "top10_precision"):
+        value = result.get(key)
+        print(f"  {key:<20} {'-' if value is None else format(value, '.4f')}")
     for key, value in result["info"].items():
         if key != "sample_ids":
             print(f"  {key:<20} {value}")
@@ -362,7 +365,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """``zc-discover compare NAME``: ``api.compare`` and ``compare.write_report``."""
     from .api import check_device, check_proxy_or_formula, compare, read_compared_values
-    from .comparison import compare_provenance, write_report
+    from .comparison import compare_provenance, shown, write_report
     from .runs import load_run
     from .scoring import read_ids
     from .values import read_values
@@ -385,7 +388,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                  ("device", args.device)) if v}
     report = compare(benchmark, args.proxies, builder=args.builder, seed=args.seed, n_jobs=args.jobs,
                      options=options, runs=runs, ids=ids, values=values)
-    print(report.drop(columns=["needs_gradients"]).to_markdown(index=False, floatfmt=".3f"))
+    print(shown(report).to_markdown(index=False, floatfmt=".3f"))
     failed = report.loc[report["failed"] > 0, ["proxy", "failed"]]
     for _, row in failed.iterrows():
         log.warning("%s failed on %d architecture(s) (NaN there; reasons in values.csv with -o)", row.proxy,
@@ -422,10 +425,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if args.limit:
         ids = (ids or [a.id for a in benchmark.archs])[: args.limit]
     meta = probe_values(benchmark, args.output, names, not args.no_activations, args.builder, args.seed, settings,
-                        ids, args.jobs, args.device)
+                        ids, args.jobs, args.device, reuse=not args.recompute)
     print(f"{benchmark.name} ({meta['builder']}): {meta['n']} architectures x {len(meta['proxies'])} proxies"
           f"{' + ' + str(len(meta['features'])) + ' feature columns' if meta['features'] else ''} in "
           f"{meta['wall_seconds_this_run']:.0f} s -> {args.output}")
+    sources = meta["sources"]
+    if sources["cache"] or sources["stored"]:
+        print(f"  {sources['probed']} probed here, {sources['cache']} read from the cache, {sources['stored']} from "
+              "the stored values of the same request; --recompute probes them all again")
     return 0
 
 
@@ -517,6 +524,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     """``zc-discover prune MODEL``: ``api.prune_model``."""
     from .api import parse_share, prune_model
     share = parse_share(args.remove)
+    _say_starting(args)
     if args.output:
         from .files import check_writable
         check_writable(args.output, "--output")
@@ -538,10 +546,22 @@ def cmd_prune(args: argparse.Namespace) -> int:
 HEAVY = ("featurize", "score", "probe", "compare", "search")   # verbs whose work can run on a Dask cluster
 
 
+def _say_starting(args: argparse.Namespace) -> None:
+    """On a terminal, one line before a heavy verb imports torch and loads its benchmark (seconds on a busy machine),
+    so that the user sees at once what is happening; progress bars take over from there."""
+    if args.quiet or not sys.stderr.isatty():
+        return
+    names = getattr(args, "names", None) or [getattr(args, "name", None) or getattr(args, "model", None)]
+    what = ", ".join(n for n in names if n) or "the run folder's benchmarks"
+    print(f"zc-discover {args.verb}: loading {what} (the first time on a benchmark measures every model, with "
+          "progress bars; later runs read the cache)", file=sys.stderr, flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
     """The verb, inside the engine its options name (local processes, or a Dask cluster reached first)."""
     if args.verb not in HEAVY:
         return COMMANDS[args.verb](args)
+    _say_starting(args)
     from .parallel import ENV_SCHEDULER, check_scheduler_address, engine, resolve_jobs
     import os
     scheduler = args.scheduler or os.environ.get(ENV_SCHEDULER) or None
@@ -563,6 +583,10 @@ COMMANDS = {"benchmarks": cmd_benchmarks, "fetch": cmd_fetch, "proxies": cmd_pro
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 2 bad input, 130 interrupted)."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:   # bare ``zc-discover``: what it can do, not an error about a missing VERB
+        parser.print_help()
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .benchmarks import Benchmark
-from .features import featurize
+from .features import featurize, structure_table
 from .metrics import table_quality
 from .probing.activations import activation_feature_names
 from .proxies import PROXIES, data_proxy_table, get_proxy
@@ -18,9 +18,19 @@ from .proxies.probe_table import activation_table
 from .scoring import proxy_scores, select_ids
 from .values import values_of
 
-COLUMNS = ["proxy", "spearman", "kendall", "kendall_size_matched", "partial_spearman", "kendall_iso_params",
-           "top10_precision", "seconds_per_arch", "needs_data",
-           "needs_gradients", "n", "failed", "note"]
+# The report's columns, in the order a reader wants them; the metric names are score's and search's. The deprecated
+# kendall_iso_params (pairs of similar *total* size: on the LTS spaces, similar embeddings) is kept last, for one
+# release, and left out of the printed table (``SHOWN``).
+COLUMNS = ["proxy", "kendall", "kendall_size_matched", "spearman", "partial_spearman", "top10_precision",
+           "seconds_per_arch", "needs", "needs_data", "n", "failed", "note", "kendall_iso_params"]
+SHOWN = ["proxy", "kendall", "kendall_size_matched", "spearman", "partial_spearman", "top10_precision",
+         "seconds_per_arch", "needs", "n", "failed", "note", "heldout_kendall", "heldout_kendall_std"]
+
+
+def shown(report: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a report a reader needs (``SHOWN``), held-out ones only where a run gave them."""
+    keep = [c for c in SHOWN if c in report.columns and not (c.startswith("heldout") and report[c].isna().all())]
+    return report[keep]
 
 
 def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str | None = None, seed: int = 0,
@@ -63,9 +73,15 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
     for name in names:
         if not name.startswith("run:"):
             get_proxy(name)  # unknown names fail before any work, with suggestions
-    table = featurize(benchmark, builder, seed, n_jobs) if table is None else table
-    # the featurizing time covers every architecture of the table, not only those compared
+    if table is None:
+        counts_only = all(not n.startswith("run:") and get_proxy(n).counts_only for n in names) and not runs
+        # the size baselines alone need only the models' shapes (seconds), not the weight features (minutes)
+        table = structure_table(benchmark, builder, seed, n_jobs) if counts_only else \
+            featurize(benchmark, builder, seed, n_jobs)
+    # the featurizing time covers every architecture of the table, not only those compared; the counts (the size
+    # baselines) cost only the models' shapes, its first step
     feature_seconds = table.attrs.get("featurize_seconds", float("nan")) / len(table)
+    count_seconds = table.attrs.get("structure_seconds", float("nan")) / len(table)
     # a table featurized with its activation features carries what their probe pass cost
     activation_seconds = table.attrs.get("probe_seconds_per_arch") or float("nan")
     table = select_ids(table, ids, benchmark.name)
@@ -105,7 +121,9 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
             _, scores, info = proxy_scores(benchmark, table, name, None, builder, seed, {"n_jobs": n_jobs,
                                                                                         **(options or {})})
         uses_features = proxy is None or proxy.uses_features
-        seconds = (time.perf_counter() - start) / len(table) + (feature_seconds if uses_features else 0.0)
+        table_cost = count_seconds if proxy is not None and proxy.counts_only else \
+            feature_seconds if uses_features else 0.0
+        seconds = (time.perf_counter() - start) / len(table) + table_cost
         if "seconds_per_arch" in info:  # measured when the proxy was computed (it may come from the cache now)
             seconds = info["seconds_per_arch"]
         all_scores[name] = scores
@@ -116,7 +134,7 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         row, quality = _quality_row(name, scores, table, only_finite=failed > 0)
         note = quality.reason or ("alpha=" + format(info["alpha"], "g") if "alpha" in info else "")
         rows.append({**row, "seconds_per_arch": seconds, "needs_data": bool(proxy and proxy.needs_probe),
-                     "needs_gradients": bool(proxy and proxy.needs_gradients), "failed": failed,
+                     "needs": "+".join(proxy.needs) if proxy else "weights", "failed": failed,
                      "note": note if not failed else
                      f"ranked on the {quality.n} it is defined on; first failure: {info.get('first_error', '?')}"})
     for run in runs or []:  # discovered proxies, scored unchanged on this benchmark
@@ -129,7 +147,8 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         # a formula over data features pays for the probe pass that computes them as well
         reads_data = bool(set(run.formula.features) & set(activation_feature_names()))
         seconds = feature_seconds + (activation_seconds if reads_data else 0.0)
-        rows.append({**row, "seconds_per_arch": seconds, "needs_data": reads_data, "needs_gradients": reads_data,
+        rows.append({**row, "seconds_per_arch": seconds, "needs_data": reads_data,
+                     "needs": "weights+probe+gradients" if reads_data else "weights",
                      "failed": 0, "note": note, "heldout_kendall": held.get("kendall"),
                      "heldout_kendall_std": held.get("kendall_std")})
     report = pd.DataFrame(rows, columns=COLUMNS + (["heldout_kendall", "heldout_kendall_std"] if runs else []))
@@ -188,9 +207,10 @@ def write_report(report: pd.DataFrame, out_dir: str | Path, meta: dict, plots: b
     report.to_csv(csv, index=False)
     values_table(report).to_csv(out / "values.csv", index=False)
     header = (f"# {meta['benchmark']} ({meta['builder']} builder, seed {meta['seed']}, {meta['n']} architectures)\n\n"
-              "Signed correlations with the target (higher is better); `kendall_iso_params` compares only "
-              "architectures within 10% of each other's parameter count.\n\n")
-    markdown.write_text(header + report.to_markdown(index=False, floatfmt=".3f") + "\n")
+              "Signed correlations with the target (higher is better); `kendall_size_matched` compares only "
+              "architectures within 10% of each other's non-embedding parameter count; `seconds_per_arch` is what "
+              "the proxy costs per architecture, what it reads included.\n\n")
+    markdown.write_text(header + shown(report).to_markdown(index=False, floatfmt=".3f") + "\n")
     (out / "compare.json").write_text(json.dumps(meta, indent=2) + "\n")
     written = [csv, markdown, out / "values.csv"]
     if plots:

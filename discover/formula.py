@@ -56,7 +56,14 @@ def parse(text: str, features: Iterable[str]) -> sympy.Expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise FormulaError(f"formula is not a valid expression: {exc.msg} at column {exc.offset}") from None
+        stripped = text.strip()
+        column = exc.offset if exc.lineno == 1 and exc.offset else 0
+        if not 1 <= column <= len(stripped) or stripped[-1] in "+-*/%(,":
+            where = f"it ends early: {stripped[-40:]!r} lacks what follows its last operator or parenthesis"
+        else:
+            before, after = stripped[max(0, column - 20):column - 1], stripped[column - 1:][:20]
+            where = f"at character {column}: {before!r} >>> {after!r}"
+        raise FormulaError(f"formula is not a valid expression ({exc.msg}); {where}") from None
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("formula is nested too deeply or is not a valid expression") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:

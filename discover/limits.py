@@ -1,5 +1,9 @@
-"""Bounds on every number a user or a file can set, in one place and with no imports, so that the command line
+"""Bounds on every number a user or a file can set, in one place with nothing heavy imported, so that the command line
 can check its options before anything heavy is loaded (``schemas`` and ``search.config`` use the same)."""
+import re
+
+# the devices a verb may run on (whether one is there is checked by ``api.check_device``)
+DEVICE_NAME = re.compile(r"cpu|cuda(:\d+)?")
 MAX_POPULATION = 100_000
 MAX_GENERATIONS = 10_000
 MAX_SEED = 2**32 - 1

@@ -30,7 +30,7 @@ def probe_values(benchmark: Benchmark, output: str | Path, proxies: list[str] | 
                  with_features: bool = True, builder: str | None = None, seed: int = 0,
                  settings: ProbeSettings | None = None, ids: list[str] | None = None, n_jobs: int = -1,
                  device: str = "cpu", chunk: int = 20, commit: str | None = None,
-                 on_progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
+                 on_progress: Callable[[int, int, float], None] | None = None, reuse: bool = True) -> dict[str, Any]:
     """Probe ``benchmark``'s architectures for data-dependent proxies (and the activation features) and write the
     long values file ``output`` (``.csv`` or ``.csv.gz``) with its provenance JSON beside it.
 
@@ -56,6 +56,10 @@ def probe_values(benchmark: Benchmark, output: str | Path, proxies: list[str] | 
         The code version to record (``experiments/probe_all.py`` passes the git commit).
     on_progress : callable, optional
         ``on_progress(done, total, seconds)`` after each chunk (default: a log line with the time left).
+    reuse : bool
+        Read values already computed for the same request - the cache, and the stored values of the shipped
+        benchmarks (``data/values``) - instead of probing those architectures; False probes every one again (a new
+        machine or cluster then does all the work).
 
     Returns
     -------
@@ -66,11 +70,11 @@ def probe_values(benchmark: Benchmark, output: str | Path, proxies: list[str] | 
     builder = benchmark.family.builder(builder)
     settings = settings or ProbeSettings()
     ids = [a.id for a in benchmark.archs] if ids is None else [benchmark.arch(i).id for i in ids]
-    start, records = time.perf_counter(), {}
+    start, records, tally = time.perf_counter(), {}, {}
     for first in range(0, len(ids), max(1, chunk)):
         part = ids[first:first + max(1, chunk)]
         records.update(probe_records(benchmark, names, builder, seed, settings, part, n_jobs, device,
-                                     with_features=with_features))
+                                     with_features=with_features, reuse=reuse, tally=tally))
         done, elapsed = first + len(part), time.perf_counter() - start
         if on_progress is not None:
             on_progress(done, len(ids), elapsed)
@@ -92,10 +96,33 @@ def probe_values(benchmark: Benchmark, output: str | Path, proxies: list[str] | 
     meta["runs"] = _run_history(Path(output), meta, versions, {"commit": commit, "jobs": n_jobs,
                                                                "wall_seconds": round(wall, 1)})
     write_values(records_to_long(records, names, with_features), output, meta)
-    failed = sum(bool(records[i][n].get("error")) for i in ids for n in names)
-    log.info("%s (%s): %d architectures x %d proxies%s in %.0f s -> %s (%d failed values)", benchmark.name, builder,
-             len(ids), len(names), f" + {len(features)} feature columns" if features else "", wall, output, failed)
+    meta["sources"] = {k: tally.get(k, 0) for k in ("probed", "cache", "stored")}
+    log.info("%s (%s): %d architectures x %d proxies%s in %.0f s -> %s", benchmark.name, builder, len(ids),
+             len(names), f" + {len(features)} feature columns" if features else "", wall, output)
+    if tally.get("cache") or tally.get("stored"):
+        log.info("%d architecture(s) probed here; %d read from the cache and %d from the stored values of the same "
+                 "request (benchmark, builder, seed, probe, code versions) - nothing was probed for those. To probe "
+                 "every architecture again: --recompute (probe_values(..., reuse=False))", tally.get("probed", 0),
+                 tally.get("cache", 0), tally.get("stored", 0))
+    for line in failure_summary(records, ids, names):
+        log.warning(line)
     return meta
+
+
+def failure_summary(records: dict[str, dict], ids: list[str], names: list[str]) -> list[str]:
+    """One line per proxy that failed somewhere: on how many architectures, and why (the commonest reasons)."""
+    lines = []
+    for name in names:
+        reasons: dict[str, int] = {}
+        for arch_id in ids:
+            error = records[arch_id][name].get("error")
+            if error:
+                reasons[error] = reasons.get(error, 0) + 1
+        if reasons:
+            common = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:2]
+            why = "; ".join(f"{reason} ({count})" for reason, count in common)
+            lines.append(f"{name} failed on {sum(reasons.values())} of {len(ids)} architectures: {why}")
+    return lines
 
 
 def run_history(meta: dict[str, Any]) -> list[dict[str, Any]]:

@@ -113,3 +113,95 @@ def test_report_figures_are_labelled(tmp_path, monkeypatch):
     scatter, bars = figures
     assert all(axis.get_xlabel() and axis.get_ylabel() for axis in scatter.axes if axis.has_data())
     assert "discovered" not in bars.axes[0].get_xlabel()
+
+
+# --- issue #30: a newcomer's first hour ------------------------------------------------------------------------------
+
+def test_bare_zc_discover_prints_the_usage(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("usage: zc-discover") and "search" in out and "benchmarks" in out
+
+
+def test_help_and_the_benchmark_listing_load_no_torch():
+    import subprocess
+    import sys
+    code = ("import sys\nfrom discover.cli import main\nimport contextlib, io\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['benchmarks', '--roles'])\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in ('torch', 'pandas', 'scipy', 'sympy', 'sklearn') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_score_prints_the_size_matched_kendall_and_counts_need_no_svd(capsys, monkeypatch, flexibert):
+    import discover.features.table as table
+    monkeypatch.setattr(table, "key_statistics", lambda *a: pytest.fail("a count needs no SVD"))
+    assert main(["score", "nas-bench-bert", "--proxy", "params", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "kendall_size_matched" in out and "partial_spearman" in out and "kendall_iso_params" not in out
+    assert main(["score", "nas-bench-bert", "--formula", "params_ffn / n_layers", "--jobs", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 500
+
+
+def test_compare_shows_the_columns_a_reader_needs_and_charges_counts_their_own_cost(flexibert, tables):
+    from discover import compare
+    from discover.comparison import shown
+    _, table = tables("nas-bench-bert")
+    report = compare(flexibert, ["params", "flops", "nsc"], n_jobs=1, table=table)
+    columns = list(shown(report).columns)
+    assert columns[:3] == ["proxy", "kendall", "kendall_size_matched"] and "needs" in columns
+    assert "kendall_iso_params" not in columns and "needs_gradients" not in columns
+    assert not any(c.startswith("heldout") for c in columns)   # no run, no held-out columns
+    cost = report.set_index("proxy")["seconds_per_arch"]
+    # the counts cost the models' shapes, not the SVDs (plus the microseconds of reading a column)
+    assert cost["params"] == pytest.approx(cost["flops"], abs=1e-3) and cost["params"] < cost["nsc"]
+    assert cost["params"] == pytest.approx(table.attrs["structure_seconds"] / len(table), rel=0.2, abs=0.01)
+
+
+def test_too_many_folds_for_a_small_space_are_refused_before_any_model_is_measured(capsys, monkeypatch, flexibert):
+    from discover import Benchmark
+    import discover.api
+    monkeypatch.setattr(discover.api, "featurize", lambda *a, **k: pytest.fail("measured before refusing"))
+    small = Benchmark.from_builder([f"m{i}" for i in range(12)], [{"width": 8}] * 12, list(range(12)),
+                                   build=lambda config, seed: None, name="small")
+    with pytest.raises(DataError, match=r"--folds 2 \(folds=2\) is the most it can hold"):
+        ProxySearch(output="runs-never").fit(small)
+
+
+def test_probe_says_what_it_reused_why_values_failed_and_how_to_probe_again(tmp_path, capsys, caplog, flexibert):
+    out = tmp_path / "v.csv.gz"
+    assert main(["probe", "nas-bench-bert", "--limit", "3", "--proxies", "snip", "lpzero_synflow",
+                 "--no-activations", "--jobs", "1", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "from the stored values" in printed and "--recompute" in printed
+    assert "lpzero_synflow failed on 3 of 3 architectures: ValueError: LPZero's synflow" in caplog.text
+    caplog.clear()
+    caplog.set_level("INFO")
+    assert main(["probe", "nas-bench-bert", "--limit", "1", "--proxies", "snip", "--no-activations", "--jobs", "1",
+                 "--recompute", "-o", str(out)]) == 0
+    assert "probing 1 architecture(s)" in caplog.text and "from the stored values" not in capsys.readouterr().out
+
+
+def test_a_bert_config_in_a_causal_lm_folder_is_refused(tmp_path):
+    from discover import load_benchmark
+    from tests.test_hf import hf_folder
+    folder = hf_folder(tmp_path / "b", "bert", n=2, task="causal-lm")
+    with pytest.raises(DataError, match="bidirectional encoder.*task: masked-lm"):
+        load_benchmark(f"hf:{folder}")
+    ok = hf_folder(tmp_path / "d", "bert", n=2, task="causal-lm", extra={"is_decoder": True})
+    assert len(load_benchmark(f"hf:{ok}")) == 2
+
+
+def test_a_formula_cut_short_says_so_and_a_benchmark_prints_in_one_line(flexibert):
+    from discover import Benchmark, Formula
+    from discover.errors import ZcDiscoverError
+    with pytest.raises(ZcDiscoverError, match="ends early: 'n_params\\*'"):
+        Formula.from_string("n_params*", ["n_params"])
+    with pytest.raises(ZcDiscoverError, match="at character 10"):
+        Formula.from_string("n_params n_layers", ["n_params", "n_layers"])
+    small = Benchmark.from_builder(["a", "b"], [{}, {}], [1.0, 2.0], build=lambda config, seed: None, name="mine")
+    text = repr(small)
+    assert "lambda" not in text and "function" not in text and text.count("\n") == 0 and "'mine'" in text
+    assert repr(flexibert).startswith("Benchmark('nas-bench-bert', family='flexibert', 500 architectures")

@@ -97,6 +97,9 @@ class BenchmarkFamily:
     seeded_draws: bool = True
     digest_patterns: tuple[str, ...] = ("*.yaml",)
 
+    def __repr__(self) -> str:   # the callables' reprs say nothing a reader needs
+        return f"BenchmarkFamily({self.name!r}, builders={self.builders!r}, layout={self.layout!r})"
+
     def builder(self, name: str | None) -> str:
         """``name`` checked against this family's builders (None: the default one)."""
         if name is None:
@@ -167,6 +170,10 @@ class Benchmark:
 
     def __len__(self) -> int:
         return len(self.archs)
+
+    def __repr__(self) -> str:
+        return (f"Benchmark({self.name!r}, family={self.family.name!r}, {len(self.archs)} architectures, "
+                f"target={self.spec.target!r} ({self.spec.direction}), path={str(self.path)!r})")
 
     @cached_property
     def by_id(self) -> dict[str, Arch]:

@@ -122,6 +122,18 @@ def _results(folder: Path, spec: schemas.HfBenchmark) -> dict[str, dict[str, Any
     return rows
 
 
+def check_task(raw: dict[str, Any], task: str, path: Path) -> None:
+    """Refuse a model that cannot do the folder's task: an encoder (BERT, RoBERTa, ...: a masked-LM model type that
+    is not marked ``is_decoder``) in a ``causal-lm`` folder would be scored on next-token prediction while it sees
+    the tokens it predicts."""
+    from transformers.models.auto import modeling_auto as auto
+    model_type = raw["model_type"]
+    if task == "causal-lm" and model_type in auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES and not raw.get("is_decoder"):
+        raise DataError(f"{path}: a {model_type} config is a bidirectional encoder, and benchmark.yaml says task: "
+                        "causal-lm (next-token prediction); set task: masked-lm (or sequence-classification) for an "
+                        "encoder, or \"is_decoder\": true in the config for a causal one")
+
+
 def check_config(raw: Any, path: Path) -> dict[str, Any]:
     """A Hugging Face config as a dict that names no code and a known ``model_type``."""
     if not isinstance(raw, dict):
@@ -161,6 +173,7 @@ def load_folder(folder: Path) -> list[Arch]:
     for arch_id, metrics in results.items():
         path = found[arch_id]
         raw = check_config(files.read_json(path, "Hugging Face config", limit=MAX_CONFIG_BYTES, root=folder), path)
+        check_task(raw, spec.task, path)
         config = {"task": spec.task, "num_labels": spec.num_labels, "hf": raw}
         archs.append(Arch(id=arch_id, config=config, target=sign * float(metrics[spec.target]), metrics=metrics))
     if not archs:

@@ -18,6 +18,12 @@ def table_columns() -> list[str]:
                                *feature_names()]))
 
 
+def structure_columns() -> list[str]:
+    """The columns a table of the models' shapes alone holds (``table.structure_table``: no weight is drawn): the
+    parameter counts, FLOPs and layer counts that the size baselines read."""
+    return list(dict.fromkeys(["arch_id", "target", "n_params", "flops", *structural_counts([])]))
+
+
 def formula_features(columns: Iterable[str]) -> list[str]:
     """Columns a formula may use: every measured feature, never the id or the target."""
     return [c for c in columns if c not in NOT_FEATURES]

@@ -29,7 +29,7 @@ from .. import cache
 from ..benchmarks import Benchmark, build_model
 from ..benchmarks.seeding import INIT_VERSION, InitKey, draw
 from ..parallel import engine, parallel_map
-from .columns import table_columns
+from .columns import structure_columns, table_columns
 
 log = logging.getLogger(__name__)
 FEATURE_VERSION = 3   # bump when a feature's definition changes: cached tables are keyed by it
@@ -115,21 +115,31 @@ def direct_row(benchmark: Benchmark, arch_id: str, builder: str | None, seed: in
     return {"arch_id": arch.id, "target": arch.target, **featurize_model(model)}
 
 
+def _plans(benchmark: Benchmark, builder: str | None, seed: int, n_jobs: int) -> dict[str, ArchPlan]:
+    ids = [a.id for a in benchmark.archs]
+    chunks = [ids[i::max(1, abs(n_jobs)) * 4] for i in range(max(1, abs(n_jobs)) * 4)]
+    plan_lists = parallel_map(plan_chunk, [(benchmark, c, builder, seed) for c in chunks if c], n_jobs,
+                              f"{benchmark.name}: model shapes (chunks of models)")
+    return {p.arch_id: p for plan_list in plan_lists for p in plan_list}
+
+
 def _compute(benchmark: Benchmark, builder: str | None, seed: int, n_jobs: int, device: str) -> pd.DataFrame:
     ids = [a.id for a in benchmark.archs]
     if not benchmark.family.seeded_draws:
-        rows = parallel_map(direct_row, [(benchmark, i, builder, seed, device) for i in ids], n_jobs, "featurize")
+        rows = parallel_map(direct_row, [(benchmark, i, builder, seed, device) for i in ids], n_jobs,
+                            f"featurize {benchmark.name}: models")
         return pd.DataFrame(rows)[table_columns()]
-    chunks = [ids[i::max(1, abs(n_jobs)) * 4] for i in range(max(1, abs(n_jobs)) * 4)]
-    plan_lists = parallel_map(plan_chunk, [(benchmark, c, builder, seed) for c in chunks if c], n_jobs, "plan")
-    plans = {p.arch_id: p for plan_list in plan_lists for p in plan_list}
+    start = time.perf_counter()
+    plans = _plans(benchmark, builder, seed, n_jobs)
+    structure_seconds = time.perf_counter() - start
     keys = sorted({key for p in plans.values() for _, _, key in p.matrices})
-    log.info("%d architectures hold %d matrices, %d distinct", len(plans),
+    log.info("%d architectures hold %d matrices, %d distinct: one SVD each (cached afterwards)", len(plans),
              sum(len(p.matrices) for p in plans.values()), len(keys))
     # Largest first, so that the long SVDs do not end up last on one worker.
     order = sorted(keys, key=lambda k: -k.shape[0] * (torch.Size(k.shape).numel() // k.shape[0]))
     if torch.device(device).type == "cpu":
-        stats = dict(zip(order, parallel_map(key_statistics, [(k, device) for k in order], n_jobs, "svd")))
+        stats = dict(zip(order, parallel_map(key_statistics, [(k, device) for k in order], n_jobs,
+                                                f"featurize {benchmark.name}: weight matrices")))
     else:
         stats = device_statistics(order, device)
     rows = []
@@ -137,7 +147,9 @@ def _compute(benchmark: Benchmark, builder: str | None, seed: int, n_jobs: int, 
         plan = plans[arch_id]
         features = aggregate((role, layer, stats[key]) for role, layer, key in plan.matrices)
         rows.append({"arch_id": arch_id, "target": plan.target, **plan.counts, **features})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["structure_seconds"] = structure_seconds   # what the counts alone cost (``structure_table``)
+    return table
 
 
 def featurize(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
@@ -182,7 +194,50 @@ def featurize(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n
     with engine(backend, scheduler, n_jobs):
         table = _compute(benchmark, builder, seed, n_jobs, device)
     # Kept with the table (parquet stores attrs), so that reports can state the cost of the features.
-    table.attrs.update({"featurize_seconds": time.perf_counter() - start, "n_jobs": n_jobs, "builder": builder,
+    table.attrs.update({"featurize_seconds": time.perf_counter() - start,
+                        "structure_seconds": table.attrs.get("structure_seconds", time.perf_counter() - start),
+                        "n_jobs": n_jobs, "builder": builder,
+                        "seed": int(seed), "benchmark": benchmark.name})
+    if use_cache:
+        cache.write_table(table, path)
+    return table
+
+
+def structure_table(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
+                    use_cache: bool = True) -> pd.DataFrame:
+    """The counts of ``benchmark``'s models from their shapes alone (built on the meta device, no weight drawn, no
+    SVD): ``structure_columns`` - what the size baselines (``params``, ``flops``, ...) and formulas over counts read,
+    in seconds where the whole feature table takes minutes. ``attrs["structure_seconds"]`` is what it cost.
+
+    Parameters
+    ----------
+    benchmark : Benchmark
+    builder, seed : the models' reading and initialisation (the seed does not change a count).
+    n_jobs : int
+        Parallel workers.
+    use_cache : bool
+        Read and write the on-disk cache; a cached full feature table answers too.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    builder = benchmark.family.builder(builder)
+    key = {"benchmark": benchmark.checksum, "builder": builder, "seed": int(seed), "init": INIT_VERSION,
+           "features": FEATURE_VERSION}
+    path = cache.cache_path("structure", benchmark.name, key)
+    ids = [a.id for a in benchmark.archs]
+    columns = structure_columns()
+    if use_cache:
+        table = cache.read_table(path, ids, columns)
+        if table is not None:
+            return table
+    if not benchmark.family.seeded_draws:   # the caller's own models are measured model by model anyway
+        return featurize(benchmark, builder, seed, n_jobs, use_cache=use_cache)[columns]
+    start = time.perf_counter()
+    plans = _plans(benchmark, builder, seed, n_jobs)
+    table = pd.DataFrame([{"arch_id": i, "target": plans[i].target, **plans[i].counts} for i in ids])[columns]
+    table.attrs.update({"structure_seconds": time.perf_counter() - start, "n_jobs": n_jobs, "builder": builder,
                         "seed": int(seed), "benchmark": benchmark.name})
     if use_cache:
         cache.write_table(table, path)

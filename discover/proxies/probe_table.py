@@ -132,18 +132,26 @@ def _entry(row: dict, name: str) -> dict:
 def probe_records(benchmark: Benchmark, names: list[str], builder: str, seed: int, settings: ProbeSettings,
                   ids: list[str], n_jobs: int = 1, device: str = "cpu", use_cache: bool = True,
                   retry_failed: bool = False, with_features: bool = False,
-                  use_stored: bool = True) -> dict[str, dict]:
+                  use_stored: bool = True, reuse: bool = True, tally: dict[str, int] | None = None
+                  ) -> dict[str, dict]:
     """Each architecture's record (entry name -> version, value(s), error, seconds) holding every requested entry,
-    from the cache, the stored values, or one probe of the architectures that lack some."""
+    from the cache, the stored values, or one probe of the architectures that lack some.
+
+    ``reuse=False`` probes every architecture again (reading neither the cache nor the stored values; the cache is
+    still written). ``tally``, when given, counts the architectures answered by each source (``cache``, ``stored``,
+    ``probed``)."""
     wanted_names = names + ([FEATURES] if with_features else [])
     store = _store(benchmark, builder, seed, settings, device) if use_cache else None
-    records = {arch_id: (store.read(arch_id) if store else None) or {} for arch_id in ids}
-    if use_stored and torch.device(device).type == "cpu":
+    records = {arch_id: (store.read(arch_id) if store and reuse else None) or {} for arch_id in ids}
+    source = {arch_id: "cache" for arch_id, record in records.items()
+              if all(_current(record.get(n), n) for n in wanted_names)}
+    if use_stored and reuse and torch.device(device).type == "cpu":
         shipped = stored.stored_records(benchmark, builder, seed, settings, entry_versions(names, with_features))
         for arch_id, record in records.items():
             for name, entry in shipped.get(arch_id, {}).items():
                 if name in wanted_names and not _current(record.get(name), name):
                     record[name] = entry
+                    source[arch_id] = "stored"
     todo: dict[str, list[str]] = {}
     for arch_id in ids:
         record = records[arch_id]
@@ -151,6 +159,10 @@ def probe_records(benchmark: Benchmark, names: list[str], builder: str, seed: in
                   or (retry_failed and record[n].get("error") is not None)]
         if wanted:
             todo[arch_id] = wanted
+    if tally is not None:
+        for arch_id in ids:
+            kind = "probed" if arch_id in todo else source.get(arch_id, "cache")
+            tally[kind] = tally.get(kind, 0) + 1
     if todo:
         log.info("probing %d architecture(s) of %s for %d proxies%s", len(todo), benchmark.name, len(names),
                  " and the activation features" if with_features else "")

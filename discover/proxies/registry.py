@@ -5,7 +5,8 @@ Two kinds of implementation share it:
 - *probe* proxies are ``function(run: ProbeRun) -> float`` on one probed model; ``probe_table`` runs them over a
   benchmark, caches their scores and keeps failures (``evaluate`` dispatches either kind).
 
-``needs`` lists what computing it takes: ``weights`` (the weight-feature table), ``shapes`` (the models' structure
+``needs`` lists what computing it takes: ``counts`` (parameter counts and FLOPs from the models' shapes, no weight
+drawn: ``features.structure_table``), ``weights`` (the weight-feature table), ``shapes`` (the models' structure
 only), ``labels`` (trained quality, e.g. to fit ZeroLM's alpha), ``probe`` (forward passes on a probe batch) and
 ``gradients`` (backward passes too). Registering a name twice is an error.
 """
@@ -20,7 +21,7 @@ import pandas as pd
 from ..benchmarks import Benchmark
 from ..errors import UnknownNameError
 
-NEEDS = ("weights", "shapes", "labels", "probe", "gradients")
+NEEDS = ("counts", "weights", "shapes", "labels", "probe", "gradients")
 
 
 @dataclass
@@ -77,6 +78,11 @@ class Proxy:
     def needs_gradients(self) -> bool:
         """Whether it runs backward passes too."""
         return "gradients" in self.needs
+
+    @property
+    def counts_only(self) -> bool:
+        """Computed from the models' parameter counts alone (``features.structure_table``: seconds, no SVD)."""
+        return self.needs == ("counts",)
 
     @property
     def uses_features(self) -> bool:

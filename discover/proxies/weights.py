@@ -20,29 +20,32 @@ COUNT_PROXIES = ("params", "params_attention", "params_ffn", "params_total", "fl
 
 
 @register_proxy("params", "the classic size baseline", "parameters outside the embedding and the output head "
-                "(LTS's 'nonembedding'; on FlexiBERT, which has no head, the total minus the embedding)")
+                "(LTS's 'nonembedding'; on FlexiBERT, which has no head, the total minus the embedding)",
+                needs=("counts",))
 def params(ctx: ProxyContext) -> ProxyResult:
     return ProxyResult(ctx.table["params_nonembedding"].to_numpy(float))
 
 
 @register_proxy("params_attention", "a size baseline", "parameters of the attention sub-modules (their weight "
-                "matrices and biases; LTS's 'Attn' up to the LayerNorms)")
+                "matrices and biases; LTS's 'Attn' up to the LayerNorms)", needs=("counts",))
 def params_attention(ctx: ProxyContext) -> ProxyResult:
     return ProxyResult(ctx.table["params_attention"].to_numpy(float))
 
 
 @register_proxy("params_ffn", "a size baseline", "parameters of the FFN sub-modules (their weight matrices and "
-                "biases; LTS's 'FFN' up to the LayerNorms)")
+                "biases; LTS's 'FFN' up to the LayerNorms)", needs=("counts",))
 def params_ffn(ctx: ProxyContext) -> ProxyResult:
     return ProxyResult(ctx.table["params_ffn"].to_numpy(float))
 
 
-@register_proxy("params_total", "the classic size baseline", "all parameters, embeddings included")
+@register_proxy("params_total", "the classic size baseline", "all parameters, embeddings included",
+                needs=("counts",))
 def params_total(ctx: ProxyContext) -> ProxyResult:
     return ProxyResult(ctx.table["n_params"].to_numpy(float))
 
 
-@register_proxy("flops", "the classic compute baseline", "analytic FLOPs of one forward pass at sequence length 128")
+@register_proxy("flops", "the classic compute baseline", "analytic FLOPs of one forward pass at sequence length 128",
+                needs=("counts",))
 def flops(ctx: ProxyContext) -> ProxyResult:
     return ProxyResult(ctx.table["flops"].to_numpy(float))
 

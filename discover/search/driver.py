@@ -149,7 +149,7 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
         tasks = [(s, stages[s], features, config, seeds[s], None if remote else path / "checkpoints" / f"{s}.json",
                   progress and sequential, None if remote else path / "stages" / f"{s}.json",
                   None if remote else os.getpid()) for s in todo]
-        for stage, result in zip(todo, parallel_imap(run_stage, tasks, 1 if sequential else n_jobs, "stages")):
+        for stage, result in zip(todo, parallel_imap(run_stage, tasks, 1 if sequential else n_jobs, "search stages")):
             if remote:
                 runs.write_json(path / "stages" / f"{stage}.json", asdict(result))
             results[stage] = result

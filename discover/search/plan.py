@@ -58,6 +58,17 @@ def _problem(name: str, table: pd.DataFrame, features: list[str], learn: np.ndar
                    np.arange(sizes[0], sizes[1]), np.arange(sizes[1], sizes[2]))
 
 
+def check_folds(name: str, n: int, folds: int) -> None:
+    """Refuse held-out folds a space of ``n`` architectures cannot fill (each fold needs at least 5), saying how many
+    it can take - called before any model is measured, and again when the stages are planned."""
+    if folds > 1 and folds > n // 5:
+        most = n // 5
+        fix = f"--folds {most} (folds={most}) is the most it can hold" if most >= 2 else \
+            "--folds 1 (folds=1: only the final search, no held-out estimate), or --train-ids with a split of your own"
+        raise DataError(f"--folds {folds} is too many for {name}'s {n} architectures (each fold needs at least 5 "
+                        f"held-out architectures); {fix}")
+
+
 def plan_stages(tables: dict[str, pd.DataFrame], features: list[str], config: SearchConfig, folds: int,
                 train_ids: list[str] | None) -> dict[str, list[Problem]]:
     """stage name -> the problems it searches. Folds are drawn per benchmark from the run seed.
@@ -85,9 +96,7 @@ def plan_stages(tables: dict[str, pd.DataFrame], features: list[str], config: Se
         stages["final"] = [_problem(names[0], table, features, learn, heldout, config, config.seed)]
         return stages
     for name, table in tables.items():
-        if folds > len(table) // 5:
-            raise DataError(f"--folds {folds} is too many for {name}'s {len(table)} architectures (each fold needs "
-                            "at least 5); use fewer folds")
+        check_folds(name, len(table), folds)
     fold_sets = {name: fold_rows(len(t), folds, config.seed) for name, t in tables.items()} if folds > 1 else {}
     for k in range(folds if folds > 1 else 0):
         stage = f"fold{k}"
