@@ -12,6 +12,7 @@ JSON is missing or differs from the request is refused with one line saying what
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -21,8 +22,15 @@ import pandas as pd
 from .errors import DataError
 
 VALUE_COLUMNS = ["arch_id", "proxy", "value", "failure", "seconds"]
+ENV_VALUES = "ZC_DISCOVER_VALUES"
 # what must agree between a values file and the request for its values to be used (in this order of reporting)
 PROVENANCE_KEYS = ("benchmark", "builder", "seed", "probe")
+
+
+def values_dir() -> Path:
+    """``$ZC_DISCOVER_VALUES``, else ``data/values`` of the source checkout (absent from an installed wheel)."""
+    root = os.environ.get(ENV_VALUES)
+    return Path(root).expanduser() if root else Path(__file__).resolve().parents[1] / "data" / "values"
 
 
 def provenance_path(path: str | Path) -> Path:
@@ -217,5 +225,5 @@ def values_of(values: pd.DataFrame, proxy: str, ids: list[str]) -> tuple[np.ndar
     return scores, failures
 
 
-__all__ = ["PROVENANCE_KEYS", "VALUE_COLUMNS", "check_provenance", "long_values", "provenance", "provenance_difference",
-           "provenance_path", "read_values", "values_of", "write_values"]
+__all__ = ["ENV_VALUES", "PROVENANCE_KEYS", "VALUE_COLUMNS", "check_provenance", "long_values", "provenance", "provenance_difference",
+           "provenance_path", "read_values", "values_dir", "values_of", "write_values"]

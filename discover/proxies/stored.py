@@ -30,18 +30,11 @@ from ..benchmarks.seeding import INIT_VERSION
 from ..errors import DataError
 from ..probing.run import PROBE_VERSION
 from ..probing.settings import ProbeSettings
-from ..values import provenance, provenance_difference, read_values
+from ..values import ENV_VALUES, provenance, provenance_difference, read_values, values_dir  # noqa: F401
 
 log = logging.getLogger(__name__)
-ENV_VALUES = "ZC_DISCOVER_VALUES"
 FEATURES = "activations"
 _said: set[tuple] = set()
-
-
-def values_dir() -> Path:
-    """``$ZC_DISCOVER_VALUES``, else ``data/values`` of the source checkout (absent from an installed wheel)."""
-    root = os.environ.get(ENV_VALUES)
-    return Path(root).expanduser() if root else Path(__file__).resolve().parents[2] / "data" / "values"
 
 
 def stored_path(benchmark_name: str, builder: str) -> Path:

@@ -1,0 +1,59 @@
+"""Few-step training signals of the shipped spaces, stored in the repository (issue #28).
+
+    python experiments/step_values.py [--only NAME ...] [--jobs 2] [--steps 1 4 16 64]
+
+Each architecture is trained from its seeded initialisation (seed 0, as every stored value) for 64 AdamW steps of
+8 x 64 tokens of the English text (``discover.probing.steps``), recording its losses, gradients and weight changes
+after 1, 4, 16 and 64 steps. The full LTS spaces are beyond two cores at 64 steps (1-7 s a step for their larger
+models: hours per space), so each space gets a seeded subset spread evenly over non-embedding size
+(``stratified_subset``; the sizes below): the stored file names the architectures it holds. Every run is kept as
+it finishes (a stopped run continues where it stopped). Writes ``data/values/steps/<benchmark>-<builder>.csv.gz``
+with its JSON (settings, corpus and tokenizer digests, wall time per architecture and step count, commit).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from discover import load_benchmark
+from discover.features import structure_table
+from discover.probing.step_values import step_table, stored_path, stratified_subset, write_step_values
+from discover.probing.steps import STEP_COUNTS, StepSettings
+from report import code_commit
+
+# space -> architectures trained (all of them where the space is small or cheap)
+SUBSETS = {"hf:examples/tiny-lm": 36, "nas-bench-bert": 100, "lts-txl-wt103-homogeneous": 50, "lts-gpt2-wt103": 50,
+           "lts-txl-wt103": 50}
+SUBSET_SEED = 0
+
+
+def subset(bench, n: int) -> list[str]:
+    """The seeded size-stratified subset of ``n`` architectures of ``bench`` the stored values hold."""
+    sizes = structure_table(bench).set_index("arch_id")["params_nonembedding"]
+    return stratified_subset(sizes, n, SUBSET_SEED)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", default=list(SUBSETS), help="spaces (default: all five)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--steps", type=int, nargs="+", default=list(STEP_COUNTS))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings = StepSettings(steps=tuple(args.steps)).validate()
+    for name in args.only:
+        bench = load_benchmark(name)
+        ids = subset(bench, SUBSETS[name])
+        start = time.perf_counter()
+        table = step_table(bench, ids, settings, n_jobs=args.jobs)
+        builder = bench.family.builder(None)
+        path = stored_path(bench.name, builder)
+        meta = write_step_values(bench, table, path, builder, 0, settings, commit=code_commit(), jobs=args.jobs,
+                                 subset_seed=SUBSET_SEED, wall_seconds_this_run=round(time.perf_counter() - start, 1))
+        logging.info("%s: %d architectures, %s s per architecture to 1/4/16/64 steps -> %s", name, meta["n"],
+                     "/".join(f"{v:.1f}" for v in meta["seconds_per_arch"].values()), path)
+
+
+if __name__ == "__main__":
+    main()
