@@ -132,7 +132,7 @@ def compare(benchmark: Benchmark, proxies: list[str] | None = None, builder: str
         # A proxy undefined on some architectures (e.g. attention statistics of a model without attention) is
         # ranked on the others; the failures are counted in the report, never silently dropped.
         row, quality = _quality_row(name, scores, table, only_finite=failed > 0)
-        note = quality.reason or ("alpha=" + format(info["alpha"], "g") if "alpha" in info else "")
+        note = quality.reason or info.get("note") or ("alpha=" + format(info["alpha"], "g") if "alpha" in info else "")
         rows.append({**row, "seconds_per_arch": seconds, "needs_data": bool(proxy and proxy.needs_probe),
                      "needs": "+".join(proxy.needs) if proxy else "weights", "failed": failed,
                      "note": note if not failed else

@@ -43,6 +43,13 @@ class RankQuality:
         return asdict(self)
 
 
+def fold_rows(n: int, folds: int, seed: int) -> list[np.ndarray]:
+    """Row indices of ``folds`` disjoint folds of ``n`` rows, shuffled by ``seed``: the folds of a search's held-out
+    estimate, and of every supervised reference scored beside it (the same seed, the same folds)."""
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(order[k::folds]) for k in range(folds)]
+
+
 def kendall_tau_b_pairs(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -> float:
     """Kendall tau-b restricted to the pairs (i[k], j[k]): (C - D) / sqrt((P - Tx) (P - Ty))."""
     dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])

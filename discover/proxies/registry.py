@@ -81,8 +81,9 @@ class Proxy:
 
     @property
     def counts_only(self) -> bool:
-        """Computed from the models' parameter counts alone (``features.structure_table``: seconds, no SVD)."""
-        return self.needs == ("counts",)
+        """Computed from the models' parameter counts (and the labels) alone (``features.structure_table``: seconds,
+        no SVD)."""
+        return "counts" in self.needs and set(self.needs) <= {"counts", "labels"}
 
     @property
     def uses_features(self) -> bool:

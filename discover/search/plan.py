@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..metrics import fold_rows  # noqa: F401  (the folds every held-out estimate shares)
 from ..features import NOT_FEATURES
 from .loop import Problem, SearchConfig
 
@@ -29,12 +30,6 @@ def search_features(tables: dict[str, pd.DataFrame]) -> tuple[list[str], dict[st
     order = {c: i for i, c in enumerate(first.columns)}
     features.sort(key=lambda c: order.get(c, len(order)))
     return features, dropped
-
-
-def fold_rows(n: int, folds: int, seed: int) -> list[np.ndarray]:
-    """Row indices of ``folds`` disjoint folds of ``n`` rows, shuffled by ``seed``."""
-    order = np.random.default_rng(seed).permutation(n)
-    return [np.sort(order[k::folds]) for k in range(folds)]
 
 
 def split_validation(rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
