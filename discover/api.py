@@ -128,11 +128,44 @@ def _add_activations(benchmark: Benchmark, table: pd.DataFrame, builder: str | N
     return merged
 
 
+def add_steps(benchmark: Benchmark, table: pd.DataFrame, steps: int, builder: str | None = None, seed: int = 0,
+              n_jobs: int = 1) -> pd.DataFrame:
+    """``table`` with the few-step training signals after ``steps`` steps (``steps{k}_*``), on the architectures that
+    have them: the stored subset of a shipped space (read, not trained), else every row (trained, and cached).
+
+    Parameters
+    ----------
+    benchmark : Benchmark
+    table : DataFrame
+        A feature table of ``benchmark``.
+    steps : int
+        A step count of the default settings (1, 4, 16, 64), or any count (then every architecture is trained).
+    builder, seed, n_jobs : see ``featurize``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows that have step values; ``attrs["steps_seconds_per_arch"]`` is what reaching them cost.
+    """
+    from .probing.step_values import step_table, stored_ids
+    from .probing.steps import StepSettings
+    settings = StepSettings(steps=(steps,))   # a stored file answers every step count it recorded
+    ids = stored_ids(benchmark, benchmark.family.builder(builder), seed, settings)
+    ids = [i for i in table["arch_id"].astype(str) if ids is None or i in set(ids)]
+    extra = step_table(benchmark, ids, settings, builder, seed, n_jobs)
+    keep = ["arch_id"] + [c for c in extra.columns if c.startswith(f"steps{steps}_") and c != f"steps{steps}_seconds"]
+    merged = table.merge(extra[keep], on="arch_id", how="inner", validate="one_to_one")
+    merged.attrs.update(table.attrs)
+    merged.attrs["steps_seconds_per_arch"] = float(extra[f"steps{steps}_seconds"].mean())
+    return merged
+
+
 def formula_columns() -> list[str]:
     """Every column a formula may read: the weight features and the data-dependent activation features."""
     from .features import formula_features, table_columns
     from .probing.activations import activation_feature_names
-    return formula_features(table_columns()) + activation_feature_names()
+    from .probing.steps import STEP_COUNTS, step_columns
+    return formula_features(table_columns()) + activation_feature_names() + step_columns(STEP_COUNTS)
 
 
 def reads_activations(formula: Formula | None) -> bool:
@@ -428,6 +461,10 @@ class ProxySearch:
         Continue an interrupted run folder / overwrite an existing one.
     with_activations : bool
         Let the search use the data-dependent activation features too (read from the stored values where they match).
+    with_steps : int, optional
+        Let the search use the few-step training signals after this many steps too (``probing.steps``: 1, 4, 16 or
+        64 of the stored values), on the architectures that have them (the stored subset of a shipped space; every
+        architecture is trained where none are stored).
     progress : bool
         Log each generation.
     max_height, max_size, crossover, mutation, validation_fraction, delta, tie_tolerance, operators :
@@ -455,7 +492,8 @@ class ProxySearch:
                  aggregate: str = "min", seed: int = 0, init_seed: int | None = None, jobs: int = -1,
                  device: str = "cpu", output: str | Path | None = None, builder: str | None = None,
                  transfer: Iterable = (), train_ids: list[str] | None = None, resume: bool = False,
-                 force: bool = False, with_activations: bool = False, progress: bool = False,
+                 force: bool = False, with_activations: bool = False, with_steps: int | None = None,
+                 progress: bool = False,
                  max_height: int = SearchConfig.max_height, max_size: int = SearchConfig.max_size,
                  crossover: float = SearchConfig.crossover, mutation: float = SearchConfig.mutation,
                  validation_fraction: float = SearchConfig.validation_fraction, delta: float = SearchConfig.delta,
@@ -468,7 +506,7 @@ class ProxySearch:
         self.aggregate, self.seed, self.init_seed, self.jobs = aggregate, seed, init_seed, jobs
         self.device, self.output, self.builder, self.transfer = device, output, builder, transfer
         self.train_ids, self.resume, self.force = train_ids, resume, force
-        self.with_activations, self.progress = with_activations, progress
+        self.with_activations, self.with_steps, self.progress = with_activations, with_steps, progress
         self.max_height, self.max_size, self.crossover, self.mutation = max_height, max_size, crossover, mutation
         self.validation_fraction, self.delta, self.tie_tolerance = validation_fraction, delta, tie_tolerance
         self.operators = operators
@@ -547,10 +585,14 @@ class ProxySearch:
                             validation_fraction=self.validation_fraction, delta=self.delta,
                             tie_tolerance=self.tie_tolerance, operators=tuple(self.operators)).validate()
 
-    def _table(self, benchmark: Benchmark, with_activations: bool | None = None) -> pd.DataFrame:
+    def _table(self, benchmark: Benchmark, with_activations: bool | None = None,
+               with_steps: bool = True) -> pd.DataFrame:
         builder = self.builder if self.builder in benchmark.family.builders else None
-        return featurize(benchmark, builder, self.model_seed, self.jobs, device=self.device,
-                         with_activations=self.with_activations if with_activations is None else with_activations)
+        table = featurize(benchmark, builder, self.model_seed, self.jobs, device=self.device,
+                          with_activations=self.with_activations if with_activations is None else with_activations)
+        if self.with_steps is not None and with_steps:
+            table = add_steps(benchmark, table, self.with_steps, builder, self.model_seed, self.jobs)
+        return table
 
     @property
     def model_seed(self) -> int:
@@ -561,6 +603,15 @@ class ProxySearch:
         """Check the options, the device and the output folder before any slow work; the ``SearchConfig``."""
         config = self.config()
         check_device(self.device)
+        from .limits import MAX_SEED
+        if self.init_seed is not None and (isinstance(self.init_seed, bool) or not isinstance(self.init_seed, int)
+                                           or not 0 <= self.init_seed <= MAX_SEED):
+            raise ConfigError(f"init_seed must be an integer from 0 to {MAX_SEED:,} (or None), got {self.init_seed!r}")
+        if self.with_steps is not None:
+            from .probing.steps import StepSettings
+            if isinstance(self.with_steps, bool) or not isinstance(self.with_steps, int):
+                raise ConfigError(f"with_steps must be a step count (1, 4, 16, 64), got {self.with_steps!r}")
+            StepSettings(steps=(self.with_steps,)).validate()
         if self.output is not None:
             check_output(Path(self.output), self.resume, self.force)
         return config
@@ -602,7 +653,7 @@ class ProxySearch:
         builder = self.builder if any(self.builder in b.family.builders for b in benchmarks) else None
         run = search_tables(tables, output, config, self.folds, self.train_ids, transfer, self.jobs,
                             self.resume, force, self.progress, {b.name: b.checksum for b in benchmarks},
-                            builder, self.model_seed, self.with_activations)
+                            builder, self.model_seed, self.with_activations, self.with_steps)
         self._set(run)
         return self
 
@@ -611,7 +662,9 @@ class ProxySearch:
 
     def _scored_table(self, benchmark: Benchmark | str, ids: list[str] | None) -> tuple[Benchmark, pd.DataFrame]:
         benchmark = _benchmark(benchmark)
-        table = select_ids(self._table(benchmark, with_activations=False), ids, benchmark.name)
+        reads_steps = self.formula_ is not None and any(f.startswith("steps") for f in self.formula_.features)
+        table = select_ids(self._table(benchmark, with_activations=False, with_steps=reads_steps), ids,
+                           benchmark.name)
         if reads_activations(self.formula_):
             builder = self.builder if self.builder in benchmark.family.builders else None
             table = _add_activations(benchmark, table, builder, self.model_seed, self.jobs, device=self.device)

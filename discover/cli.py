@@ -198,6 +198,10 @@ def build_parser() -> Parser:
                         help="how several benchmarks' correlations combine")
     search.add_argument("--with-activations", action="store_true",
                         help="also search over data-dependent activation and gradient features")
+    search.add_argument("--with-steps", type=_integer(1, "--with-steps", high=10_000), metavar="K",
+                        help="also search over the few-step training signals after K steps (1, 4, 16 or 64: stored "
+                             "for a seeded subset of each shipped space; others are trained), on the architectures "
+                             "that have them")
     search.add_argument("--resume", action="store_true", help="continue an interrupted search in RUN_DIR")
     search.add_argument("--force", action="store_true", help="overwrite an existing RUN_DIR")
 
@@ -437,7 +441,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 RESUMED = ("population", "generations", "folds", "fitness", "aggregate", "seed", "init_seed", "builder", "transfer",
-           "with_activations")
+           "with_activations", "with_steps")
 
 
 def _resumed(args: argparse.Namespace) -> None:
@@ -458,7 +462,7 @@ def _resumed(args: argparse.Namespace) -> None:
         stored = recorded.get("benchmarks" if name == "names" else name)
         unset = given == ([] if name == "names" else defaults.get(name))
         if unset:
-            if stored is not None or name in ("init_seed", "builder"):
+            if stored is not None or name in ("init_seed", "builder", "with_steps"):
                 setattr(args, name, stored if stored is not None else given)
         elif stored is not None and given != stored:
             option = "NAME" if name == "names" else f"--{name.replace('_', '-')}"
@@ -479,6 +483,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                          fitness=args.fitness, aggregate=args.aggregate, seed=args.seed, init_seed=args.init_seed,
                          jobs=args.jobs, device=args.device, output=args.output, builder=args.builder,
                          resume=args.resume, force=args.force, with_activations=args.with_activations,
+                         with_steps=args.with_steps,
                          progress=not args.quiet, train_ids=read_ids(args.train_ids) if args.train_ids else None)
     twice = sorted({n for n in args.names if args.names.count(n) > 1})
     if twice:

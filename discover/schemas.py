@@ -56,6 +56,7 @@ class SearchArguments(Record):
     builder: Optional[StrictStr] = None
     operators: list[StrictStr] = []
     with_activations: StrictBool = False
+    with_steps: Optional[Annotated[StrictInt, Field(ge=1, le=10_000)]] = None
 
 
 class RunConfig(Record):

@@ -61,14 +61,20 @@ def request(benchmark: Benchmark, builder: str, seed: int, settings: StepSetting
 
 
 def request_difference(meta: dict[str, Any], expected: dict[str, Any]) -> str | None:
-    """What differs between a stored file's provenance and a request, in words; None when it answers it."""
+    """What differs between a stored file's provenance and a request, in words; None when it answers it. A file
+    answers every step count it recorded: the values after k steps do not depend on how far training went on."""
     for key, value in expected.items():
-        if meta.get(key) != value:
-            if key == "steps" and isinstance(meta.get(key), dict):
-                differs = sorted(k for k in set(value) | set(meta[key]) if meta[key].get(k) != value.get(k))
-                return f"its step settings differ in {', '.join(differs)} ({meta[key].get(differs[0])!r}, not " \
+        stored = meta.get(key)
+        if key == "steps" and isinstance(stored, dict) and isinstance(value, dict):
+            differs = sorted(k for k in set(value) | set(stored) if k != "steps" and stored.get(k) != value.get(k))
+            if differs:
+                return f"its step settings differ in {', '.join(differs)} ({stored.get(differs[0])!r}, not " \
                        f"{value.get(differs[0])!r})"
-            return f"it was computed with {key} {meta.get(key)!r}, not {value!r}"
+            missing = sorted(set(value["steps"]) - set(stored.get("steps") or []))
+            if missing:
+                return f"it holds the values after {stored.get('steps')} steps, not after {missing}"
+        elif stored != value:
+            return f"it was computed with {key} {stored!r}, not {value!r}"
     return None
 
 
@@ -162,6 +168,19 @@ def _number(value) -> float:
     return float(value) if value is not None else math.nan
 
 
+def stored_ids(benchmark: Benchmark, builder: str, seed: int, settings: StepSettings) -> list[str] | None:
+    """The architectures whose few-step values the stored file of ``benchmark`` holds for this request, or None
+    where there is no such file (or it answers another request)."""
+    path = stored_path(benchmark.name, builder)
+    if not path.is_file():
+        return None
+    meta = provenance(path)
+    if request_difference(meta, request(benchmark, builder, seed, settings)) is not None:
+        return None
+    ids = meta.get("ids")
+    return [str(i) for i in ids] if isinstance(ids, list) else None
+
+
 def _stored_records(benchmark: Benchmark, builder: str, expected: dict, settings: StepSettings,
                     ids: list[str]) -> dict[str, dict]:
     path = stored_path(benchmark.name, builder)
@@ -222,5 +241,6 @@ def stratified_subset(sizes: pd.Series, n: int, seed: int = 0) -> list[str]:
     return [i for i in sizes.index.astype(str) if i in chosen]
 
 
-__all__ = ["request", "request_difference", "step_arch", "step_table", "stored_path", "stratified_subset",
+__all__ = ["request", "request_difference", "space_name", "step_arch", "step_table", "stored_ids", "stored_path",
+           "stratified_subset",
            "write_step_values"]
