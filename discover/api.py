@@ -28,7 +28,7 @@ from .features import featurize as _weight_features
 from .formula import Formula
 from .limits import DEVICE_NAME
 from .metrics import table_quality
-from .probe_values import probe_values
+from .probe_writer import probe_values
 from .pruning import parse_share, prune_model
 from .runs import Run, check_output, load_run
 from .scoring import score_table, select_ids

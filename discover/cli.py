@@ -416,7 +416,7 @@ def _probe_settings(args: argparse.Namespace):
 def cmd_probe(args: argparse.Namespace) -> int:
     """``zc-discover probe NAME -o FILE``: ``api.probe_values``."""
     from .api import check_device, probe_values
-    from .probe_values import check_proxies
+    from .probe_writer import check_proxies
     from .scoring import read_ids
     if not args.output.endswith((".csv", ".csv.gz")):
         raise ZcDiscoverError(f"-o {args.output} must end in .csv or .csv.gz")

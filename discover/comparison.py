@@ -16,7 +16,8 @@ from .probing.activations import activation_feature_names
 from .proxies import PROXIES, data_proxy_table, get_proxy
 from .proxies.probe_table import activation_table
 from .scoring import proxy_scores, select_ids
-from .values import values_of
+from .files import check_own_file, write_text
+from .values import content_digest, values_of
 
 # The report's columns, in the order a reader wants them; the metric names are score's and search's. The deprecated
 # kendall_iso_params (pairs of similar *total* size: on the LTS spaces, similar embeddings) is kept last, for one
@@ -204,14 +205,18 @@ def write_report(report: pd.DataFrame, out_dir: str | Path, meta: dict, plots: b
         raise ZcDiscoverError(f"-o {out} is a file; give a folder for the report.")
     out.mkdir(parents=True, exist_ok=True)
     csv, markdown = out / "compare.csv", out / "compare.md"
-    report.to_csv(csv, index=False)
-    values_table(report).to_csv(out / "values.csv", index=False)
+    for name in ("compare.csv", "compare.md", "compare.json", "values.csv", "scatter.png", "kendall.png"):
+        check_own_file(out / name)   # before anything is written: a link or a hard-linked file is refused
+    values = values_table(report).to_csv(index=False, lineterminator="\n").encode()
+    write_text(csv, report.to_csv(index=False), root=out)
+    write_text(out / "values.csv", values, root=out)
     header = (f"# {meta['benchmark']} ({meta['builder']} builder, seed {meta['seed']}, {meta['n']} architectures)\n\n"
               "Signed correlations with the target (higher is better); `kendall_size_matched` compares only "
               "architectures within 10% of each other's non-embedding parameter count; `seconds_per_arch` is what "
               "the proxy costs per architecture, what it reads included.\n\n")
-    markdown.write_text(header + shown(report).to_markdown(index=False, floatfmt=".3f") + "\n")
-    (out / "compare.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_text(markdown, header + shown(report).to_markdown(index=False, floatfmt=".3f") + "\n", root=out)
+    write_text(out / "compare.json", json.dumps({**meta, "content_sha256": content_digest(values)}, indent=2) + "\n",
+               root=out)
     written = [csv, markdown, out / "values.csv"]
     if plots:
         from .plots import kendall_bars, scatter_grid

@@ -91,6 +91,40 @@ def read_bytes(path: str | Path, what: str = "file", limit: int = MAX_BYTES, roo
         os.close(fd)
 
 
+def read_text(path: str | Path, what: str = "text file", limit: int = MAX_BYTES) -> str:
+    """A regular file of at most ``limit`` bytes as UTF-8 text (a FIFO, a device or a folder is refused before it is
+    opened for reading: ``/dev/zero`` would never end, a FIFO would block)."""
+    data = read_bytes(path, what, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path} ({what}): not UTF-8 text") from None
+
+
+def read_gzip(path: str | Path, what: str = "gzip file", limit: int = MAX_BYTES, expanded: int = 4 * MAX_BYTES,
+              root: str | Path | None = None) -> bytes:
+    """A gzip-compressed regular file, decompressed in pieces and refused as soon as it expands past ``expanded``
+    bytes (a small file that expands to gigabytes is not one this project wrote) - never read whole first."""
+    import gzip
+    import io
+    raw = read_bytes(path, what, limit, root)
+    out, size = [], 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
+            while True:
+                chunk = handle.read(1 << 20)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > expanded:
+                    raise DataError(f"{path} ({what}): expands past {expanded:,} bytes; it is not one this project "
+                                    "wrote")
+                out.append(chunk)
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise DataError(f"{path} ({what}): not a readable gzip file ({error})") from None
+    return b"".join(out)
+
+
 class _Refused(ValueError):
     """A JSON or YAML construct this reader does not accept (duplicate key, huge integer, non-finite number)."""
 
@@ -160,8 +194,8 @@ def validate(path: str | Path, value: Any, schema: Any) -> Any:
     """``value`` checked against ``schema`` (a pydantic model or any type pydantic can validate); DataError naming
     the file and the first field that is wrong."""
     from pydantic import TypeAdapter, ValidationError
-    try:
-        return TypeAdapter(schema).validate_python(value, strict=False)
+    try:   # strict: "5" is not 5, true is not 1 and "no" is not False - a file says what it means
+        return TypeAdapter(schema).validate_python(value, strict=True)
     except ValidationError as error:
         raise _schema_error(Path(path), error) from None
 
@@ -214,6 +248,19 @@ def _yaml_loader():
     return Loader
 
 
+def _refuse_aliases(text: str) -> None:
+    """Refuse YAML aliases (``*name``) before anything is built: a few hundred bytes of nested aliases expand to
+    billions of nodes (an alias bomb), and no file this project reads needs one. The parser's events are scanned
+    once, in linear time."""
+    import yaml
+    parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for event in yaml.parse(text, Loader=parser):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            raise _Refused(f"a YAML alias (*{event.anchor}, line {mark.line + 1 if mark else '?'}); files read here "
+                           "hold plain values, write them out")
+
+
 def read_yaml(path: str | Path, what: str = "YAML file", schema: Any = None, limit: int = 8 * 2**20,
               root: str | Path | None = None) -> Any:
     """A YAML file (safe subset: no tags that build objects) read with every check above, validated against
@@ -222,7 +269,9 @@ def read_yaml(path: str | Path, what: str = "YAML file", schema: Any = None, lim
     path = Path(path)
     data = read_bytes(path, what, limit, root)
     try:
-        value = yaml.load(data.decode("utf-8"), Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+        text = data.decode("utf-8")
+        _refuse_aliases(text)
+        value = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
         check_depth(value)
     except UnicodeDecodeError:
         raise DataError(f"{path} ({what}): not UTF-8 text") from None
@@ -277,12 +326,35 @@ def check_writable(path: str | Path, what: str = "output", folder: bool = False)
     return path
 
 
+def check_own_file(path: str | Path) -> None:
+    """Refuse to write over ``path`` when it is a symbolic link, not a regular file, or a file with other hard links
+    (``st_nlink > 1``: the same bytes have another name, perhaps outside the folder; replacing it here would leave two
+    names that no longer agree, and a writer that wrote in place would change both)."""
+    path = Path(path)
+    if path.is_symlink():
+        raise DataError(f"{path} is a symbolic link; this project never writes through one (remove it, or give "
+                        "another folder)")
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise DataError(f"{path}: cannot be checked ({error.strerror or error})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{path} is not a regular file (a folder or a device where a file is written); remove it, or "
+                        "give another folder")
+    if info.st_nlink > 1:
+        raise DataError(f"{path} has {info.st_nlink - 1} other hard link(s); this project does not write over a file "
+                        "that has another name (remove the other links, or give another folder)")
+
+
 def write_text(path: str | Path, data: str | bytes, root: str | Path | None = None) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder (opened so that it cannot be a
     link), then a rename over the target - which replaces a link rather than writing through it, but a link is
     refused before that (``check_no_links``)."""
     path = Path(path)
     check_no_links(path, root)
+    check_own_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -304,6 +376,7 @@ def write_json(path: str | Path, value: Any, root: str | Path | None = None) -> 
     return write_text(path, json.dumps(value, indent=2, sort_keys=False, allow_nan=False) + "\n", root)
 
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_DIGITS", "check_depth", "check_no_links", "check_regular", "check_writable",
-           "parse_json",
-           "read_bytes", "read_json", "read_yaml", "validate", "write_json", "write_text"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_DIGITS", "check_depth", "check_no_links", "check_own_file", "check_regular",
+           "check_writable",
+           "parse_json", "read_bytes", "read_gzip", "read_json", "read_text", "read_yaml", "validate", "write_json",
+           "write_text"]

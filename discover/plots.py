@@ -40,8 +40,7 @@ def scatter_grid(report: pd.DataFrame, path: Path, meta: dict) -> Path:
         axis.axis("off")
     figure.suptitle(f"{meta['benchmark']} ({meta['builder']}): proxy (x) vs target (y)", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, path)
     return path
 
 
@@ -64,9 +63,20 @@ def kendall_bars(report: pd.DataFrame, path: Path, meta: dict) -> Path:
     axis.set_title(f"{meta['benchmark']} ({meta['builder']})", fontsize=10)
     axis.axvline(0, color="black", linewidth=0.5)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, path)
     return path
+
+
+def _save(plt, figure, path: Path) -> None:
+    """Render the figure to bytes and write them with the project's one writer (atomic; never through a link)."""
+    import io
+
+    from .files import write_text
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    root = path.parent.parent if path.parent.name in ("stages", "checkpoints") else path.parent
+    write_text(path, buffer.getvalue(), root=root)
 
 
 def run_figures(folder: Path, equations: pd.DataFrame, metrics: dict) -> list[Path]:
@@ -113,6 +123,5 @@ def _finish(plt, figure, axis, xlabel: str, ylabel: str, title: str, path: Path)
     axis.set_title(title, fontsize=10)
     axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, path)
     return path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from .limits import (MAX_FOLDS, MAX_GENERATIONS, MAX_HEADS, MAX_LAYERS, MAX_PID, MAX_POPULATION,  # noqa: F401
                      MAX_SEED, MAX_TREE_SIZE, MAX_VOCABULARY, MAX_WIDTH)
@@ -133,6 +133,16 @@ class LogbookRow(Closed):
     seconds: Annotated[Number, Field(ge=0)]
 
 
+def _json_tuple(value: Any) -> Any:
+    """A JSON array where a schema wants a fixed-length tuple (strict validation takes only tuples)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+# a tree and its two fitness values, as a checkpoint holds it: ["add(a, b)", [0.9, 3]]
+Scored = Annotated[tuple[StrictStr, Annotated[tuple[Number, Number], BeforeValidator(_json_tuple)]],
+                   BeforeValidator(_json_tuple)]
+
+
 class Checkpoint(Closed):
     """``checkpoints/<stage>.json``: a stage's state after a generation."""
     format: Literal["zc-discover-checkpoint"]
@@ -140,11 +150,12 @@ class Checkpoint(Closed):
     stage: StrictStr
     population_size: Annotated[StrictInt, Field(ge=2, le=MAX_POPULATION)]
     generation: Annotated[StrictInt, Field(ge=0, le=MAX_GENERATIONS)]
-    population: list[tuple[StrictStr, tuple[Number, Number]]]
-    front: list[tuple[StrictStr, tuple[Number, Number]]]
+    population: list[Scored]
+    front: list[Scored]
     logbook: list[LogbookRow]
-    random_state: tuple[Literal[3], Annotated[list[Annotated[StrictInt, Field(ge=0, lt=2**32)]],
-                                              Field(min_length=625, max_length=625)], Optional[Number]]
+    random_state: Annotated[tuple[Literal[3], Annotated[list[Annotated[StrictInt, Field(ge=0, lt=2**32)]],
+                                                        Field(min_length=625, max_length=625)], Optional[Number]],
+                            BeforeValidator(_json_tuple)]
     seconds: Annotated[Number, Field(ge=0)]
     evaluations: Count
     invalid: Count

@@ -19,10 +19,8 @@ from .runs import load_run
 
 def read_ids(path: str | Path) -> list[str]:
     """Architecture ids, one per line (blank lines and # comments ignored)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read ids file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    from .files import read_text   # a regular file of bounded size: a FIFO or /dev/zero is refused, not read
+    lines = read_text(path, "ids file", limit=64 * 2**20).splitlines()
     ids = [line.split("#")[0].strip() for line in lines]
     ids = [i for i in ids if i]
     if not ids:

@@ -53,6 +53,7 @@ def _provenance_schema():
         seed: int | None = None
         probe: dict[str, Any] | None = None
         versions: dict[str, int] | None = None
+        content_sha256: str | None = None
     return Provenance
 
 
@@ -92,28 +93,56 @@ def long_values(table: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[VALUE_COLUMNS]
 
 
+MAX_VALUES_BYTES = 64 * 2**20       # a values file on disk (compressed or not) ...
+MAX_EXPANDED_BYTES = 512 * 2**20    # ... and as CSV text: every shipped space's values are far below both
+
+
+def content_digest(text: bytes) -> str:
+    """sha256 of a values file's CSV text (decompressed): its provenance records it, so that the JSON describes this
+    CSV and no other (a file renamed beside another's JSON, replaced or cut short is refused)."""
+    import hashlib
+    return hashlib.sha256(text).hexdigest()
+
+
 def write_values(values: pd.DataFrame, path: str | Path, meta: dict[str, Any]) -> tuple[Path, Path]:
-    """Write a long values table (gzip where ``path`` ends in ``.gz``) and its provenance JSON, each atomically.
+    """Write a long values table (gzip where ``path`` ends in ``.gz``) and its provenance JSON, each atomically; the
+    JSON records the CSV text's digest (``content_sha256``).
 
     Floats are written with 17 significant digits, so that reading them back gives the same bits."""
     from .files import write_json, write_text
     path = Path(path)
     text = values[[c for c in VALUE_COLUMNS if c in values.columns]].to_csv(index=False, float_format="%.17g",
-                                                                            lineterminator="\n")
+                                                                            lineterminator="\n").encode()
     if path.name.endswith(".gz"):
         import gzip
         # mtime 0: the same values give the same bytes, so a regenerated file shows no spurious change
-        write_text(path, gzip.compress(text.encode(), compresslevel=9, mtime=0))
+        write_text(path, gzip.compress(text, compresslevel=9, mtime=0))
     else:
         write_text(path, text)
     meta_path = provenance_path(path)
-    write_json(meta_path, meta)
+    write_json(meta_path, {**meta, "content_sha256": content_digest(text)})
     return path, meta_path
 
 
-def _read_one(path: Path) -> pd.DataFrame:
+def _read_one(path: Path, meta: dict | None = None) -> pd.DataFrame:
+    import io
+
+    from .files import read_bytes, read_gzip
+    data = read_gzip(path, "values file", MAX_VALUES_BYTES, MAX_EXPANDED_BYTES) if path.name.endswith(".gz") else \
+        read_bytes(path, "values file", MAX_EXPANDED_BYTES)
+    if data and not data.endswith(b"\n"):
+        raise DataError(f"{path}: its last row is cut short (no line end); the file was truncated - write it again")
+    expected = (meta or {}).get("content_sha256")
+    if meta is not None and expected is None:
+        raise DataError(f"{path}: its provenance ({provenance_path(path).name}) records no digest of the values, so "
+                        "nothing ties it to this file (written by an older version); write both again")
+    if expected is not None and content_digest(data) != expected:
+        raise DataError(f"{path}: its content does not match the digest its provenance ({provenance_path(path).name}) "
+                        "records - the file was replaced, edited or cut, or the JSON is another file's; write both "
+                        "again")
     try:
-        frame = pd.read_csv(path, dtype={"arch_id": str, "proxy": str, "failure": str}, keep_default_na=False,
+        frame = pd.read_csv(io.BytesIO(data), dtype={"arch_id": str, "proxy": str, "failure": str},
+                            keep_default_na=False,
                             na_values={"value": ["", "nan", "NaN"], "seconds": ["", "nan", "NaN"],
                                        "failure": [""]})
     except (OSError, ValueError, EOFError, pd.errors.ParserError) as error:
@@ -167,7 +196,7 @@ def read_values(paths: list[str | Path], expected: dict[str, Any] | None = None,
     for path in map(Path, paths):
         check_regular(path, "values file")
         meta = provenance(path)
-        frame = _read_one(path)
+        frame = _read_one(path, meta)
         check_provenance(path, meta, expected or {}, versions, set(frame["proxy"].unique()))
         frames.append(frame)
     if not frames:

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from discover import load_benchmark
-from discover.probe_values import probe_values
+from discover.probe_writer import probe_values
 from discover.proxies.stored import values_dir
 from report import code_commit, write_table
 
@@ -35,7 +35,7 @@ def summary(folder: Path) -> None:
     compare, score and search pays instead)."""
     import time
 
-    from discover.probe_values import run_history
+    from discover.probe_writer import run_history
     from discover.values import provenance, read_values
     lines = ["| values file | architectures | proxies + feature columns | probing everything (first run) | later runs "
              "(what they probed again) | read back in |", "|---|---|---|---|---|---|"]

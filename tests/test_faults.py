@@ -288,7 +288,7 @@ def test_out_of_range_search_options(capsys, tiny_lts, tmp_path, extra, message)
     (["score", "nas-bench-bert", "--proxy", "zerolmm"], "Did you mean 'zerolm'"),
     (["featurize", "nas-bench-bert", "-o", "table.txt"], "must end in .parquet or .csv"),
     (["export", "/nonexistent/run"], "is not a folder"),
-    (["compare", "nas-bench-bert", "--text", "/nonexistent/words.txt"], "cannot read the probe text"),
+    (["compare", "nas-bench-bert", "--text", "/nonexistent/words.txt"], "(probe text (--text)): does not exist"),
     (["compare", "nas-bench-bert", "--values", "/nonexistent/values.csv"], "(values file): does not exist"),
 ])
 def test_bad_input_is_one_line_before_any_work(capsys, argv, message):

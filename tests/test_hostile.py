@@ -256,8 +256,8 @@ def test_hostile_values_provenance_is_one_line(capsys, tmp_path, meta, message):
 
 
 def test_non_numeric_seconds_in_a_values_file_is_one_line(capsys, tmp_path):
-    (tmp_path / "values.csv").write_text("arch_id,proxy,value,failure,seconds\n0,snip,1.0,,soon\n")
-    (tmp_path / "values.json").write_text("{}")
+    from tests.test_values import signed
+    signed(tmp_path / "values.csv", "arch_id,proxy,value,failure,seconds\n0,snip,1.0,,soon\n")
     assert "seconds 'soon'" in one_clean_line(capsys, ["compare", "nas-bench-bert", "--proxies", "snip", "--values",
                                                        str(tmp_path / "values.csv")])
 

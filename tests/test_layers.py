@@ -23,7 +23,7 @@ LAYERS = [
     ["discover.pruning"],
     ["discover.search"],
     ["discover.scoring", "discover.reference"],
-    ["discover.comparison", "discover.probe_values"],
+    ["discover.comparison", "discover.probe_writer"],
     ["discover.api"],
     ["discover.cli", "discover.__main__"],
     ["discover"],          # the package itself only re-exports the API

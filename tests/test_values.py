@@ -31,6 +31,23 @@ def probed(tiny_lts, tmp_path):
     return report, tmp_path / "report" / "values.csv"
 
 
+def rewrite_values(path, values: pd.DataFrame) -> None:
+    """Write edited values back and record their digest in the provenance, as a deliberate re-write would (a file
+    edited without its JSON is refused: test_an_edited_or_cut_values_file_is_refused)."""
+    from discover.values import content_digest
+    text = values.to_csv(index=False, lineterminator="\n").encode()
+    path.write_bytes(text)
+    rewrite_provenance(path, content_sha256=content_digest(text))
+
+
+def signed(path, text: str, meta: dict | None = None) -> None:
+    """A hand-written values file and a provenance JSON that records its digest."""
+    from discover.values import content_digest
+    path.write_text(text)
+    (path.parent / "values.json").write_text(json.dumps({**(meta or {}),
+                                                        "content_sha256": content_digest(text.encode())}))
+
+
 def rewrite_provenance(path, **changes):
     meta_path = path.parent / "compare.json"
     meta = {**json.loads(meta_path.read_text()), **changes}
@@ -52,7 +69,7 @@ def test_weight_only_proxies_are_computed_whatever_the_files_say(tiny_lts, probe
     report, path = probed
     values = pd.read_csv(path)
     values.loc[values.proxy == "params", "value"] = 1.0   # a constant, if it were read
-    values.to_csv(path, index=False)
+    rewrite_values(path, values)
     again = compare(tiny_lts, ["params"], values=[path], options=PROBE)
     np.testing.assert_array_equal(again.attrs["scores"]["params"], report.attrs["scores"]["params"])
 
@@ -69,7 +86,7 @@ def test_failures_in_a_values_file_stay_failures(tiny_lts, probed):
     values = pd.read_csv(path, dtype={"failure": object})
     broken = (values.proxy == "snip") & (values.arch_id == values.arch_id.iloc[0])
     values.loc[broken, "value"], values.loc[broken, "failure"] = np.nan, "out of memory"
-    values.to_csv(path, index=False)
+    rewrite_values(path, values)
     row = compare(tiny_lts, ["snip"], values=[path], options=PROBE).set_index("proxy").loc["snip"]
     assert row.failed == 1 and "out of memory" in row.note and row.n == len(tiny_lts) - 1
 
@@ -77,7 +94,7 @@ def test_failures_in_a_values_file_stay_failures(tiny_lts, probed):
 def test_values_for_too_few_architectures_name_the_missing_and_the_fix(tiny_lts, probed):
     _, path = probed
     values = pd.read_csv(path)
-    values[values.arch_id != values.arch_id.iloc[-1]].to_csv(path, index=False)
+    rewrite_values(path, values[values.arch_id != values.arch_id.iloc[-1]])
     with pytest.raises(DataError, match="no snip for 1 of the 3 architectures.*probe_all.py"):
         compare(tiny_lts, ["snip"], values=[path], options=PROBE)
 
@@ -116,8 +133,7 @@ def test_a_values_file_without_its_provenance_is_refused(tiny_lts, probed):
 ])
 def test_malformed_values_files(tmp_path, text, message):
     path = tmp_path / "values.csv"
-    path.write_text(text)
-    (tmp_path / "values.json").write_text("{}")
+    signed(path, text)
     with pytest.raises(DataError, match=message):
         read_values([path])
 
@@ -129,7 +145,27 @@ def test_a_file_that_is_not_there(tmp_path):
 
 def test_the_same_value_twice_is_one_value(tmp_path):
     path = tmp_path / "values.csv"
-    path.write_text("arch_id,proxy,value\na,snip,1.5\na,snip,1.5\nb,snip,\n")
-    (tmp_path / "values.json").write_text("{}")
+    signed(path, "arch_id,proxy,value\na,snip,1.5\na,snip,1.5\nb,snip,\n")
     values = read_values([path])
     assert len(values) == 2 and values.value.iloc[0] == 1.5 and np.isnan(values.value.iloc[1])
+
+
+@pytest.mark.parametrize("edit", ["cut", "edited", "other"])
+def test_an_edited_or_cut_values_file_is_refused(tiny_lts, probed, edit):
+    """Issue #31: a values file is tied to its provenance by the digest of its content - a file cut mid-row, edited
+    by hand, or another file renamed beside this JSON is refused, never read as if the JSON described it."""
+    _, path = probed
+    text = path.read_bytes()
+    if edit == "cut":
+        path.write_bytes(text[: len(text) - 3])   # the last row loses its last digits and its line end
+        message = "cut short"
+    elif edit == "edited":
+        path.write_bytes(text.replace(b",", b";", 1).replace(b";", b",", 1).replace(b"\n", b"\n\n", 1))
+        message = "does not match the digest"
+    else:
+        values = pd.read_csv(path)
+        values["value"] = values["value"] * 2
+        path.write_bytes(values.to_csv(index=False, lineterminator="\n").encode())
+        message = "does not match the digest"
+    with pytest.raises(DataError, match=message):
+        compare(tiny_lts, ["snip"], values=[path], options=PROBE)

@@ -43,11 +43,11 @@ class Batch:
 @lru_cache(maxsize=4)
 def _text_ranks(path: str, mtime_ns: int) -> torch.Tensor:
     """Frequency-rank ids of a text file's words (cached per file version: every architecture reads the same)."""
+    from ..files import read_bytes
     try:
-        words = Path(path).read_text(encoding="utf-8", errors="replace").split()
-    except OSError as exc:
-        raise DataError(f"cannot read the probe text {path}: {exc.strerror or exc}. Pass an existing text file "
-                        "with --text.") from None
+        words = read_bytes(path, "probe text (--text)", limit=256 * 2**20).decode("utf-8", errors="replace").split()
+    except DataError as exc:
+        raise DataError(f"{exc}. Pass an existing text file with --text.") from None
     counts = Counter(words)
     # most frequent first; equal counts keep the order in which the words first appear (Counter is insertion-ordered)
     rank = {word: i for i, (word, _) in enumerate(sorted(counts.items(), key=lambda item: -item[1]))}
@@ -56,11 +56,11 @@ def _text_ranks(path: str, mtime_ns: int) -> torch.Tensor:
 
 def text_digest(path: str | Path) -> str:
     """sha256 of a probe text file (what a cache of its probe scores is keyed by, never its path)."""
+    from ..files import read_bytes   # a regular file of bounded size: a FIFO or /dev/zero is refused, not read
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError as exc:
-        raise DataError(f"cannot read the probe text {path}: {exc.strerror or exc}. Pass an existing text file "
-                        "with --text.") from None
+        return hashlib.sha256(read_bytes(path, "probe text (--text)", limit=256 * 2**20)).hexdigest()
+    except DataError as exc:
+        raise DataError(f"{exc}. Pass an existing text file with --text.") from None
 
 
 def _draw(vocab: int, batch: int, seq: int, generator: torch.Generator, tokens: str,

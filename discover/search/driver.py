@@ -197,9 +197,9 @@ def _write_run(path, tables, transfer, config, results, run_config, features, ps
     front = pd.DataFrame(final.front)
     first = ["complexity", "train", "validation", "pareto"]
     equations = front[first + [c for c in front.columns if c.startswith("train[")] + ["formula", "tree"]]
-    equations.to_csv(path / "equations.csv", index=False)
+    runs.write_text(path / "equations.csv", equations.to_csv(index=False))
     logbook = pd.DataFrame([row for r in results.values() for row in r.logbook])
-    logbook.to_csv(path / "logbook.csv", index=False)
+    runs.write_text(path / "logbook.csv", logbook.to_csv(index=False))
     meta = export_meta(metrics, run_config["arguments"], run_config["versions"])
     runs.write_text(path / "best_proxy.py", render(formula, "python", meta))
     runs.write_text(path / "best_proxy.tex", render(formula, "latex", meta))
