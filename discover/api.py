@@ -644,12 +644,21 @@ class ProxySearch:
             import tempfile
             Path("runs").mkdir(exist_ok=True)
             output, force = tempfile.mkdtemp(prefix="search-", dir="runs"), True
+        transfer = [_benchmark(t) for t in self.transfer]
+        same = sorted({t.name for t in transfer} & set(names))
+        if same:
+            raise ConfigError(f"--transfer {', '.join(same)}: the search is run on it, so its figure would be "
+                              "in-sample, not transfer; its held-out figure is the folds' (leave it out of --transfer)")
+        if self.builder is not None and not any(self.builder in b.family.builders for b in benchmarks):
+            from .errors import UnknownNameError
+            raise UnknownNameError("builder", str(self.builder), sorted({x for b in benchmarks
+                                                                         for x in b.family.builders}))
         if self.train_ids is None and not self.resume:   # before any model is measured
             from .search.plan import check_folds
             for b in benchmarks:
                 check_folds(b.name, len(b), self.folds)
         tables = {b.name: self._table(b) for b in benchmarks}
-        transfer = {b.name: self._table(b) for b in (_benchmark(t) for t in self.transfer)}
+        transfer = {b.name: self._table(b) for b in transfer}
         builder = self.builder if any(self.builder in b.family.builders for b in benchmarks) else None
         run = search_tables(tables, output, config, self.folds, self.train_ids, transfer, self.jobs,
                             self.resume, force, self.progress, {b.name: b.checksum for b in benchmarks},

@@ -20,6 +20,7 @@ import platformdirs
 log = logging.getLogger(__name__)
 ENV_CACHE = "ZC_DISCOVER_CACHE"
 DIGEST_ATTR = "zc_discover_sha256"
+KEY_ATTR = "zc_discover_key"   # what the table was computed for, inside the file (its name alone proves nothing)
 _warned: set[tuple] = set()
 
 
@@ -56,8 +57,19 @@ def table_digest(table: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def read_table(path: Path, arch_ids: list[str], columns: list[str]) -> pd.DataFrame | None:
-    """The cached table, or None (with a warning saying why) when it is absent or cannot be trusted."""
+def key_digest(key: dict[str, Any]) -> str:
+    """The digest of a cache key (everything that determines an entry's values)."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def read_table(path: Path, arch_ids: list[str], columns: list[str], key: dict[str, Any] | None = None
+               ) -> pd.DataFrame | None:
+    """The cached table, or None (with a warning saying why) when it is absent or cannot be trusted: damaged, of
+    other architectures, lacking columns, or - with ``key`` - computed for another key (a table copied into
+    another's place: another builder, seed or benchmark version)."""
+    if path.is_dir() and not path.is_symlink():
+        _warn_once(path, "is a folder, not a cached table")
+        return None
     if not path.is_file():
         return None
     try:
@@ -66,6 +78,7 @@ def read_table(path: Path, arch_ids: list[str], columns: list[str]) -> pd.DataFr
         _warn_once(path, f"is unreadable ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
         return None
     stored = table.attrs.pop(DIGEST_ATTR, None)
+    recorded = table.attrs.pop(KEY_ATTR, None)
     if stored is None:
         _warn_once(path, "carries no content digest (written by an older version)")
         return None
@@ -76,23 +89,31 @@ def read_table(path: Path, arch_ids: list[str], columns: list[str]) -> pd.DataFr
     if missing:
         _warn_once(path, f"lacks columns {', '.join(missing[:5])}")
         return None
+    if key is not None and recorded != key_digest(key):
+        _warn_once(path, "was computed for another request (builder, seed, benchmark version or code)")
+        return None
     if table["arch_id"].astype(str).tolist() != list(arch_ids):
         _warn_once(path, "does not hold this benchmark's architectures")
         return None
     return table
 
 
-def write_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``.parquet`` (with its content digest) or ``.csv`` atomically: a temporary file renamed into place."""
+def write_table(table: pd.DataFrame, path: str | Path, key: dict[str, Any] | None = None) -> Path:
+    """Write ``.parquet`` (with its content digest and, for a cache entry, its key's) or ``.csv`` atomically: a
+    temporary file renamed into place, never through a link or over a hard-linked file."""
+    from .files import check_no_links, check_own_file
     path = Path(path)
     if path.suffix not in {".parquet", ".csv"}:
         raise ValueError(f"output {path} must end in .parquet or .csv")
+    check_no_links(path)
+    check_own_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if path.suffix == ".parquet":
             out = table.copy(deep=False)
-            out.attrs = {**table.attrs, DIGEST_ATTR: table_digest(table)}
+            out.attrs = {**table.attrs, DIGEST_ATTR: table_digest(table),
+                         **({KEY_ATTR: key_digest(key)} if key is not None else {})}
             out.to_parquet(tmp, index=False)
         else:
             table.to_csv(tmp, index=False)
@@ -102,6 +123,16 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def store_table(table: pd.DataFrame, path: Path, key: dict[str, Any]) -> None:
+    """``write_table`` for a cache entry: a slot that cannot be written (a folder there, a link, a full disk) is
+    reported once and costs a recomputation next time, never the run."""
+    from .errors import DataError
+    try:
+        write_table(table, path, key)
+    except (DataError, OSError) as error:
+        _warn_once(path, f"cannot be written ({str(error).splitlines()[0]})")
+
+
 def _json_digest(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
@@ -109,8 +140,9 @@ def _json_digest(payload: Any) -> str:
 class RecordStore:
     """A folder of JSON records, one per architecture, each written atomically with the digest of its content."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, key: dict[str, Any] | None = None):
         self.folder = Path(folder)
+        self.identity = key_digest(key) if key is not None else None   # kept in every record, checked on read
 
     def _path(self, arch_id: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in arch_id)
@@ -119,14 +151,18 @@ class RecordStore:
         return self.folder / f"{safe}.json"
 
     def read(self, arch_id: str) -> dict | None:
-        """The record of ``arch_id``, or None when absent or damaged (a damaged one is reported once)."""
+        """The record of ``arch_id``, or None when absent, damaged or another request's (reported once)."""
         path = self._path(arch_id)
-        if not path.is_file():
+        if path.is_dir() and not path.is_symlink():
+            _warn_once(path, "is a folder, not a record")
+            return None
+        if not path.is_file() or path.is_symlink():
             return None
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
             record, digest = stored["record"], stored["sha256"]
-            valid = isinstance(record, dict) and stored.get("arch_id") == arch_id and _json_digest(record) == digest
+            valid = isinstance(record, dict) and stored.get("arch_id") == arch_id and _json_digest(record) == digest \
+                and stored.get("key") == self.identity
         except (OSError, ValueError, KeyError, TypeError):
             valid = False
         if not valid:
@@ -136,12 +172,12 @@ class RecordStore:
 
     def write(self, arch_id: str, record: dict) -> None:
         """Store ``record`` (JSON-serialisable, finite numbers) for ``arch_id``, replacing any older one."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        from .errors import DataError
+        from .files import write_text
         path = self._path(arch_id)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        payload = json.dumps({"arch_id": arch_id, "sha256": _json_digest(record), "record": record,
+                              "key": self.identity}, sort_keys=True, allow_nan=False) + "\n"
         try:
-            tmp.write_text(json.dumps({"arch_id": arch_id, "sha256": _json_digest(record), "record": record},
-                                      sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+            write_text(path, payload)
+        except (DataError, OSError) as error:   # a cache that cannot be written costs a recomputation, never a run
+            _warn_once(path, f"cannot be written ({error})")

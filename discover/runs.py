@@ -32,6 +32,8 @@ RUN_FILES = ("config.json", "equations.csv", "metrics.json", "logbook.csv", "bes
              "front.png", "heldout.png")
 RUN_FOLDERS = ("stages", "checkpoints")
 LOCK = ".lock"
+MARKER = ".zc-discover-run"   # says "this folder is a run folder of this project", and of which run
+MAX_NAME_BYTES = 255          # a path component longer than this cannot be created on the usual file systems
 RUN_FILE_LIMIT = 256 * 2**20   # a checkpoint of a large population with every evaluated tree stays far below
 
 
@@ -157,15 +159,70 @@ class RunLock:
 def check_output(path: Path, resume: bool, force: bool) -> None:
     """Refuse early (before any slow work) an output that cannot become this run's folder."""
     path = Path(path)
+    if resume and force:
+        raise RunFolderError("--resume continues a run folder and --force starts it over; give one of them")
+    long = next((part for part in path.parts if len(part.encode()) > MAX_NAME_BYTES), None)
+    if long is not None:
+        raise RunFolderError(f"-o {str(path)[:80]}...: a folder name of {len(long.encode())} bytes, over the "
+                             f"{MAX_NAME_BYTES} a file system allows; choose a shorter name")
+    if path.is_symlink():
+        raise RunFolderError(f"-o {path} is a symbolic link; a run folder is written (and, with --force, cleared) "
+                             "only where it is, never through a link - give the folder itself")
     if path.exists() and not path.is_dir():
         raise RunFolderError(f"-o {path} is a file, not a folder; choose a folder for the run.")
     if path.is_dir() and not (resume or force) and any(p.name != LOCK for p in path.iterdir()):
         raise RunFolderError(f"run folder {path} already exists. Continue it with --resume, or overwrite it "
                              "with --force.")
+    if path.is_dir() and force:
+        check_is_run_folder(path)
     try:
         files.check_writable(path, "run folder", folder=True)
     except DataError as exc:
         raise RunFolderError(str(exc)) from None
+
+
+def run_identity(config: dict[str, Any]) -> str:
+    """What makes a run this run: the digest of its arguments, the benchmarks' checksums, the code's version and the
+    features it searched. Every stage and checkpoint it writes carries it, and a resume reads only those that do."""
+    import hashlib
+    versions = config.get("versions") or {}
+    payload = {"arguments": config.get("arguments"), "benchmark_checksums": config.get("benchmark_checksums"),
+               "code": versions.get("code"), "features": config.get("features")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def check_is_run_folder(path: Path) -> None:
+    """Refuse to clear (``--force``) a folder that is not a run folder of this project: one that holds anything but
+    its lock must carry the run marker (or, written before it, a valid ``config.json``), and its ``stages/`` and
+    ``checkpoints/`` must hold nothing but the JSON files a search writes. Nothing is deleted before this passed."""
+    entries = [p for p in path.iterdir() if p.name != LOCK]
+    if not entries:
+        return
+    marker, config = path / MARKER, path / "config.json"
+    ours = False
+    if marker.is_file() and not marker.is_symlink():
+        try:
+            files.read_json(marker, "run marker", schemas.RunMarker, limit=4096, root=path)
+            ours = True
+        except DataError:
+            ours = False
+    if not ours and config.is_file() and not config.is_symlink():
+        try:
+            files.read_json(config, "the search's configuration", schemas.RunConfig, limit=RUN_FILE_LIMIT, root=path)
+            ours = True
+        except DataError:
+            ours = False
+    if not ours:
+        raise RunFolderError(f"{path} is not a run folder of this project (no {MARKER} or valid config.json), so "
+                             "--force will not clear it; give a new folder or an earlier run's with -o")
+    for folder in RUN_FOLDERS:
+        inside = path / folder
+        if inside.is_dir() and not inside.is_symlink():
+            strange = [p.name for p in inside.iterdir() if not (p.is_file() and not p.is_symlink()
+                                                              and (p.suffix == ".json" or p.name.endswith(".tmp")))]
+            if strange:
+                raise RunFolderError(f"{inside} holds {strange[0]!r}, which no search wrote; --force removes only "
+                                     "a run folder's own files - move it away first")
 
 
 def check_entries(path: Path) -> None:
@@ -185,6 +242,12 @@ def check_entries(path: Path) -> None:
                                  "the link, or choose another folder with -o)")
         if entry.exists() and not (entry.is_file() or entry.is_dir()):
             raise RunFolderError(f"{entry} is not a regular file or folder; remove it, or choose another folder")
+        if entry.parent != path and entry.is_dir():   # inside stages/ or checkpoints/: only files
+            raise RunFolderError(f"{entry} is a folder where a search keeps its files; remove it (or choose another "
+                                 "folder with -o)")
+        if entry.is_file() and entry.stat().st_nlink > 1:
+            raise RunFolderError(f"{entry} has other hard links; a run folder's files must be its own (copy it, or "
+                                 "choose another folder with -o)")
 
 
 def prepare_folder(path: Path, config: dict[str, Any], resume: bool, force: bool) -> None:
@@ -197,21 +260,31 @@ def prepare_folder(path: Path, config: dict[str, Any], resume: bool, force: bool
     existing = path / "config.json"
     if path.exists() and any(p.name != LOCK for p in path.iterdir()):
         if force:
-            for name in (*RUN_FILES, *RUN_FOLDERS):
+            check_is_run_folder(path)
+            for name in (*RUN_FILES, MARKER):
                 target = path / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
+                if target.is_file():
                     target.unlink()
+            for name in RUN_FOLDERS:
+                if (path / name).is_dir():
+                    shutil.rmtree(path / name)
         elif resume:
             if not existing.is_file():
                 raise RunFolderError(f"{path} has no config.json: it is not a zc-discover run folder to resume.")
-            arguments = read_json(existing, "the search's configuration", schemas.RunConfig).arguments.model_dump()
-            differ = sorted(k for k in set(arguments) | set(config["arguments"])
-                            if arguments.get(k) != config["arguments"].get(k))
+            stored = read_json(existing, "the search's configuration", schemas.RunConfig).model_dump()
+            differ = sorted(k for k in set(stored["arguments"]) | set(config["arguments"])
+                            if stored["arguments"].get(k) != config["arguments"].get(k))
             if differ:
                 raise RunFolderError(f"cannot resume {path}: its search was started with other arguments "
                                      f"({', '.join(differ)}). Use the same ones, or --force to start over.")
+            changed = [what for what, key in (("the benchmarks' files (their checksums)", "benchmark_checksums"),
+                                              ("the features searched", "features"))
+                       if stored.get(key) != config.get(key)]
+            if (stored.get("versions") or {}).get("code") != (config.get("versions") or {}).get("code"):
+                changed.append("the code (zc-discover's sources)")
+            if changed:
+                raise RunFolderError(f"cannot resume {path}: {' and '.join(changed)} changed since it started, so its "
+                                     "stages would mix two searches; start over with --force")
     elif resume:
         log.warning("nothing to resume in %s; starting a new search", path)
     path.mkdir(parents=True, exist_ok=True)
@@ -219,6 +292,7 @@ def prepare_folder(path: Path, config: dict[str, Any], resume: bool, force: bool
         (path / name).mkdir(exist_ok=True)
     if not existing.is_file() or force or not resume:
         write_json(existing, config)
+    write_json(path / MARKER, {"kind": "zc-discover run folder", "run": run_identity(config)})
 
 
 def load_run(path: str | Path) -> Run:

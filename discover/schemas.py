@@ -59,6 +59,12 @@ class SearchArguments(Record):
     with_steps: Optional[Annotated[StrictInt, Field(ge=1, le=10_000)]] = None
 
 
+class RunMarker(Closed):
+    """``.zc-discover-run`` of a run folder: what it is, and which run."""
+    kind: Literal["zc-discover run folder"]
+    run: Annotated[StrictStr, Field(min_length=8, max_length=64)]
+
+
 class RunConfig(Record):
     """``config.json`` of a run folder."""
     arguments: SearchArguments
@@ -119,6 +125,7 @@ class Stage(Closed):
     evaluations: Count = 0
     ties: Ties = Ties()
     train_by_space: dict[str, Number] = {}
+    run: Optional[StrictStr] = None   # the identity of the run that wrote it (``runs.run_identity``)
 
 
 class LogbookRow(Closed):
@@ -160,6 +167,7 @@ class Checkpoint(Closed):
     evaluations: Count
     invalid: Count
     seen: list[StrictStr]
+    run: Optional[StrictStr] = None
 
 
 Sessions = list[Annotated[Number, Field(ge=0)]]

@@ -57,6 +57,10 @@ def test_cache_is_reused_and_a_corrupt_one_rebuilt(tiny, caplog, tmp_path, monke
     with caplog.at_level("WARNING"):
         featurize(tiny)
     assert "lacks columns" in caplog.text
+    cache.write_table(first, path)   # the right columns and digest, but no key: a table copied into this slot
+    with caplog.at_level("WARNING"):
+        pd.testing.assert_frame_equal(featurize(tiny), first, check_like=True)
+    assert "computed for another request" in caplog.text
 
 
 def test_dask_backend_matches_local(tiny):

@@ -46,6 +46,16 @@ HEAD_NAMES = ("lm_head", "cls", "classifier", "score", "pooler", "qa_outputs", "
 MAX_CONFIG_BYTES = 1 << 20
 MASK_FRACTION = 0.15
 MAX_ARCHITECTURES = 100_000
+MAX_MODEL_BYTES = 8 * 2**30
+# the sizes a config may set, and their largest values (schemas' bounds)
+_WIDTHS = ("hidden_size", "n_embd", "d_model", "intermediate_size", "n_inner", "ffn_dim", "d_ff", "d_kv", "head_dim",
+           "encoder_ffn_dim", "decoder_ffn_dim", "n_positions", "max_position_embeddings")
+_LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "num_decoder_layers", "encoder_layers", "decoder_layers")
+_HEADS = ("num_attention_heads", "n_head", "num_heads", "num_key_value_heads", "encoder_attention_heads",
+          "decoder_attention_heads")
+SIZE_BOUNDS = {**dict.fromkeys(_WIDTHS, schemas.MAX_WIDTH), **dict.fromkeys(_LAYERS, schemas.MAX_LAYERS),
+               **dict.fromkeys(_HEADS, schemas.MAX_HEADS), "vocab_size": schemas.MAX_VOCABULARY}
+OPTIONAL_SIZES = ("n_inner", "head_dim", "num_key_value_heads", "num_decoder_layers")   # None: the default
 
 
 def _transformers():
@@ -134,13 +144,56 @@ def check_task(raw: dict[str, Any], task: str, path: Path) -> None:
                         "encoder, or \"is_decoder\": true in the config for a causal one")
 
 
+def _nested(value: Any, trail: str = ""):
+    """(dotted path, key, value) of every entry of every mapping inside ``value``, at any depth (iteratively)."""
+    stack = [(value, trail)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                here = f"{where}.{key}" if where else str(key)
+                yield here, key, child
+                stack.append((child, here))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+
+
+def _check_sizes(raw: dict[str, Any], path: Path) -> None:
+    """Every size a config sets - at any depth, sub-configs included - is a whole number in its range, the heads
+    divide the width, and the model it describes fits in memory: checked before anything is allocated."""
+    for where, key, value in _nested(raw):
+        bound = SIZE_BOUNDS.get(key)
+        if bound is None or (value is None and key in OPTIONAL_SIZES):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DataError(f"{path}: {where} is {value!r}; it must be a whole number from 1 to {bound:,}")
+        if not 1 <= value <= bound:
+            raise DataError(f"{path}: {where} is {value:,}; it must be from 1 to {bound:,}")
+    width = next((raw[k] for k in ("hidden_size", "n_embd", "d_model") if isinstance(raw.get(k), int)), None)
+    heads = next((raw[k] for k in ("num_attention_heads", "n_head", "num_heads") if isinstance(raw.get(k), int)),
+                 None)
+    if width and heads and "head_dim" not in raw and "d_kv" not in raw and width % heads:
+        raise DataError(f"{path}: {heads} attention heads do not divide the width {width}; choose a number of "
+                        "heads that does (or give head_dim)")
+    layers = next((raw[k] for k in _LAYERS if isinstance(raw.get(k), int)), 1)
+    ffn = next((raw[k] for k in ("intermediate_size", "n_inner", "ffn_dim", "d_ff") if isinstance(raw.get(k), int)),
+               4 * (width or 1))
+    vocab = raw.get("vocab_size") if isinstance(raw.get("vocab_size"), int) else 0
+    estimate = 4 * ((width or 1) * (2 * vocab + layers * (4 * (width or 1) + 3 * ffn)))   # float32 bytes, roughly
+    if estimate > MAX_MODEL_BYTES:
+        raise DataError(f"{path}: this config describes a model of about {estimate / 2**30:,.1f} GiB of weights, over "
+                        f"the {MAX_MODEL_BYTES / 2**30:.0f} GiB a benchmark model may take here; it is not one to "
+                        "build on this machine")
+
+
 def check_config(raw: Any, path: Path) -> dict[str, Any]:
-    """A Hugging Face config as a dict that names no code and a known ``model_type``."""
+    """A Hugging Face config as a dict that names no code (at any depth: sub-configs too), has a known
+    ``model_type`` and sizes in range (``_check_sizes``)."""
     if not isinstance(raw, dict):
         raise DataError(f"{path}: a config is a JSON object, got {type(raw).__name__}")
-    for key in REFUSED_KEYS:
-        if key in raw:
-            raise DataError(f"{path}: {key} names code to run, and a benchmark folder never runs code; remove it "
+    for where, key, _ in _nested(raw):
+        if key in REFUSED_KEYS:
+            raise DataError(f"{path}: {where} names code to run, and a benchmark folder never runs code; remove it "
                             "(use a model_type transformers ships)")
     model_type = raw.get("model_type")
     if not isinstance(model_type, str):
@@ -148,6 +201,7 @@ def check_config(raw: Any, path: Path) -> dict[str, Any]:
     known = _transformers().CONFIG_MAPPING
     if model_type not in known:
         raise UnknownNameError(f"model_type in {path}", model_type, list(known.keys()))
+    _check_sizes(raw, path)
     return raw
 
 

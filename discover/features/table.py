@@ -186,7 +186,10 @@ def featurize(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n
     path = cache.cache_path("features", benchmark.name, key)
     ids = [a.id for a in benchmark.archs]
     if use_cache:
-        table = cache.read_table(path, ids, table_columns())
+        table = cache.read_table(path, ids, table_columns(), key)
+        if table is not None and not _same_targets(table, benchmark):
+            log.warning("cache %s holds other targets than %s's files; recomputing", path, benchmark.name)
+            table = None
         if table is not None:
             log.info("features of %s (%s, seed %d) read from cache %s", benchmark.name, builder, seed, path)
             return table
@@ -199,8 +202,15 @@ def featurize(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n
                         "n_jobs": n_jobs, "builder": builder,
                         "seed": int(seed), "benchmark": benchmark.name})
     if use_cache:
-        cache.write_table(table, path)
+        cache.store_table(table, path, key)
     return table
+
+
+def _same_targets(table: pd.DataFrame, benchmark: Benchmark) -> bool:
+    """Whether a cached table's targets are the benchmark's (a table is never trusted to say what was trained)."""
+    import numpy as np
+    return np.array_equal(table["target"].to_numpy(float), np.asarray([a.target for a in benchmark.archs], float),
+                          equal_nan=True)
 
 
 def structure_table(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n_jobs: int = 1,
@@ -229,8 +239,8 @@ def structure_table(benchmark: Benchmark, builder: str | None = None, seed: int 
     ids = [a.id for a in benchmark.archs]
     columns = structure_columns()
     if use_cache:
-        table = cache.read_table(path, ids, columns)
-        if table is not None:
+        table = cache.read_table(path, ids, columns, key)
+        if table is not None and _same_targets(table, benchmark):
             return table
     if not benchmark.family.seeded_draws:   # the caller's own models are measured model by model anyway
         return featurize(benchmark, builder, seed, n_jobs, use_cache=use_cache)[columns]
@@ -240,7 +250,7 @@ def structure_table(benchmark: Benchmark, builder: str | None = None, seed: int 
     table.attrs.update({"structure_seconds": time.perf_counter() - start, "n_jobs": n_jobs, "builder": builder,
                         "seed": int(seed), "benchmark": benchmark.name})
     if use_cache:
-        cache.write_table(table, path)
+        cache.store_table(table, path, key)
     return table
 
 

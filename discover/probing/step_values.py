@@ -127,7 +127,7 @@ def step_table(benchmark: Benchmark, ids: list[str] | None = None, settings: Ste
     records: dict[str, dict] = {}
     if use_stored:
         records.update(_stored_records(benchmark, builder, expected, settings, ids))
-    store = cache.RecordStore(cache.cache_path("steps", benchmark.name, expected, suffix="")) if use_cache else None
+    store = cache.RecordStore(cache.cache_path("steps", benchmark.name, expected, suffix=""), expected) if use_cache else None
     for arch_id in ids:
         if arch_id not in records and store is not None:
             record = store.read(arch_id)

@@ -106,7 +106,7 @@ def _store(benchmark: Benchmark, builder: str, seed: int, settings: ProbeSetting
            "init": INIT_VERSION, "zc": PROBE_VERSION, "torch": torch.__version__}
     if torch.device(device).type != "cpu":   # GPU values agree within a tolerance, not to the bit: kept apart
         key["device"] = torch.device(device).type
-    return cache.RecordStore(cache.cache_path("probe", benchmark.name, key, suffix=""))
+    return cache.RecordStore(cache.cache_path("probe", benchmark.name, key, suffix=""), key)
 
 
 def _current(entry: Any, name: str) -> bool:

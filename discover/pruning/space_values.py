@@ -128,7 +128,7 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
     units = unit_statistics(model, calibration, kind)
     unit_seconds = time.perf_counter() - unit_started
     ids = space_ids(kind, len(blocks_of(model)), n_heads, limit=req["limit"], seed=seed)
-    store = cache.RecordStore(cache.cache_dir().parent / "pruning" / _store_key(req))
+    store = cache.RecordStore(cache.cache_dir().parent / "pruning" / _store_key(req), req)
     rows = []
     for index, arch_id in enumerate(ids):
         record = store.read(arch_id)

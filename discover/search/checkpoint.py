@@ -9,7 +9,6 @@ Every field is validated; a file that is not a checkpoint of this stage, or is d
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 from deap import tools
@@ -31,7 +30,7 @@ def _encode(individuals) -> list[list]:
 
 
 def write_checkpoint(path: Path, stage: str, config, generation: int, population: list, front, logbook: list,
-                     seconds: float, scorer) -> None:
+                     seconds: float, scorer, identity: str | None = None) -> None:
     """Write the state after ``generation`` atomically (``runs.write_text``: a temporary file named by the process,
     renamed over the target, never through a link)."""
     from ..runs import write_text
@@ -40,12 +39,14 @@ def write_checkpoint(path: Path, stage: str, config, generation: int, population
         "generation": generation, "population": _encode(population), "front": _encode(front),
         "logbook": logbook, "random_state": _random_state(), "seconds": seconds,
         "evaluations": scorer.evaluations, "invalid": scorer.invalid, "seen": sorted(scorer.counted),
+        "run": identity,
     }
     write_text(path, json.dumps(state, allow_nan=False))
 
 
 def _random_state() -> list:
-    version, internal, gauss = random.getstate()
+    from .gp import STAGE_RANDOM
+    version, internal, gauss = STAGE_RANDOM.getstate()
     return [version, list(internal), gauss]
 
 
@@ -54,7 +55,7 @@ def _fail(path: Path, why: str) -> CheckpointError:
                            "restart that stage from scratch (finished stages are kept), or start over with --force.")
 
 
-def load_checkpoint(path: Path, stage: str, config) -> dict | None:
+def load_checkpoint(path: Path, stage: str, config, identity: str | None = None) -> dict | None:
     """The validated state of ``stage`` from ``path``, or None when there is none yet.
 
     The file is read by ``files.read_json`` (a regular file inside the run folder, bounded, no duplicate keys) and
@@ -73,6 +74,8 @@ def load_checkpoint(path: Path, stage: str, config) -> dict | None:
         state = files.read_json(path, "checkpoint", schemas.Checkpoint, RUN_FILE_LIMIT, root=path.parent.parent)
     except DataError as exc:   # its message names the file and the field
         raise _fail(path, str(exc).replace(f"{path} ", "").replace(f"{path}: ", "")) from None
+    if identity is not None and state.run != identity:
+        raise _fail(path, "it was written by another run (another seed, benchmark, code or settings)")
     if state.stage != stage or state.population_size != config.population:
         raise _fail(path, f"it belongs to another stage or population size than {stage}")
     if state.generation > config.generations:

@@ -46,10 +46,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def read_stage(path: Path, pset) -> StageResult:
-    """A finished stage from its JSON file, every field checked (``schemas.Stage``); its tree is read by the
-    whitelist parser."""
+def read_stage(path: Path, pset, identity: str | None = None) -> StageResult:
+    """A finished stage from its JSON file, every field checked (``schemas.Stage``) and written by this run
+    (``identity``); its tree is read by the whitelist parser."""
     stage = runs.read_json(path, "a finished stage", schemas.Stage)
+    if identity is not None and stage.run != identity:
+        raise runs.RunFolderError(f"{path} was written by another run (another seed, benchmark, code or settings); "
+                                  "nothing in it was used. Delete it to run that stage again, or start over with "
+                                  "--force.")
     try:
         parse_tree(stage.formula_tree, pset)
     except TreeSyntaxError as exc:
@@ -123,6 +127,7 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
     run_config = {"arguments": arguments, "versions": _versions(), "features": len(features),
                   "dropped_features": dropped, "benchmark_checksums": checksums or {}}
     stages = plan_stages(tables, features, config, folds, train_ids)
+    identity = runs.run_identity(run_config)
     seeds = stage_seeds(config.seed, list(stages))
     pset = make_pset(features, config.operators)
     with runs.RunLock(path):
@@ -137,7 +142,7 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
         for stage in stages:
             done = path / "stages" / f"{stage}.json"
             if done.is_file():
-                results[stage] = read_stage(done, pset)
+                results[stage] = read_stage(done, pset, identity)
             else:
                 todo.append(stage)
         log.info("searching %s over %d features: %d stage(s) to run (%s), population %d, %d generations",
@@ -149,7 +154,7 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
         # as it arrives (an interrupted search then resumes from its finished stages).
         tasks = [(s, stages[s], features, config, seeds[s], None if remote else path / "checkpoints" / f"{s}.json",
                   progress and sequential, None if remote else path / "stages" / f"{s}.json",
-                  None if remote else os.getpid()) for s in todo]
+                  None if remote else os.getpid(), identity) for s in todo]
         for stage, result in zip(todo, parallel_imap(run_stage, tasks, 1 if sequential else n_jobs, "search stages")):
             if remote:
                 runs.write_json(path / "stages" / f"{stage}.json", asdict(result))

@@ -29,6 +29,13 @@ class Vector:
 Weight = float
 TYPES = {"vec": Vector, "weight": Weight}
 
+# Every draw of a search stage comes from this one generator - DEAP's included: its gp module draws through its
+# module attribute ``random``, which is pointed here. The global ``random`` is shared with whatever else runs in the
+# process (a Dask worker's event loop draws from it for its heartbeats and retries), so a stage seeded through it
+# would not replay the same; this generator is touched by nothing else (``loop._STAGE_LOCK``: one stage at a time).
+STAGE_RANDOM = random.Random(0)
+gp.random = STAGE_RANDOM
+
 # DEAP wants these classes created once, at import (never inside a function that runs again).
 if not hasattr(creator, "ZcFitness"):
     creator.create("ZcFitness", base.Fitness, weights=(1.0, -1.0))   # (train correlation, complexity)
@@ -42,7 +49,7 @@ WEIGHT_RANGE = (0.0, 3.0)
 
 def random_weight() -> float:
     """A balance constant in (0, 3], on a 0.05 grid like ZeroLM's alpha sweep (module-level: it must pickle)."""
-    return round(random.randint(1, 60) * 0.05, 2)
+    return round(STAGE_RANDOM.randint(1, 60) * 0.05, 2)
 
 
 def make_pset(features: Sequence[str], operators: Sequence[str] = DEFAULT_OPERATORS) -> gp.PrimitiveSetTyped:
@@ -63,18 +70,18 @@ def generate(pset: gp.PrimitiveSetTyped, min_: int, max_: int, type_=None) -> li
     terminal whenever its type has no primitive.
     """
     type_ = type_ or pset.ret
-    full = random.random() < 0.5
-    height = random.randint(min_, max_)
+    full = STAGE_RANDOM.random() < 0.5
+    height = STAGE_RANDOM.randint(min_, max_)
     expr, stack = [], [(0, type_)]
     while stack:
         depth, node_type = stack.pop()
         stop = depth == height or not pset.primitives.get(node_type) or (
-            not full and depth >= min_ and random.random() < pset.terminalRatio)
+            not full and depth >= min_ and STAGE_RANDOM.random() < pset.terminalRatio)
         if stop:
-            term = random.choice(pset.terminals[node_type])
+            term = STAGE_RANDOM.choice(pset.terminals[node_type])
             expr.append(term() if isinstance(term, gp.MetaEphemeral) else term)
         else:
-            prim = random.choice(pset.primitives[node_type])
+            prim = STAGE_RANDOM.choice(pset.primitives[node_type])
             expr.append(prim)
             stack.extend((depth + 1, arg) for arg in reversed(prim.args))
     return expr
@@ -218,8 +225,8 @@ def crossover_one_point(ind1: gp.PrimitiveTree, ind2: gp.PrimitiveTree):
         positions2.setdefault(node.ret, []).append(index)
     common = sorted(set(positions1) & set(positions2), key=lambda t: t.__name__)
     if common:
-        type_ = random.choice(common)
-        slice1 = ind1.searchSubtree(random.choice(positions1[type_]))
-        slice2 = ind2.searchSubtree(random.choice(positions2[type_]))
+        type_ = STAGE_RANDOM.choice(common)
+        slice1 = ind1.searchSubtree(STAGE_RANDOM.choice(positions1[type_]))
+        slice2 = ind2.searchSubtree(STAGE_RANDOM.choice(positions2[type_]))
         ind1[slice1], ind2[slice2] = ind2[slice2], ind1[slice1]
     return ind1, ind2

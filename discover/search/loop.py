@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import operator
-import random
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +31,7 @@ from ..metrics import iso_param_pairs, rank_quality
 from ..parallel import exit_if_orphaned
 from .checkpoint import load_checkpoint, restore_front, restore_population, write_checkpoint
 from .config import AGGREGATES, FITNESSES, SearchConfig  # noqa: F401  (re-exported: the loop's settings)
-from .gp import (WORST, TreeEvaluator, crossover_one_point, generate, make_pset, parse_tree,
+from .gp import (STAGE_RANDOM, WORST, TreeEvaluator, crossover_one_point, generate, make_pset, parse_tree,
                  tree_to_sympy)
 from .selection import choose, one_standard_error
 
@@ -68,6 +68,20 @@ class StageResult:
     evaluations: int = 0
     ties: dict[str, Any] = field(default_factory=dict)
     train_by_space: dict[str, float] = field(default_factory=dict)
+    run: str | None = None
+
+
+MANTISSA_BITS = 40
+
+
+def quantised(values: np.ndarray) -> np.ndarray:
+    """``values`` with their mantissas rounded to ``MANTISSA_BITS`` bits. A candidate's values come from numpy's
+    vectorised functions, whose last bits can depend on how an array happens to lie in memory (a SIMD path for the
+    aligned part, a scalar one for the rest); two architectures whose values tie exactly in one process could differ
+    by an ulp in another, and the ranking - hence the whole search - with them. Rounded, equal values stay equal
+    wherever the search runs (loky, Dask, one process)."""
+    mantissa, exponent = np.frexp(values)
+    return np.ldexp(np.round(mantissa * 2.0 ** MANTISSA_BITS) / 2.0 ** MANTISSA_BITS, exponent)
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
@@ -160,7 +174,7 @@ class Scorer:
         valid = np.ones(count, dtype=bool)
         key_parts = []
         for index, (problem, evaluator) in enumerate(zip(self.problems, self.evaluators)):
-            values = evaluator.many(trees, names)
+            values = quantised(evaluator.many(trees, names))
             seen = values[:, np.concatenate([problem.train, problem.validation])]
             ok = np.isfinite(seen).all(axis=1)
             fit = seen[:, : len(problem.train)]
@@ -193,7 +207,7 @@ class Scorer:
             per_problem = np.empty((len(self.problems), len(todo)))
             finite_all = np.ones(len(todo), dtype=bool)
             for index, (problem, evaluator) in enumerate(zip(self.problems, self.evaluators)):
-                values = evaluator.many([t for _, t in todo], [n for n, _ in todo])[:, problem.validation]
+                values = quantised(evaluator.many([t for _, t in todo], [n for n, _ in todo]))[:, problem.validation]
                 finite = np.isfinite(values).all(axis=1) & (np.ptp(np.nan_to_num(values), axis=1) > 0)
                 finite_all &= finite
                 per_problem[index] = batch_correlation(np.where(finite[:, None], values, 0.0),
@@ -228,14 +242,14 @@ def _vary(population: list, toolbox: base.Toolbox, config: SearchConfig) -> list
     offspring = []
     mutations = (toolbox.mut_uniform, toolbox.mut_node, toolbox.mut_ephemeral, toolbox.mut_shrink)
     for _ in range(len(population)):
-        roll = random.random()
+        roll = STAGE_RANDOM.random()
         if roll < config.crossover:
-            a, b = (toolbox.clone(random.choice(population)) for _ in range(2))
+            a, b = (toolbox.clone(STAGE_RANDOM.choice(population)) for _ in range(2))
             child = toolbox.mate(a, b)[0]
         elif roll < config.crossover + config.mutation:
-            child = random.choice(mutations)(toolbox.clone(random.choice(population)))[0]
+            child = STAGE_RANDOM.choice(mutations)(toolbox.clone(STAGE_RANDOM.choice(population)))[0]
         else:
-            child = toolbox.clone(random.choice(population))
+            child = toolbox.clone(STAGE_RANDOM.choice(population))
         del child.fitness.values
         offspring.append(child)
     return offspring
@@ -267,20 +281,35 @@ def _same_candidate(a, b) -> bool:
 
 def run_stage(stage: str, problems: list[Problem], features: list[str], config: SearchConfig, seed: int,
               checkpoint: Path | None = None, progress: bool = False, result_path: Path | None = None,
-              owner_pid: int | None = None) -> StageResult:
+              owner_pid: int | None = None, identity: str | None = None) -> StageResult:
     """One GP search on the problems' training rows; returns the chosen formula and its held-out metrics.
 
     With ``checkpoint``, the state is written there every generation and a search found there is continued. With
     ``result_path``, the finished stage is also written there (atomically) as soon as it ends, so that an
     interruption later in the search never loses it. A stage running in a worker for ``owner_pid`` stops as soon as
-    that process is gone."""
+    that process is gone. ``identity`` (``runs.run_identity``) is written into both files and a checkpoint of another
+    run is refused.
+
+    Every draw comes from ``gp.STAGE_RANDOM`` (DEAP's too), never from the global ``random`` that the rest of the
+    process shares (a Dask worker's event loop draws from it); one stage at a time runs in a process
+    (``_STAGE_LOCK``), so that threads of one worker never interleave their draws either."""
+    with _STAGE_LOCK:
+        return _run_stage(stage, problems, features, config, seed, checkpoint, progress, result_path, owner_pid,
+                          identity)
+
+
+_STAGE_LOCK = threading.Lock()
+
+
+def _run_stage(stage, problems, features, config, seed, checkpoint, progress, result_path, owner_pid,
+               identity) -> StageResult:
     start = time.perf_counter()
     pset = make_pset(features, config.operators)
     toolbox = _toolbox(pset, config)
     scorer = Scorer(problems, config.fitness, config.aggregate)
-    state = load_checkpoint(checkpoint, stage, config) if checkpoint else None
+    state = load_checkpoint(checkpoint, stage, config, identity) if checkpoint else None
     if state is not None:
-        random.setstate(state["random_state"])
+        STAGE_RANDOM.setstate(state["random_state"])
         # Every candidate the interrupted search evaluated is scored again (not counted again), so that the ties
         # and the best formula of each complexity are known as they were.
         seen = [parse_tree(name, pset) for name in state["seen"]]
@@ -295,7 +324,7 @@ def run_stage(stage: str, problems: list[Problem], features: list[str], config: 
         logbook, first_generation, elapsed = state["logbook"], state["generation"] + 1, state["seconds"]
         log.info("stage %s resumes after generation %d", stage, state["generation"])
     else:
-        random.seed(seed)
+        STAGE_RANDOM.seed(seed)
         # Every feature on its own is a candidate from the start (the simplest formulas are too easy to miss among
         # hundreds of terminals); the rest of the population is random.
         singles = [creator.ZcIndividual([t]) for t in pset.terminals[pset.ret]][: config.population // 2]
@@ -331,8 +360,9 @@ def run_stage(stage: str, problems: list[Problem], features: list[str], config: 
         if checkpoint is not None:
             exit_if_orphaned(owner_pid)
             write_checkpoint(checkpoint, stage, config, generation, population, front, logbook, record["seconds"],
-                             scorer)
+                             scorer, identity)
     result = _finish(stage, seed, problems, logbook, config, scorer, pset, elapsed + time.perf_counter() - start)
+    result.run = identity
     if result_path is not None:
         from ..runs import write_json
         exit_if_orphaned(owner_pid)
