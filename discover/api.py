@@ -23,7 +23,7 @@ from . import comparison as _compare
 from .benchmarks import FAMILIES, Benchmark, family_of_model, load_benchmark
 from .benchmarks.flexibert import classification_loss
 from .errors import ConfigError, ZcDiscoverError
-from .export import EXPORT_FORMATS, render
+from .export import export_run
 from .features import featurize as _weight_features
 from .formula import Formula
 from .limits import DEVICE_NAME
@@ -32,7 +32,7 @@ from .probe_writer import probe_values
 from .pruning import parse_share, prune_model
 from .runs import Run, check_output, load_run
 from .scoring import score_table, select_ids
-from .search.driver import export_meta, search_tables
+from .search.driver import search_tables
 from .search.loop import SearchConfig
 from .values import read_values
 
@@ -158,6 +158,28 @@ def add_steps(benchmark: Benchmark, table: pd.DataFrame, steps: int, builder: st
     merged.attrs.update(table.attrs)
     merged.attrs["steps_seconds_per_arch"] = float(extra[f"steps{steps}_seconds"].mean())
     return merged
+
+
+def search_table(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n_jobs: int = -1,
+                 device: str = "cpu", with_activations: bool = False, with_steps: int | None = None) -> pd.DataFrame:
+    """The table a search reads: the weight features, with the activation features and the few-step signals after
+    ``with_steps`` steps where asked (``featurize``, ``add_steps``).
+
+    Parameters
+    ----------
+    benchmark : Benchmark
+    builder, seed, n_jobs, device, with_activations : see ``featurize``.
+    with_steps : int, optional
+        A step count (``add_steps``): then only the architectures that have step values are rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    table = featurize(benchmark, builder, seed, n_jobs, device=device, with_activations=with_activations)
+    if with_steps is not None:
+        table = add_steps(benchmark, table, with_steps, builder, seed, n_jobs)
+    return table
 
 
 def formula_columns() -> list[str]:
@@ -588,11 +610,9 @@ class ProxySearch:
     def _table(self, benchmark: Benchmark, with_activations: bool | None = None,
                with_steps: bool = True) -> pd.DataFrame:
         builder = self.builder if self.builder in benchmark.family.builders else None
-        table = featurize(benchmark, builder, self.model_seed, self.jobs, device=self.device,
-                          with_activations=self.with_activations if with_activations is None else with_activations)
-        if self.with_steps is not None and with_steps:
-            table = add_steps(benchmark, table, self.with_steps, builder, self.model_seed, self.jobs)
-        return table
+        return search_table(benchmark, builder, self.model_seed, self.jobs, self.device,
+                            self.with_activations if with_activations is None else with_activations,
+                            self.with_steps if with_steps else None)
 
     @property
     def model_seed(self) -> int:
@@ -728,12 +748,7 @@ class ProxySearch:
         str
         """
         self._check_fitted()
-        if fmt not in EXPORT_FORMATS:
-            from .errors import UnknownNameError
-            raise UnknownNameError("export format", fmt, EXPORT_FORMATS)
-        config = self.run_.config
-        return render(self.formula_, fmt, export_meta(self.metrics_, config.get("arguments", {}),
-                                                      config.get("versions", {})))
+        return export_run(self.formula_, self.metrics_, self.run_.config, fmt)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "ProxySearch":
@@ -762,6 +777,7 @@ class ProxySearch:
                 f"seed={self.seed}, output={str(self.output)!r}{state})")
 
 
-__all__ = ["DEVICE_NAME", "ProxySearch", "check_device", "compare", "featurize", "load_benchmark", "load_run",
+__all__ = ["DEVICE_NAME", "ProxySearch", "add_steps", "check_device", "compare", "featurize", "load_benchmark",
+           "load_run", "search_table",
            "check_proxy_or_formula", "formula_columns", "probe_values", "read_compared_values", "reads_activations",
            "score_model", "score_proxy"]

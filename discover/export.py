@@ -120,6 +120,22 @@ def latex_document(formula: Formula, meta: dict[str, Any]) -> str:
             f"\\begin{{equation}}\n  \\mathrm{{proxy}} = {body}\n\\end{{equation}}\n")
 
 
+def export_meta(metrics: dict, arguments: dict, versions: dict) -> dict[str, Any]:
+    """What an export states about the run: version, benchmarks, seed and the held-out Kendall (a number or None);
+    ``render`` shows only the parts of it that pass its checks."""
+    held = next(iter(metrics.get("heldout", {}).values()), {}).get("kendall")
+    return {"version": versions.get("zc-discover", "?"), "benchmarks": arguments.get("benchmarks", []),
+            "seed": arguments.get("seed"), "heldout_kendall": held if isinstance(held, (int, float)) else None}
+
+
+def export_run(formula: Formula, metrics: dict, config: dict, fmt: str) -> str:
+    """A run's chosen formula as ``fmt`` (``render``), with what the run's files say about it."""
+    if fmt not in EXPORT_FORMATS:
+        from .errors import UnknownNameError
+        raise UnknownNameError("export format", fmt, EXPORT_FORMATS)
+    return render(formula, fmt, export_meta(metrics, config.get("arguments", {}), config.get("versions", {})))
+
+
 def render(formula: Formula, fmt: str, meta: dict[str, Any]) -> str:
     """``formula`` as ``python`` (a standalone module), ``latex``, ``sympy`` text or ``json`` (numbers as numbers).
 

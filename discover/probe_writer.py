@@ -17,9 +17,9 @@ import torch
 from .benchmarks import Benchmark
 from .probing import ProbeSettings
 from .probing.activations import activation_feature_names
-from .proxies.probe_table import entry_versions, probe_proxies, probe_records, records_to_long
+from .proxies.probe_table import (entry_versions, probe_proxies, probe_records, records_to_long, request_difference,
+                                  values_provenance)
 from .proxies.registry import PROXIES
-from .proxies.stored import request_difference, values_provenance
 from .values import write_values
 from .version import __version__
 

@@ -22,7 +22,7 @@ import torch
 
 from discover import load_benchmark
 from discover.probe_writer import probe_values
-from discover.proxies.stored import values_dir
+from discover.values import values_dir
 from report import code_commit, write_table
 
 SHIPPED = ("nas-bench-bert:as-trained", "nas-bench-bert:legacy", "lts-gpt2-wt103:as-trained",

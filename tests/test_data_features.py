@@ -12,7 +12,8 @@ from discover.metrics import partial_spearman, rank_quality
 from discover.probing.activations import activation_feature_names, aggregate_layers
 from discover.probing.signals import per_example_gradient_noise, token_cosine, token_gram_eigenvalues
 from discover.proxies import probe_table
-from discover.proxies.stored import ENV_VALUES, stored_path
+from discover.proxies.probe_table import stored_path
+from discover.values import ENV_VALUES
 from discover.search.loop import batch_correlation
 from tests.test_loaders import GPT2, lts_folder
 

@@ -298,7 +298,7 @@ def test_data_proxies_are_scored_and_compared_by_name(tiny_lts):
     from discover.comparison import compare
     report = compare(tiny_lts, ["params", "grad_norm"], options={"batch": 2, "seq": 8})
     row = report.set_index("proxy").loc["grad_norm"]
-    assert bool(row.needs_data) and bool(row.needs_gradients) and row.failed == 0 and row.seconds_per_arch > 0
+    assert bool(row.needs_data) and row.needs == "probe+gradients" and row.failed == 0 and row.seconds_per_arch > 0
 
 
 def test_activation_features_extend_the_table(tiny_lts):

@@ -13,6 +13,7 @@ LAYERS = [
     ["discover.version", "discover.errors", "discover.limits"],
     ["discover.files", "discover.schemas", "discover.download"],
     ["discover.metrics", "discover.parallel", "discover.cache", "discover.formula", "discover.values"],
+    ["discover.store"],
     ["discover.export", "discover.plots"],
     ["discover.text"],
     ["discover.benchmarks"],

@@ -12,7 +12,8 @@ from discover import load_benchmark, probe_values
 from discover.probing import ProbeSettings
 from discover.proxies import PROXIES, data_proxy_table, probe_table
 from discover.proxies.probe_table import activation_table
-from discover.proxies.stored import ENV_VALUES, stored_path
+from discover.proxies.probe_table import stored_path
+from discover.values import ENV_VALUES
 from tests.test_loaders import GPT2, lts_folder
 
 NAMES = ["snip", "grad_norm", "naswot"]

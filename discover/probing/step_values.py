@@ -1,11 +1,12 @@
 """Few-step training signals over a benchmark: one run per architecture (``steps.train_steps``), in parallel, kept
 as it finishes, and the stored values of the shipped benchmarks.
 
-Values come from, in this order: the stored file of the benchmark (``data/values/steps/<benchmark>-<builder>.csv.gz``
-with its JSON), used only where its provenance - benchmark digest, builder, initialisation seed, the whole step
-settings (steps, batch, lr, seed, corpus and tokenizer digests, this module's version) and torch - is the request's;
-the per-architecture cache (``cache.RecordStore``, keyed by the same), so a stopped run continues where it stopped;
-and a training run of whatever neither holds. Stored values of other settings are refused with one line saying what
+Values come from the one value store (``store.ValueStore``): the per-architecture cache, keyed by the whole request
+(a stopped run continues where it stopped); the stored file of the benchmark
+(``data/values/steps/<benchmark>-<builder>.csv.gz`` with its JSON), used only where its provenance - benchmark
+digest, builder, initialisation seed, the step settings (batch, lr, seed, corpus and tokenizer digests, this module's
+version; its step counts must include the requested ones) and torch - is the request's; and a training run of
+whatever neither holds. Stored values of other settings are refused with one line saying what
 differs, never mixed in.
 
 Probing every architecture of the LTS spaces for 64 steps is hours on two cores; ``stratified_subset`` chooses a
@@ -24,12 +25,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import cache
 from ..benchmarks import Benchmark, build_model
 from ..benchmarks.seeding import INIT_VERSION
 from ..errors import DataError
 from ..parallel import parallel_imap
-from ..values import provenance, read_values, values_dir, write_values
+from ..store import StoredFile, ValueStore
+from ..values import provenance, values_dir, write_values
 from .run import forgetting_draws
 from .steps import StepSettings, step_columns, train_steps
 
@@ -124,25 +125,26 @@ def step_table(benchmark: Benchmark, ids: list[str] | None = None, settings: Ste
     builder = benchmark.family.builder(builder)
     ids = [a.id for a in benchmark.archs] if ids is None else [benchmark.arch(i).id for i in ids]
     expected = request(benchmark, builder, seed, settings)
-    records: dict[str, dict] = {}
-    if use_stored:
-        records.update(_stored_records(benchmark, builder, expected, settings, ids))
-    store = cache.RecordStore(cache.cache_path("steps", benchmark.name, expected, suffix=""), expected) if use_cache else None
-    for arch_id in ids:
-        if arch_id not in records and store is not None:
-            record = store.read(arch_id)
-            if record is not None:
-                records[arch_id] = record
-    todo = [i for i in ids if i not in records]
-    if todo:
+    stored = StoredFile(stored_path(benchmark.name, builder), lambda meta: request_difference(meta, expected),
+                        lambda meta, values: _stored_entries(values, settings)) if use_stored else None
+    store = ValueStore("steps", benchmark.name, expected, stored, use_cache)
+
+    def compute(todo: dict[str, list[str]]):
         log.info("training %d architecture(s) of %s for %s steps (batch %d x %d tokens)", len(todo), benchmark.name,
                  "/".join(map(str, settings.steps)), settings.batch, settings.seq)
         tasks = [(benchmark, arch_id, builder, seed, settings) for arch_id in todo]
         for arch_id, record in zip(todo, parallel_imap(step_arch, tasks, n_jobs, f"few-step {benchmark.name}")):
-            records[arch_id] = _finite(record)
-            if store is not None:
-                store.write(arch_id, records[arch_id])
-    return _frame(records, ids, settings)
+            yield arch_id, {ENTRY: _finite(record)}
+
+    records = store.get(ids, [ENTRY], _current, compute)
+    return _frame({i: r[ENTRY] for i, r in records.items()}, ids, settings)
+
+
+ENTRY = "steps"   # the one entry a few-step record holds
+
+
+def _current(entry: Any, name: str) -> bool:
+    return isinstance(entry, dict) and (isinstance(entry.get("values"), dict) or isinstance(entry.get("error"), str))
 
 
 def _frame(records: dict[str, dict], ids: list[str], settings: StepSettings) -> pd.DataFrame:
@@ -181,27 +183,17 @@ def stored_ids(benchmark: Benchmark, builder: str, seed: int, settings: StepSett
     return [str(i) for i in ids] if isinstance(ids, list) else None
 
 
-def _stored_records(benchmark: Benchmark, builder: str, expected: dict, settings: StepSettings,
-                    ids: list[str]) -> dict[str, dict]:
-    path = stored_path(benchmark.name, builder)
-    if not path.is_file():
-        return {}
-    meta = provenance(path)
-    differs = request_difference(meta, expected)
-    if differs is not None:
-        log.info("stored few-step values %s not used: %s", path.name, differs)
-        return {}
-    values = read_values([path])
-    values = values[values["arch_id"].isin(set(ids))]
+def _stored_entries(values: pd.DataFrame, settings: StepSettings) -> dict[str, dict]:
+    """A stored file's long values as entries (one per architecture)."""
     records: dict[str, dict] = {}
     for arch_id, group in values.groupby("arch_id", sort=False):
         failure = group["failure"].dropna()
         if len(failure):
-            records[arch_id] = {"error": str(failure.iloc[0])}
+            records[arch_id] = {ENTRY: {"error": str(failure.iloc[0])}}
             continue
         by_name = dict(zip(group["proxy"], group["value"]))
-        records[arch_id] = {"values": {k: v for k, v in by_name.items() if not k.endswith("_seconds")},
-                            "seconds": {str(k): by_name.get(f"steps{k}_seconds") for k in settings.steps}}
+        records[arch_id] = {ENTRY: {"values": {k: v for k, v in by_name.items() if not k.endswith("_seconds")},
+                                    "seconds": {str(k): by_name.get(f"steps{k}_seconds") for k in settings.steps}}}
     return records
 
 

@@ -7,12 +7,11 @@ a model without attention heads...) gets NaN for it and the reason in ``<proxy>:
 ``<proxy>:seconds`` is what the proxy costs when computed alone on that architecture: the probe passes it needs plus
 its own arithmetic.
 
-Values come from three places, in this order:
-1. the per-architecture cache (``cache.RecordStore``), one record per architecture written as soon as it is probed, so
-   a stopped run resumes where it stopped and asking for a subset of architectures probes only those;
-2. the stored values of the shipped benchmarks (``stored``: ``data/values/<benchmark>-<builder>.csv.gz``), used only
-   where their provenance - benchmark digest, builder, seed, probe settings, code versions - is the request's;
-3. a probe of the architecture, for whatever the first two do not hold.
+Values come from the one value store (``store.ValueStore``), in this order: the per-architecture cache (a stopped
+run resumes where it stopped; asking for a subset of architectures probes only those); the stored values of the
+shipped benchmarks (``data/values/<benchmark>-<builder>.csv.gz``, written by ``experiments/probe_all.py``), used
+only where their provenance - benchmark digest, builder, seed, probe settings, code versions - is the request's; and
+a probe of the architecture, for whatever the first two do not hold.
 Every entry carries the version of its definition, so bumping one proxy recomputes only it.
 """
 from __future__ import annotations
@@ -21,13 +20,13 @@ import dataclasses
 import logging
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .. import cache
 from ..benchmarks import Benchmark, build_model
 from ..benchmarks.seeding import INIT_VERSION
 from ..errors import UnknownNameError
@@ -36,8 +35,9 @@ from ..probing.activations import (ACTIVATION_PASSES, ACTIVATION_VERSION, activa
                                    activation_features)
 from ..probing.run import PROBE_VERSION, forgetting_draws
 from ..probing.settings import ProbeSettings
+from ..store import StoredFile, ValueStore, say_once
+from ..values import provenance_difference, values_dir
 from . import data  # noqa: F401  (registers the data-dependent proxies)
-from . import stored
 from .registry import PROXIES
 
 log = logging.getLogger(__name__)
@@ -101,12 +101,73 @@ def probe_arch(benchmark: Benchmark, arch_id: str, names: list[str], builder: st
     return row
 
 
-def _store(benchmark: Benchmark, builder: str, seed: int, settings: ProbeSettings, device: str) -> cache.RecordStore:
+def _cache_key(benchmark: Benchmark, builder: str, seed: int, settings: ProbeSettings, device: str) -> dict:
     key = {"benchmark": benchmark.checksum, "builder": builder, "seed": int(seed), **settings.cache_key(),
            "init": INIT_VERSION, "zc": PROBE_VERSION, "torch": torch.__version__}
     if torch.device(device).type != "cpu":   # GPU values agree within a tolerance, not to the bit: kept apart
         key["device"] = torch.device(device).type
-    return cache.RecordStore(cache.cache_path("probe", benchmark.name, key, suffix=""), key)
+    return key
+
+
+# --- the stored values of the shipped benchmarks ------------------------------------------------------------------
+
+def stored_path(benchmark_name: str, builder: str) -> Path:
+    """Where the stored probe values of one benchmark and builder live (``experiments/probe_all.py`` writes them)."""
+    return values_dir() / f"{benchmark_name}-{builder}.csv.gz"
+
+
+def requested_provenance(benchmark: Benchmark, builder: str, seed: int, settings: ProbeSettings) -> dict[str, Any]:
+    """What stored values must record to be used for this request (and what ``values_provenance`` records)."""
+    return {"benchmark": benchmark.name, "benchmark_sha256": benchmark.checksum, "builder": builder, "seed": int(seed),
+            "probe": settings.describe(), "init_version": INIT_VERSION, "probe_version": PROBE_VERSION,
+            "torch": torch.__version__, "device": "cpu"}
+
+
+def request_difference(meta: dict[str, Any], expected: dict[str, Any]) -> str | None:
+    """What differs between a stored file's provenance and a request (``requested_provenance``), in words; None when
+    the file answers it."""
+    differs = provenance_difference(meta, {k: expected[k] for k in ("benchmark", "builder", "seed", "probe")})
+    if differs is None:
+        for key in ("benchmark_sha256", "init_version", "probe_version", "torch", "device"):
+            if meta.get(key) != expected[key]:
+                return f"it was computed with {key} {meta.get(key)!r}, not {expected[key]!r}"
+    return differs
+
+
+def values_provenance(benchmark: Benchmark, builder: str, seed: int, settings: ProbeSettings, names: list[str],
+                      features: list[str], versions: dict[str, int], **extra: Any) -> dict[str, Any]:
+    """The JSON written beside a values file of probe values: the request it answers (``requested_provenance``), the
+    proxies and feature columns it holds, their versions, and ``extra`` facts (wall time, machine, commit)."""
+    return {**requested_provenance(benchmark, builder, seed, settings), "proxies": list(names),
+            "features": list(features), "versions": dict(versions), **extra}
+
+
+def _stored_entries(meta: dict, values: pd.DataFrame, versions: dict[str, int], path: Path) -> dict[str, dict]:
+    """Architecture id -> entries of a stored file, for the entries whose stored version is the current one (a
+    changed definition is computed again, never mixed with values of the old one)."""
+    stored_versions = meta.get("versions") or {}
+    usable = {name for name, version in versions.items() if stored_versions.get(name) == version}
+    for name in sorted(set(versions) - usable):
+        if name in stored_versions:
+            say_once((str(path), name), "stored values of %s in %s are stale (version %s, current %s): probed again",
+                     name, path.name, stored_versions.get(name), versions[name])
+    features = set(meta.get("features") or []) if FEATURES in usable else set()
+    records: dict[str, dict[str, dict]] = {}
+    for arch_id, proxy, value, failure, seconds in values[["arch_id", "proxy", "value", "failure", "seconds"]
+                                                           ].itertuples(index=False):
+        record = records.setdefault(arch_id, {})
+        failure = failure if isinstance(failure, str) and failure else None
+        if proxy in usable and proxy != FEATURES:
+            record[proxy] = {"version": versions[proxy], "value": None if math.isnan(value) else float(value),
+                             "error": failure, "seconds": float(seconds)}
+        elif proxy in features:
+            entry = record.setdefault(FEATURES, {"version": versions[FEATURES], "values": {}, "error": failure,
+                                                 "seconds": float(seconds)})
+            if failure is None and entry["values"] is not None:
+                entry["values"][proxy] = float(value)
+            else:   # the features fail together: one reason for every column
+                entry["values"], entry["error"] = None, failure or entry["error"]
+    return records
 
 
 def _current(entry: Any, name: str) -> bool:
@@ -135,48 +196,40 @@ def probe_records(benchmark: Benchmark, names: list[str], builder: str, seed: in
                   use_stored: bool = True, reuse: bool = True, tally: dict[str, int] | None = None
                   ) -> dict[str, dict]:
     """Each architecture's record (entry name -> version, value(s), error, seconds) holding every requested entry,
-    from the cache, the stored values, or one probe of the architectures that lack some.
+    from the one value store (``store.ValueStore``: the cache, the stored values, or one probe of the architectures
+    that lack some).
 
     ``reuse=False`` probes every architecture again (reading neither the cache nor the stored values; the cache is
     still written). ``tally``, when given, counts the architectures answered by each source (``cache``, ``stored``,
     ``probed``)."""
-    wanted_names = names + ([FEATURES] if with_features else [])
-    store = _store(benchmark, builder, seed, settings, device) if use_cache else None
-    records = {arch_id: (store.read(arch_id) if store and reuse else None) or {} for arch_id in ids}
-    source = {arch_id: "cache" for arch_id, record in records.items()
-              if all(_current(record.get(n), n) for n in wanted_names)}
-    if use_stored and reuse and torch.device(device).type == "cpu":
-        shipped = stored.stored_records(benchmark, builder, seed, settings, entry_versions(names, with_features))
-        for arch_id, record in records.items():
-            for name, entry in shipped.get(arch_id, {}).items():
-                if name in wanted_names and not _current(record.get(name), name):
-                    record[name] = entry
-                    source[arch_id] = "stored"
-    todo: dict[str, list[str]] = {}
-    for arch_id in ids:
-        record = records[arch_id]
-        wanted = [n for n in wanted_names if not _current(record.get(n), n)
-                  or (retry_failed and record[n].get("error") is not None)]
-        if wanted:
-            todo[arch_id] = wanted
-    if tally is not None:
-        for arch_id in ids:
-            kind = "probed" if arch_id in todo else source.get(arch_id, "cache")
-            tally[kind] = tally.get(kind, 0) + 1
-    if todo:
+    wanted = names + ([FEATURES] if with_features else [])
+    versions = entry_versions(names, with_features)
+    stored = None
+    if use_stored and torch.device(device).type == "cpu":
+        expected = requested_provenance(benchmark, builder, seed, settings)
+        path = stored_path(benchmark.name, builder)
+        stored = StoredFile(path, lambda meta: request_difference(meta, expected),
+                            lambda meta, values: _stored_entries(meta, values, versions, path))
+    store = ValueStore("probe", benchmark.name, _cache_key(benchmark, builder, seed, settings, device), stored,
+                       use_cache, reuse)
+
+    def current(entry: Any, name: str) -> bool:
+        return _current(entry, name) and not (retry_failed and entry.get("error") is not None)
+
+    def compute(todo: dict[str, list[str]]):
         log.info("probing %d architecture(s) of %s for %d proxies%s", len(todo), benchmark.name, len(names),
                  " and the activation features" if with_features else "")
-        tasks = [(benchmark, arch_id, [n for n in wanted if n != FEATURES], builder, seed, settings, device,
-                  FEATURES in wanted) for arch_id, wanted in todo.items()]
-        if torch.device(device).type != "cpu":
-            n_jobs = 1   # one process drives the accelerator
-        for arch_id, row in zip(todo, parallel_imap(probe_arch, tasks, n_jobs, f"probe {benchmark.name}")):
-            record = dict(records[arch_id])
-            for name in todo[arch_id]:
-                record[name] = _entry(row, name)
-            records[arch_id] = record
-            if store:
-                store.write(arch_id, record)
+        tasks = [(benchmark, arch_id, [n for n in lacking if n != FEATURES], builder, seed, settings, device,
+                  FEATURES in lacking) for arch_id, lacking in todo.items()]
+        jobs = 1 if torch.device(device).type != "cpu" else n_jobs   # one process drives the accelerator
+        for arch_id, row in zip(todo, parallel_imap(probe_arch, tasks, jobs, f"probe {benchmark.name}")):
+            yield arch_id, {name: _entry(row, name) for name in todo[arch_id]}
+
+    records = store.get(ids, wanted, current, compute)
+    if tally is not None:
+        for kind, count in store.tally.items():
+            kind = "probed" if kind == "computed" else kind
+            tally[kind] = tally.get(kind, 0) + count
     return records
 
 
@@ -293,4 +346,5 @@ def records_to_long(records: dict[str, dict], names: list[str], with_features: b
 
 
 __all__ = ["FEATURES", "activation_table", "data_proxy_table", "entry_versions", "probe_arch", "probe_proxies",
-           "probe_records", "records_to_long"]
+           "probe_records", "records_to_long", "request_difference", "requested_provenance", "stored_path",
+           "values_provenance"]

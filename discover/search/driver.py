@@ -21,7 +21,7 @@ import sympy
 from .. import runs, schemas
 from ..version import code_version
 from ..errors import DataError, ZcDiscoverError
-from ..export import render
+from ..export import export_meta, render
 from ..formula import Formula
 from ..metrics import table_quality
 from ..parallel import active_engine, parallel_imap
@@ -212,11 +212,4 @@ def _write_run(path, tables, transfer, config, results, run_config, features, ps
     return runs.Run(path, formula, metrics, equations, run_config)
 
 
-def export_meta(metrics: dict, arguments: dict, versions: dict) -> dict[str, Any]:
-    """What an export states about the run: version, benchmarks, seed and the held-out Kendall (a number or None)."""
-    held = next(iter(metrics.get("heldout", {}).values()), {}).get("kendall")
-    return {"version": versions.get("zc-discover", "?"), "benchmarks": arguments.get("benchmarks", []),
-            "seed": arguments.get("seed"), "heldout_kendall": held if isinstance(held, (int, float)) else None}
-
-
-__all__ = ["export_meta", "read_stage", "search_tables"]
+__all__ = ["read_stage", "search_tables"]
