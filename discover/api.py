@@ -149,7 +149,18 @@ def add_steps(benchmark: Benchmark, table: pd.DataFrame, steps: int, builder: st
     """
     from .probing.step_values import step_table, stored_ids
     from .probing.steps import StepSettings
-    settings = StepSettings(steps=(steps,))   # a stored file answers every step count it recorded
+    settings = StepSettings(steps=(steps,)).validate()   # a stored file answers every step count it recorded
+    from .probing.step_values import request, request_difference, stored_path
+    from .values import provenance
+    path = stored_path(benchmark.name, benchmark.family.builder(builder))
+    if path.is_file():   # stored values of other settings: refused, never replaced by hours of training unasked
+        differs = request_difference(provenance(path), request(benchmark, benchmark.family.builder(builder), seed,
+                                                               settings))
+        if differs is not None:
+            from .errors import DataError
+            raise DataError(f"the stored few-step values of {benchmark.name} ({path.name}) do not answer "
+                            f"--with-steps {steps}: {differs}; ask for a step count they hold, or train these "
+                            "settings with experiments/step_values.py")
     ids = stored_ids(benchmark, benchmark.family.builder(builder), seed, settings)
     ids = [i for i in table["arch_id"].astype(str) if ids is None or i in set(ids)]
     extra = step_table(benchmark, ids, settings, builder, seed, n_jobs)

@@ -43,7 +43,7 @@ from discover.features.config_fields import config_fields
 from discover.metrics import fold_rows, paired_difference, rank_quality
 from discover.probing.step_values import stored_ids, stored_path
 from discover.probing.steps import StepSettings
-from discover.proxies.supervised import cross_validated, regressor, usable_fields
+from discover.proxies.supervised import cross_validated, other_spaces
 from discover.proxies.weights import COUNT_PROXIES
 from discover.scoring import proxy_scores
 from discover.search import search_tables
@@ -179,14 +179,11 @@ def loso(benches: dict, all_tables: dict, seeds: list[int], args, out: Path) -> 
         row = {"left": left, "best_count": best,
                "count": float(stats.kendalltau(counts[best], target).statistic),
                "count_matched": kendall_size_matched(counts[best], target, size)}
-        train_fields = pd.concat([fields_of(benches[n], all_tables[n]["weights"]) for n in others], ignore_index=True)
-        train_target = np.concatenate([stats.rankdata(all_tables[n]["weights"]["target"]) /
-                                       len(all_tables[n]["weights"]) for n in others])
+        train = [(fields_of(benches[n], all_tables[n]["weights"]), all_tables[n]["weights"]["target"].to_numpy(float))
+                 for n in others]
         test_fields = fields_of(benches[left], test)
-        columns = [c for c in usable_fields(train_fields) if c in usable_fields(test_fields)]
         for kind in ("linear", "gbr"):
-            model = regressor(kind, 0).fit(train_fields[columns].to_numpy(float), train_target)
-            predicted = model.predict(test_fields[columns].to_numpy(float))
+            predicted = other_spaces(train, test_fields, kind)
             row[f"config_{kind}"] = float(stats.kendalltau(predicted, target).statistic)
             row[f"config_{kind}_matched"] = kendall_size_matched(predicted, target, size)
         for arm in ["weights"] + [f"weights + steps {k}" for k in LOSO_STEPS]:

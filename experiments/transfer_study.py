@@ -38,7 +38,9 @@ from scipy import stats
 
 from discover import ProxySearch, engine, featurize, load_benchmark, score_proxy
 from discover.metrics import paired_difference, table_quality
+from discover.features.config_fields import config_fields
 from discover.proxies import probe_proxies
+from discover.proxies.supervised import other_spaces
 from discover.proxies.probe_table import activation_table
 from discover.proxies.weights import COUNT_PROXIES
 from discover.runs import load_run
@@ -214,6 +216,12 @@ def run_study(args, active) -> None:
             "feature": f"{first}*{second}", "kendall": stats.kendalltau(product[other], target[other]).statistic,
             "count": half_count, "count_kendall": stats.kendalltau(count_scores[half_count][other],
                                                                    target[other]).statistic}
+        # the supervised references across spaces: regressions on the generic config fields fitted on the other
+        # three spaces (their targets as within-space ranks), scored on this one
+        test_fields = _fields(benches[left], weights[left])
+        train_sets = [(_fields(benches[n], weights[n]), weights[n]["target"].to_numpy(float)) for n in train]
+        entry["config"] = {f"config_{kind}": table_quality(other_spaces(train_sets, test_fields, kind),
+                                                           weights[left]).as_dict() for kind in ("linear", "gbr")}
         for arm in args.arms:
             entry["arms"][arm]["vs_best_count"] = paired_difference(entry["arms"][arm]["values"], count_values,
                                                                     table["target"].to_numpy(float))
@@ -302,6 +310,10 @@ def report(results: dict, args) -> tuple[str, str]:
 SUMMARY = ("zerolm", "nsc", "naswot", "w-pca", "lpzero", "lpzero_bert", "eznas")
 
 
+def _fields(bench, table: pd.DataFrame) -> pd.DataFrame:
+    return config_fields(table, {str(i): bench.arch(str(i)).config for i in table["arch_id"]})
+
+
 def summary(results: dict, args) -> str:
     """The README's short table: the discovered formulas beside the best count and the main hand-designed and
     published proxies, Kendall / size-matched Kendall on each left-out space."""
@@ -332,6 +344,10 @@ def summary(results: dict, args) -> str:
                  "on that half) | " + " | ".join(
                      f"{results['left_out'][s]['half_product']['kendall']:.3f} "
                      f"({results['left_out'][s]['half_product']['count_kendall']:.3f})" for s in spaces) + " |")
+    if all("config" in results["left_out"][s] for s in spaces):
+        for kind in ("config_linear", "config_gbr"):
+            lines.append(f"| supervised: {kind} fitted on the other three spaces | " + " | ".join(
+                pair(results["left_out"][s]["config"][kind]) for s in spaces) + " |")
     lines.append("| highest size-matched Kendall of a count | " + " | ".join(
         f"{max(results['left_out'][s]['baselines'][p]['kendall_size_matched'] for p in COUNT_PROXIES):.3f}"
         for s in spaces) + " |")

@@ -23,6 +23,8 @@ import numpy as np
 from scipy import stats
 
 from discover import ProxySearch, featurize, load_benchmark
+from discover.features.config_fields import config_fields
+from discover.proxies.supervised import cross_validated
 from discover.proxies.weights import COUNT_PROXIES
 from discover.scoring import proxy_scores
 from discover.search.plan import fold_rows
@@ -82,6 +84,18 @@ def main() -> None:
             lines.append(f"| {SHORT[name]} | {arm} | {np.mean(found):.3f} +- {np.std(found):.3f} | "
                          f"{np.mean(counts):.3f} ({', '.join(chosen)}) | {np.mean(differences):+.3f} "
                          f"({won} of {len(differences)}) | `{formulas[0]}` |")
+            print(lines[-1], flush=True)
+        # the supervised references on the same folds: regressions on the config fields fitted on the training rows
+        table = featurize(bench, n_jobs=1)
+        fields = config_fields(table, {str(i): bench.arch(str(i)).config for i in table["arch_id"]})
+        for kind in ("linear", "gbr"):
+            per_seed = []
+            for seed in args.seeds:
+                predicted = cross_validated(fields, target, kind, seed, FOLDS)
+                per_seed.append(float(np.mean([stats.kendalltau(predicted[test], target[test]).statistic
+                                               for test in fold_rows(len(target), FOLDS, seed)])))
+            lines.append(f"| {SHORT[name]} | config_{kind} (supervised: a regression on the config fields, fitted on "
+                         f"the same training folds) | {np.mean(per_seed):.3f} +- {np.std(per_seed):.3f} | | | |")
             print(lines[-1], flush=True)
     text = ("Held-out Kendall of a default 5-fold search within each space (mean over search seeds "
             f"{' '.join(map(str, args.seeds))} of the mean over folds, +- sd over seeds), beside the size count chosen "

@@ -62,6 +62,21 @@ def cross_validated(fields: pd.DataFrame, target: np.ndarray, kind: str, seed: i
     return predictions
 
 
+def other_spaces(train: list[tuple[pd.DataFrame, np.ndarray]], test: pd.DataFrame, kind: str,
+                 seed: int = 0) -> np.ndarray:
+    """Predictions for the ``test`` space's config fields by a ``kind`` model fitted on other spaces' fields and
+    targets (each space's target as its within-space rank in (0, 1]: the spaces' metrics differ), on the fields
+    every one of them holds - a leave-one-space-out supervised reference."""
+    from scipy import stats
+    frames = [fields for fields, _ in train]
+    columns = [c for c in CONFIG_FIELDS if all(c in usable_fields(f) for f in frames) and c in usable_fields(test)]
+    if not columns:
+        raise ConfigError("the spaces share no config field that varies; nothing to fit across them")
+    X = np.vstack([f[columns].to_numpy(float) for f in frames])
+    y = np.concatenate([stats.rankdata(t) / len(t) for _, t in train])
+    return regressor(kind, seed).fit(X, y).predict(test[columns].to_numpy(float))
+
+
 def _context_fields(ctx: ProxyContext) -> pd.DataFrame:
     configs = {str(i): ctx.benchmark.arch(str(i)).config for i in ctx.table["arch_id"]}
     return config_fields(ctx.table, configs)
@@ -89,4 +104,4 @@ def config_gbr(ctx: ProxyContext) -> ProxyResult:
     return _supervised(ctx, "gbr")
 
 
-__all__ = ["SUPERVISED", "SUPERVISED_FOLDS", "cross_validated", "regressor", "usable_fields"]
+__all__ = ["SUPERVISED", "SUPERVISED_FOLDS", "cross_validated", "other_spaces", "regressor", "usable_fields"]
