@@ -273,12 +273,33 @@ def cmd_benchmarks(args: argparse.Namespace) -> int:
           "lts-txl:PATH)")
     print("hf:PATH                     a folder of Hugging Face configs with a results table (docs: Your own search "
           "space)")
+    _list_pruning_spaces()
     if args.roles:
         for family in FAMILY_FACTS.values():
             print(f"\n{family.name}: {family.description}")
             for role, where in family.roles.items():
                 print(f"  {role:<10} {where}")
     return 0
+
+
+def _list_pruning_spaces() -> None:
+    """The stored pruning spaces (sub-networks of the trained reference models; ``zc-discover prune``), read from
+    their provenance files alone."""
+    from pathlib import Path
+    from .files import read_json
+    root = Path(__file__).resolve().parents[1] / "data" / "values" / "pruning"
+    spaces = []
+    for path in sorted(root.glob("*.json")) if root.is_dir() else []:
+        try:
+            meta = read_json(path, "pruning space provenance", limit=1 << 20)
+            spaces.append((f"{meta['request']['model']} {meta['request']['kind']}", int(meta["candidates"])))
+        except (ZcDiscoverError, KeyError, TypeError, ValueError):   # a damaged file is left out of the listing
+            continue
+    if spaces:
+        print("\npruning spaces of the trained reference models (stored; zc-discover prune MODEL --kind KIND; target: "
+              "held-out loss of each sub-network, lower is better):")
+        for name, count in spaces:
+            print(f"  {name:<25} {count:>5} sub-networks")
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:

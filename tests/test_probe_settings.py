@@ -42,7 +42,7 @@ def test_a_text_is_read_as_frequency_ranks_in_seeded_windows(tmp_path):
     assert make_batch(3, 2, 9, text=text).ids.max() == 2          # ranks past the vocabulary share its last id
     with pytest.raises(DataError, match="has 9 words; a probe sequence needs 10"):
         make_batch(100, 1, 10, text=text)
-    with pytest.raises(DataError, match="cannot read the probe text"):
+    with pytest.raises(DataError, match=r"probe text \(--text\)\): does not exist"):
         make_batch(100, 1, 2, text=tmp_path / "missing.txt")
 
 
