@@ -22,7 +22,7 @@ import pandas as pd
 from . import comparison as _compare
 from .benchmarks import FAMILIES, Benchmark, family_of_model, load_benchmark
 from .benchmarks.flexibert import classification_loss
-from .errors import ConfigError, ZcDiscoverError
+from .errors import ConfigError, DataError, ZcDiscoverError
 from .export import export_run
 from .features import featurize as _weight_features
 from .formula import Formula
@@ -35,6 +35,9 @@ from .scoring import score_table, select_ids
 from .search.driver import search_tables
 from .search.loop import SearchConfig
 from .values import read_values
+
+# a few-step signal's column: steps{k}_<signal> (probing.steps.step_columns)
+STEP_FEATURE = re.compile(r"steps(\d+)_")
 
 QUICK = "ZC_DISCOVER_QUICK"
 
@@ -147,17 +150,15 @@ def add_steps(benchmark: Benchmark, table: pd.DataFrame, steps: int, builder: st
     pandas.DataFrame
         The rows that have step values; ``attrs["steps_seconds_per_arch"]`` is what reaching them cost.
     """
-    from .probing.step_values import step_table, stored_ids
+    from .probing.step_values import request, request_difference, step_table, stored_ids, stored_path
     from .probing.steps import StepSettings
-    settings = StepSettings(steps=(steps,)).validate()   # a stored file answers every step count it recorded
-    from .probing.step_values import request, request_difference, stored_path
     from .values import provenance
+    settings = StepSettings(steps=(steps,)).validate()   # a stored file answers every step count it recorded
     path = stored_path(benchmark.name, benchmark.family.builder(builder))
     if path.is_file():   # stored values of other settings: refused, never replaced by hours of training unasked
         differs = request_difference(provenance(path), request(benchmark, benchmark.family.builder(builder), seed,
                                                                settings))
         if differs is not None:
-            from .errors import DataError
             raise DataError(f"the stored few-step values of {benchmark.name} ({path.name}) do not answer "
                             f"--with-steps {steps}: {differs}; ask for a step count they hold, or train these "
                             "settings with experiments/step_values.py")
@@ -199,6 +200,18 @@ def formula_columns() -> list[str]:
     from .probing.activations import activation_feature_names
     from .probing.steps import STEP_COUNTS, step_columns
     return formula_features(table_columns()) + activation_feature_names() + step_columns(STEP_COUNTS)
+
+
+def reads_steps(formula: Formula | None) -> int | None:
+    """The step count whose few-step signals a formula reads (``steps{k}_*``), or None; a formula of a search runs
+    with one ``--with-steps`` count, so it reads at most one (two are refused: no table holds both)."""
+    if formula is None:
+        return None
+    counts = sorted({int(m.group(1)) for m in map(STEP_FEATURE.match, formula.features) if m})
+    if len(counts) > 1:
+        raise ConfigError(f"the formula reads the few-step signals after {counts} steps; one step count a formula "
+                          "(a search reads one: --with-steps K)")
+    return counts[0] if counts else None
 
 
 def reads_activations(formula: Formula | None) -> bool:
@@ -289,6 +302,8 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
         table = select_ids(featurize(benchmark, builder, seed, n_jobs, device=device), ids, benchmark.name)
         if reads_activations(reads):   # probes only the architectures scored, for the features the formula reads
             table = _add_activations(benchmark, table, builder, seed, n_jobs, device=device)
+        if reads_steps(reads) is not None:   # the rows with step values (a shipped space's stored subset)
+            table = add_steps(benchmark, table, reads_steps(reads), builder, seed, n_jobs)
     else:
         table = select_ids(table, ids, benchmark.name)
     return score_table(benchmark, table, proxy, formula, builder, seed, options)
@@ -790,5 +805,5 @@ class ProxySearch:
 
 __all__ = ["DEVICE_NAME", "ProxySearch", "add_steps", "check_device", "compare", "featurize", "load_benchmark",
            "load_run", "search_table",
-           "check_proxy_or_formula", "formula_columns", "probe_values", "read_compared_values", "reads_activations",
-           "score_model", "score_proxy"]
+           "check_proxy_or_formula", "formula_columns", "parse_share", "probe_values", "prune_model",
+           "read_compared_values", "reads_activations", "reads_steps", "score_model", "score_proxy"]

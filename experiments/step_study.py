@@ -21,7 +21,8 @@ the same rows.
   pass; steps k: featurizing and k training steps; counts and config: the models' shapes), and a plot of Kendall
   against it.
 
-Writes docs/tables/steps-within.md, steps-lomo.md, steps-cost.md and docs/figures/steps-cost.png.
+Writes docs/tables/steps-within.md (the cost per architecture is its fifth column), steps-lomo.md and
+docs/figures/steps-cost.png; the single-column diagnostic is experiments/step_columns.py.
 """
 from __future__ import annotations
 

@@ -85,6 +85,27 @@ def test_stored_values_answer_their_own_settings_only(tiny, synthetic_text, monk
         add_steps(tiny, features, 8)
 
 
+def test_a_window_longer_than_the_model_reads_is_one_clear_error(tiny, synthetic_text):
+    from discover import build_model
+    arch = tiny.archs[0]   # tgt_len 32: the default 64-token windows do not fit
+    with pytest.raises(ConfigError, match=r"windows of 65 tokens, but this architecture reads at most 33.*seq=32"):
+        train_steps(build_model(tiny, arch), tiny.family, arch.config, StepSettings(steps=(1,)))
+    with pytest.raises(ConfigError, match="reads at most 33"):   # raised, not kept in the cache as a failed run
+        step_values.step_table(tiny, settings=StepSettings(steps=(1,)), n_jobs=1, use_cache=False, use_stored=False)
+
+
+def test_a_formula_reading_step_signals_is_scored_on_them(synthetic_text, monkeypatch, tmp_path):
+    from discover.api import score_proxy
+    monkeypatch.setenv("ZC_DISCOVER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZC_DISCOVER_VALUES", str(tmp_path / "values"))
+    configs = [{**GPT2, "tgt_len": 80}, {**GPT2, "tgt_len": 80, "n_layer": 1}, {**GPT2, "tgt_len": 80, "d_model": 16}]
+    bench = load_benchmark(f"lts-gpt2:{lts_folder(tmp_path / 'lts', configs)}")
+    result = score_proxy(bench, formula="-steps1_heldout_loss", n_jobs=1)
+    assert result["n"] == 3 and np.isfinite(result["kendall"])
+    with pytest.raises(ConfigError, match=r"after \[1, 4\] steps; one step count a formula"):
+        score_proxy(bench, formula="steps1_heldout_loss + steps4_heldout_loss", n_jobs=1)
+
+
 def test_stratified_subsets_spread_over_size_and_are_seeded():
     sizes = pd.Series(np.arange(100.0), index=[f"a{i}" for i in range(100)])
     chosen = step_values.stratified_subset(sizes, 10, seed=3)

@@ -27,7 +27,7 @@ import torch
 
 from ..benchmarks import Benchmark, build_model
 from ..benchmarks.seeding import INIT_VERSION
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..parallel import parallel_imap
 from ..store import StoredFile, ValueStore
 from ..values import provenance, values_dir, write_values
@@ -86,6 +86,8 @@ def step_arch(benchmark: Benchmark, arch_id: str, builder: str, seed: int, setti
     try:
         model = build_model(benchmark, arch, builder, seed)
         values, seconds = train_steps(model, benchmark.family, arch.config, settings)
+    except ConfigError:   # the settings do not fit this space: the request's fault, not a result to keep
+        raise
     except (MemoryError, FloatingPointError, RuntimeError, ValueError) as exc:
         return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
     return {"values": values, "seconds": {str(k): v for k, v in seconds.items()}}

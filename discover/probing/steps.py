@@ -228,6 +228,11 @@ def train_steps(model: nn.Module, family, config: dict, settings: StepSettings) 
     train, heldout, _ = token_streams(vocab)   # read once per process: not part of an architecture's cost
     start = time.perf_counter()
     objective = Objective(model, family, config, settings, min(vocab, _stream_vocab(train, heldout)))
+    readable = family.probe_seq(config, objective.window)
+    if readable < objective.window:   # a shorter window for some models would make their losses incomparable
+        raise ConfigError(f"few-step training reads windows of {objective.window} tokens, but this architecture "
+                          f"reads at most {readable}; train every architecture of the space with a shorter "
+                          f"window (StepSettings(seq={max(8, readable - 1)}))")
     model.eval()   # no dropout: the same steps give the same values
     roles = _roles(model)
     initial = {role: [p.detach().clone() for p in params] for role, params in roles.items()}
