@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import datadir
+from .listing import SpecFields
 from ..errors import UnknownNameError
 
 
@@ -110,21 +111,11 @@ class BenchmarkFamily:
 
 
 @dataclass(frozen=True)
-class BenchmarkSpec:
-    """One benchmark: its name, family, where its files live and come from, and its target."""
+class BenchmarkSpec(SpecFields):
+    """One benchmark: its name, family, where its files live and come from, and its target (``relpath`` is
+    absolute for ``lts:PATH``; ``direction`` is the raw metric's - the Arch target is always higher-is-better)."""
 
-    name: str
     family: BenchmarkFamily
-    relpath: str                # file or folder under the data directory (absolute for lts:PATH)
-    n_archs: int | None
-    target: str
-    direction: str              # of the raw metric; the Arch target is always higher-is-better
-    url: str                    # a file's URL, or a folder's base URL to which ``files`` are appended
-    sha256: str | None          # of the file, or the tree digest over ``files``; None: not pinned yet
-    license: str
-    citation: str
-    files: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
 
     @property
     def is_folder(self) -> bool:

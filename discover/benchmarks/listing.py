@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from . import datadir
 
@@ -54,11 +54,12 @@ FAMILY_FACTS: dict[str, FamilyFacts] = {facts.name: facts for facts in [
 
 
 @dataclass(frozen=True)
-class SpecRow:
-    """One published benchmark as ``catalog`` turns it into a ``BenchmarkSpec`` (``family`` by name here)."""
+class SpecFields:
+    """The fields of one benchmark, whatever holds its family: a ``SpecRow`` (the family by name, for listings) or a
+    ``base.BenchmarkSpec`` (the family itself)."""
 
     name: str
-    family: str
+    family: Any
     relpath: str                # file or folder under the data directory
     n_archs: int | None
     target: str
@@ -69,6 +70,13 @@ class SpecRow:
     citation: str
     files: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpecRow(SpecFields):
+    """One published benchmark as ``catalog`` turns it into a ``BenchmarkSpec`` (``family`` by name here)."""
+
+    family: str
 
     @property
     def builders(self) -> tuple[str, ...]:
