@@ -11,6 +11,7 @@ and how good they are; it is required for the reference models (``pruning.refere
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from .checksums import file_sha256
 
 CONFIG, WEIGHTS, CARD = "config.json", "model.safetensors", "card.json"
 PICKLED = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".h5")
+ENCODER_TYPES = ("bert", "roberta")   # model types trained and read as masked language models
 MAX_WEIGHTS_BYTES = 4 * 2**30
 MAX_CONFIG_BYTES = 1 << 20
 CONFIG_DROPPED = ("architectures", "_name_or_path", "transformers_version", "torch_dtype", "dtype", "output_attentions",
@@ -90,8 +92,15 @@ def _shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise DataError(f"{path}: not a readable safetensors file ({str(error).splitlines()[0][:120]})") from None
 
 
-def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """The causal language model of a trained folder, in eval mode, with its weights, and its checked config.
+def model_task(config: dict[str, Any]) -> str:
+    """What a trained folder's model predicts: ``masked-lm`` for a BERT-style encoder, else ``causal-lm``."""
+    return "masked-lm" if config.get("model_type") in ENCODER_TYPES else "causal-lm"
+
+
+def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu",
+               task: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """The language model of a trained folder (causal, or masked for an encoder: ``model_task``), in eval mode,
+    with its weights, and its checked config. ``task``: the one the caller needs; another is refused.
 
     Raises
     ------
@@ -106,7 +115,10 @@ def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") ->
     if info.st_size > MAX_WEIGHTS_BYTES:
         raise DataError(f"{weights}: {info.st_size:,} bytes, over the limit of {MAX_WEIGHTS_BYTES:,} for a model "
                         "this project prunes on a CPU")
-    spec = {"task": "causal-lm", "num_labels": None, "hf": config}
+    if task is not None and model_task(config) != task:
+        raise DataError(f"{folder}: its model is a {config.get('model_type')!r} {model_task(config)} model; this "
+                        f"needs a {task} model")
+    spec = {"task": model_task(config), "num_labels": None, "hf": config}
     with torch.device("meta"):
         skeleton = hf.model_class(spec).from_config(hf.hf_config(spec))
     expected = {name: tuple(p.shape) for name, p in skeleton.state_dict().items()}
@@ -151,6 +163,7 @@ def save_model(folder: str | os.PathLike, model: nn.Module, card: dict[str, Any]
     tmp = folder / f".{WEIGHTS}.{os.getpid()}.tmp"
     try:
         save_weights(model, str(tmp))
+        _sort_metadata(tmp)
         digest = file_sha256(tmp)
         os.replace(tmp, folder / WEIGHTS)
     finally:
@@ -160,6 +173,23 @@ def save_model(folder: str | os.PathLike, model: nn.Module, card: dict[str, Any]
     card = schemas.ModelCard.model_validate({**card, "weights_sha256": digest})
     files.write_json(folder / CARD, card.model_dump())
     return folder
+
+
+def _sort_metadata(path: Path) -> None:
+    """Put a safetensors file's metadata in sorted order, in place. safetensors writes it from a Rust hash map, whose
+    order changes from call to call: two saves of the same weights with tied tensors (which the metadata maps to the
+    name kept) differed in their bytes, so in their digest. The header keeps its length, so the offsets of the
+    tensors (relative to the header's end) stay valid."""
+    with open(path, "r+b") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(size))
+        metadata = header.pop("__metadata__", None)
+        ordered = ({"__metadata__": dict(sorted(metadata.items()))} if metadata else {}) | header
+        text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > size:   # never: the same keys and values, compact as safetensors writes them
+            raise DataError(f"{path}: its safetensors header would grow when sorted; not rewritten")
+        handle.seek(8)
+        handle.write(text + b" " * (size - len(text)))
 
 
 def weights_digest(folder: str | os.PathLike) -> str:

@@ -133,7 +133,7 @@ def prune_model(model: str | os.PathLike, kind: str = "depth", remove: float = 0
             raise ConfigError(f"criterion {name!r} does not apply to {kind} pruning (it scores "
                               f"{', '.join(get_criterion(name).kinds)})")
     folder = resolve_model(model)
-    loaded, _ = trained.load_model(folder)
+    loaded, _ = trained.load_model(folder, task="causal-lm")
     n_heads, n_layers = _heads(loaded), len(blocks_of(loaded))
     units_total = n_layers * {"depth": 1, "heads": n_heads, "ffn": FFN_GROUPS}[kind]
     count = removal_count(remove, units_total, kind)

@@ -116,7 +116,7 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
     if threads:
         torch.set_num_threads(int(threads))
     started = time.perf_counter()
-    model, _ = trained.load_model(folder)
+    model, _ = trained.load_model(folder, task="causal-lm")
     tok = tokenizer()
     if tok.digest != req["tokenizer"]:
         raise DataError(f"{folder}: trained with tokenizer {req['tokenizer'][:12]}, but the corpus now gives "

@@ -43,3 +43,37 @@ def unigram_loss(train_ids: np.ndarray, heldout_ids: np.ndarray, vocab_size: int
     counts = np.bincount(train_ids.astype(np.int64), minlength=vocab_size).astype(np.float64) + 1.0
     logp = np.log(counts / counts.sum())
     return float(-logp[heldout_ids.astype(np.int64)].mean())
+
+
+MASK_FRACTION = 0.15   # BERT's share of masked positions
+
+
+def mask_positions(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """Which positions of a batch are masked (15%, from a generator seeded by ``seed``; at least one per row)."""
+    generator = torch.Generator().manual_seed(int(seed))
+    chosen = torch.rand(shape, generator=generator) < MASK_FRACTION
+    chosen[:, 0] |= ~chosen.any(dim=1)
+    return chosen
+
+
+def masked_loss(model: nn.Module, ids: torch.Tensor, chosen: torch.Tensor, mask_id: int,
+                reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy of a masked language model on the positions ``chosen`` of ``ids``, given as the mask token."""
+    device = next(model.parameters()).device
+    ids, chosen = ids.to(device), chosen.to(device)
+    logits = model(input_ids=ids.masked_fill(chosen, mask_id)).logits
+    return nn.functional.cross_entropy(logits[chosen].float(), ids[chosen], reduction=reduction)
+
+
+@torch.no_grad()
+def mean_masked_loss(model: nn.Module, batches: torch.Tensor, mask_id: int, seed: int = 0,
+                     batch_size: int = 32) -> float:
+    """Mean masked-token cross-entropy (nats per masked token) over the windows ``batches``, with one fixed mask
+    (seeded by ``seed``) for every model scored on them; float64 accumulation."""
+    chosen = mask_positions(tuple(batches.shape), seed)
+    total, count = 0.0, 0
+    for start in range(0, len(batches), batch_size):
+        rows = slice(start, start + batch_size)
+        total += float(masked_loss(model, batches[rows], chosen[rows], mask_id, "sum").double())
+        count += int(chosen[rows].sum())
+    return total / count

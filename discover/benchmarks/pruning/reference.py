@@ -1,6 +1,8 @@
 """The reference language models of the pruning spaces: trained here, on the project's English text, seeded.
 
-Two families (Llama-style and GPT-2-style, built by ``transformers`` from configs) at two depths. Each is trained
+Two families (Llama-style and GPT-2-style, built by ``transformers`` from configs) at two depths, and a BERT-style
+encoder trained by masked-token prediction (``ENCODER_MODELS``: the robustness study's pretrained encoder, 15% of
+positions masked by a generator seeded per step). Each is trained
 from its seeded initialisation on random windows of the ``train`` split (the window starts drawn from one numpy
 generator seeded by ``seed``), with AdamW, a linear warm-up and a cosine decay, dropout off, deterministic torch
 algorithms and a fixed thread count (recorded in the card: a matrix product summed in another order on another
@@ -19,9 +21,9 @@ import numpy as np
 import torch
 
 from ...errors import UnknownNameError
-from ...text import EOS_ID, LM_CORPORA, PAD_ID, token_ids, tokenizer
+from ...text import EOS_ID, LM_CORPORA, MASK_ID, PAD_ID, token_ids, tokenizer
 from .. import hf, trained
-from .evaluate import mean_loss, unigram_loss, windows
+from .evaluate import mask_positions, masked_loss, mean_loss, mean_masked_loss, unigram_loss, windows
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +35,28 @@ REFERENCE_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "llama-12": ("llama", {"hidden_size": 256, "intermediate_size": 704, "num_hidden_layers": 12,
                            "num_attention_heads": 4, "num_key_value_heads": 4}),
 }
+# The masked-LM encoder of the robustness study (issue #29): its sub-networks are fine-tuned on sentence tasks.
+ENCODER_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "bert-6": ("bert", {"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 6,
+                        "num_attention_heads": 4}),
+}
 TRAINING = {"steps": 800, "batch": 16, "seq_len": 128, "lr": 1e-3, "warmup": 50, "weight_decay": 0.1, "seed": 0,
             "clip": 1.0}
 MAX_POSITIONS = 256
+HELDOUT_MASK_SEED = 12_345   # the masked positions of the encoder's held-out windows (never a training step's)
 
 
 def reference_config(name: str, vocab_size: int) -> dict[str, Any]:
     """The Hugging Face config (a plain dict with ``model_type``) of reference model ``name``."""
-    if name not in REFERENCE_MODELS:
-        raise UnknownNameError("reference model", name, REFERENCE_MODELS)
-    family, fields = REFERENCE_MODELS[name]
+    known = {**REFERENCE_MODELS, **ENCODER_MODELS}
+    if name not in known:
+        raise UnknownNameError("reference model", name, known)
+    family, fields = known[name]
     special = {"bos_token_id": EOS_ID, "eos_token_id": EOS_ID, "pad_token_id": PAD_ID}
+    if family == "bert":
+        return {"model_type": "bert", "vocab_size": vocab_size, "max_position_embeddings": MAX_POSITIONS,
+                "type_vocab_size": 1, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+                "pad_token_id": PAD_ID, **fields}
     if family == "llama":
         return {"model_type": "llama", "vocab_size": vocab_size, "max_position_embeddings": MAX_POSITIONS,
                 "tie_word_embeddings": False, "attention_dropout": 0.0, **special, **fields}
@@ -88,7 +101,8 @@ def train_reference(name: str, out: str | Path, *, config: dict[str, Any] | None
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(settings["seed"])
-    spec = {"task": "causal-lm", "num_labels": None, "hf": raw}
+    masked = family == "bert"   # an encoder learns masked tokens; the decoders the next one
+    spec = {"task": "masked-lm" if masked else "causal-lm", "num_labels": None, "hf": raw}
     model = hf.model_class(spec).from_config(hf.hf_config(spec)).to(device)
     model.config._attn_implementation = "sdpa"
     model.train()
@@ -105,8 +119,13 @@ def train_reference(name: str, out: str | Path, *, config: dict[str, Any] | None
             group["lr"] = settings["lr"] * _schedule(step, settings["steps"], settings["warmup"])
         starts = rng.integers(0, len(train_ids) - seq - 1, settings["batch"])
         batch = torch.from_numpy(np.stack([train_ids[s:s + seq + 1].astype(np.int64) for s in starts])).to(device)
-        logits = model(input_ids=batch[:, :-1]).logits
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+        if masked:
+            ids = batch[:, :-1]
+            loss = masked_loss(model, ids, mask_positions(tuple(ids.shape), settings["seed"] * 100_003 + step),
+                               MASK_ID)
+        else:
+            logits = model(input_ids=batch[:, :-1]).logits
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings["clip"])
@@ -117,14 +136,16 @@ def train_reference(name: str, out: str | Path, *, config: dict[str, Any] | None
                      time.perf_counter() - started)
     seconds = time.perf_counter() - started
     model.eval()
-    heldout = mean_loss(model, windows(heldout_ids, seq, heldout_windows))
+    held = windows(heldout_ids, seq, heldout_windows)
+    # the encoder's held-out windows are masked once, by a seed of their own, the same for every model scored
+    heldout = mean_masked_loss(model, held[:, :-1], MASK_ID, HELDOUT_MASK_SEED) if masked else mean_loss(model, held)
     import transformers
     card = {"name": name, "family": family, "corpus": tok.corpus, "tokenizer": tok.digest,
             "weights_sha256": "0" * 64, "seed": settings["seed"], "steps": settings["steps"],
             "batch": settings["batch"], "seq_len": seq, "lr": settings["lr"], "threads": threads,
             "train_loss": float(np.mean(recent)) if recent else float("nan"), "heldout_loss": heldout,
             "unigram_loss": unigram_loss(train_ids, heldout_ids, tok.vocab_size),
-            "heldout_tokens": int(len(windows(heldout_ids, seq, heldout_windows)) * seq),
+            "heldout_tokens": int(len(held) * seq),
             "train_seconds": round(seconds, 1), "device": str(device),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
     trained.save_model(out, model, card)
