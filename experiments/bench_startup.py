@@ -72,7 +72,8 @@ def main() -> None:
     rows = ["| command | seconds (best of %d) | goal |" % args.repeat, "|---|---|---|"]
     for words, goal in ((["--help"], "< 1 s"), (["--version"], ""), (["benchmarks"], "< 1 s"), ([], "")):
         best = min(run_in_terminal([EXE, *words], env)[0] for _ in range(args.repeat))
-        rows.append(f"| `zc-discover {' '.join(words)}` | {best:.2f} | {goal} |")
+        typed = " ".join(["zc-discover", *words])
+        rows.append(f"| `{typed}`{'' if words else ' (no verb: its usage)'} | {best:.2f} | {goal} |")
         print(rows[-1], flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         cold = {**env, "ZC_DISCOVER_CACHE": str(Path(scratch) / "cache")}
