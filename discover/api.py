@@ -132,7 +132,7 @@ def _add_activations(benchmark: Benchmark, table: pd.DataFrame, builder: str | N
 
 
 def add_steps(benchmark: Benchmark, table: pd.DataFrame, steps: int, builder: str | None = None, seed: int = 0,
-              n_jobs: int = 1) -> pd.DataFrame:
+              n_jobs: int = 1, settings=None) -> pd.DataFrame:
     """``table`` with the few-step training signals after ``steps`` steps (``steps{k}_*``), on the architectures that
     have them: the stored subset of a shipped space (read, not trained), else every row (trained, and cached).
 
@@ -144,6 +144,9 @@ def add_steps(benchmark: Benchmark, table: pd.DataFrame, steps: int, builder: st
     steps : int
         A step count of the default settings (1, 4, 16, 64), or any count (then every architecture is trained).
     builder, seed, n_jobs : see ``featurize``.
+    settings : StepSettings, optional
+        Other settings than the default ones (``per_layer``, ``data_after``, batch, ...); their step count is
+        ``steps``.
 
     Returns
     -------
@@ -153,7 +156,8 @@ def add_steps(benchmark: Benchmark, table: pd.DataFrame, steps: int, builder: st
     from .probing.step_values import request, request_difference, step_table, stored_ids, stored_path
     from .probing.steps import StepSettings
     from .values import provenance
-    settings = StepSettings(steps=(steps,)).validate()   # a stored file answers every step count it recorded
+    # a stored file answers every step count it recorded
+    settings = replace(settings or StepSettings(), steps=(steps,)).validate()
     path = stored_path(benchmark.name, benchmark.family.builder(builder))
     if path.is_file():   # stored values of other settings: refused, never replaced by hours of training unasked
         differs = request_difference(provenance(path), request(benchmark, benchmark.family.builder(builder), seed,
@@ -199,7 +203,7 @@ def formula_columns() -> list[str]:
     from .features import formula_features, table_columns
     from .probing.activations import activation_feature_names
     from .probing.steps import STEP_COUNTS, step_columns
-    return formula_features(table_columns()) + activation_feature_names() + step_columns(STEP_COUNTS)
+    return formula_features(table_columns()) + activation_feature_names() + step_columns(STEP_COUNTS, True, True)
 
 
 def reads_steps(formula: Formula | None) -> int | None:
@@ -303,7 +307,9 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
         if reads_activations(reads):   # probes only the architectures scored, for the features the formula reads
             table = _add_activations(benchmark, table, builder, seed, n_jobs, device=device)
         if reads_steps(reads) is not None:   # the rows with step values (a shipped space's stored subset)
-            table = add_steps(benchmark, table, reads_steps(reads), builder, seed, n_jobs)
+            from .probing.steps import StepSettings, settings_for_columns
+            table = add_steps(benchmark, table, reads_steps(reads), builder, seed, n_jobs,
+                              StepSettings(**settings_for_columns(reads.features)))
     else:
         table = select_ids(table, ids, benchmark.name)
     return score_table(benchmark, table, proxy, formula, builder, seed, options)

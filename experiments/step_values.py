@@ -44,10 +44,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--steps", type=int, nargs="+", help="step counts recorded (default: 1 4 16 64, and 1 4 16 for "
                         "the LTS spaces)")
+    parser.add_argument("--per-layer", action="store_true", help="also the gradients through depth (first, last, "
+                        "last/first per role)")
+    parser.add_argument("--data-after", action="store_true", help="also the data probe's statistics of each trained "
+                        "model (a probe pass per step count: 1-9 s more per architecture and count)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for name in args.only:
-        settings = StepSettings(steps=tuple(args.steps or STEPS.get(name, STEP_COUNTS))).validate()
+        settings = StepSettings(steps=tuple(args.steps or STEPS.get(name, STEP_COUNTS)), per_layer=args.per_layer,
+                                data_after=args.data_after).validate()
         bench = load_benchmark(name)
         ids = subset(bench, SUBSETS[name])
         builder = bench.family.builder(None)

@@ -24,7 +24,8 @@ def synthetic_text(monkeypatch):
 
     def describe(self):   # the real one names the corpus's and tokenizer's digests
         return {"steps": list(self.steps), "batch": self.batch, "seq": self.seq, "lr": self.lr, "seed": self.seed,
-                "heldout_windows": self.heldout_windows, "corpus": "synthetic", "version": steps.STEPS_VERSION}
+                "heldout_windows": self.heldout_windows, "corpus": "synthetic", "version": steps.STEPS_VERSION,
+                **{k: True for k in ("per_layer", "data_after") if getattr(self, k)}}
     monkeypatch.setattr(StepSettings, "describe", describe)
 
 
@@ -32,6 +33,13 @@ def synthetic_text(monkeypatch):
 def tiny(tmp_path):
     configs = [GPT2, {**GPT2, "n_layer": 1}, {**GPT2, "d_inner": [20, 20]}, {**GPT2, "d_model": 16, "n_head": [2, 2]}]
     return load_benchmark(f"lts-gpt2:{lts_folder(tmp_path / 'lts', configs)}")
+
+
+def test_default_provenance_does_not_name_the_optional_columns(corpora):
+    """Stored values made before per_layer and data_after existed answer the default request unchanged."""
+    described = StepSettings().describe()
+    assert "per_layer" not in described and "data_after" not in described
+    assert StepSettings(per_layer=True).describe()["per_layer"] is True
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -59,6 +67,31 @@ def test_the_same_settings_give_the_same_values_and_every_column(tiny, synthetic
     assert first["steps4_attention_weight_change"] > first["steps1_attention_weight_change"]
     assert 0 < first["steps4_attention_weight_change"] and first["steps4_attention_grad_snr"] > 0
     assert np.isnan(first["steps1_loss_slope"]) and np.isfinite(first["steps4_loss_slope"])
+
+
+def test_per_layer_and_data_columns_after_the_steps(tiny, synthetic_text):
+    """Asked for, the gradients through depth and the data probe's statistics of the trained model are recorded
+    too; asking for them changes neither the default columns' values nor the default settings' provenance."""
+    from discover import build_model
+    from discover.probing.activations import activation_feature_names
+    arch = tiny.archs[0]
+    short = StepSettings(steps=(1, 2), batch=4, seq=16, heldout_windows=2)
+    plain, _ = train_steps(build_model(tiny, arch), tiny.family, arch.config, short)
+    full_settings = StepSettings(steps=(1, 2), batch=4, seq=16, heldout_windows=2, per_layer=True, data_after=True)
+    full, _ = train_steps(build_model(tiny, arch), tiny.family, arch.config, full_settings)
+    assert set(full) == set(step_columns((1, 2), per_layer=True, data_after=True))
+    assert {k: full[k] for k in plain} == plain   # the probe between steps changes nothing of the training
+    assert full["steps2_attention_grad_norm_first"] > 0 and np.isfinite(full["steps2_attention_grad_snr_ratio"])
+    probe = f"steps2_{activation_feature_names()[0]}"
+    assert probe in full and full == train_steps(build_model(tiny, arch), tiny.family, arch.config,
+                                                 full_settings)[0]
+    assert steps.settings_for_columns(["steps4_ffn_grad_snr_last"]) == {"per_layer": True, "data_after": False}
+    assert steps.settings_for_columns([probe]) == {"per_layer": False, "data_after": True}
+    with pytest.raises(ConfigError, match="per_layer must be True or False"):
+        StepSettings(per_layer=1).validate()
+    richer, plain_request = full_settings.describe(), short.describe()
+    assert step_values.request_difference({"steps": richer}, {"steps": plain_request}) is None
+    assert "per_layer" in step_values.request_difference({"steps": plain_request}, {"steps": richer})
 
 
 def test_a_table_is_cached_and_read_back_without_training(tiny, synthetic_text, monkeypatch, tmp_path):

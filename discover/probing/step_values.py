@@ -36,6 +36,8 @@ from .steps import StepSettings, step_columns, train_steps
 
 log = logging.getLogger(__name__)
 
+OPTIONAL_COLUMNS = ("per_layer", "data_after")   # StepSettings fields that only add columns
+
 
 def stored_dir() -> Path:
     """Where the stored few-step values live: ``steps/`` of the stored values folder."""
@@ -67,7 +69,9 @@ def request_difference(meta: dict[str, Any], expected: dict[str, Any]) -> str | 
     for key, value in expected.items():
         stored = meta.get(key)
         if key == "steps" and isinstance(stored, dict) and isinstance(value, dict):
-            differs = sorted(k for k in set(value) | set(stored) if k != "steps" and stored.get(k) != value.get(k))
+            # a file with the optional columns (per_layer, data_after) also answers a request without them
+            differs = sorted(k for k in set(value) | set(stored) if k != "steps" and stored.get(k) != value.get(k)
+                             and not (k in OPTIONAL_COLUMNS and stored.get(k) is True and not value.get(k)))
             if differs:
                 return f"its step settings differ in {', '.join(differs)} ({stored.get(differs[0])!r}, not " \
                        f"{value.get(differs[0])!r})"
@@ -150,7 +154,7 @@ def _current(entry: Any, name: str) -> bool:
 
 
 def _frame(records: dict[str, dict], ids: list[str], settings: StepSettings) -> pd.DataFrame:
-    columns = step_columns(settings.steps)
+    columns = step_columns(settings.steps, settings.per_layer, settings.data_after)
     rows = []
     for arch_id in ids:
         record = records[arch_id]

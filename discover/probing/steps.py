@@ -56,6 +56,8 @@ class StepSettings:
     lr: float = 1e-3
     seed: int = 0
     heldout_windows: int = 8
+    per_layer: bool = False    # also each role's gradient norm and noise through depth (first, last, last/first)
+    data_after: bool = False   # also the data probe's statistics (``probing.activations``) of the trained model
 
     def validate(self) -> "StepSettings":
         """Raise ``ConfigError`` naming the first setting out of range; return self."""
@@ -74,7 +76,9 @@ class StepSettings:
                   (isinstance(self.lr, (int, float)) and 0 < self.lr <= 1, f"lr must be in (0, 1], got {self.lr!r}"),
                   (isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be 0..2^32-1, got {self.seed!r}"),
                   (isinstance(self.heldout_windows, int) and 1 <= self.heldout_windows <= 1024,
-                   f"heldout_windows must be 1..1024, got {self.heldout_windows!r}")]
+                   f"heldout_windows must be 1..1024, got {self.heldout_windows!r}"),
+                  (isinstance(self.per_layer, bool), f"per_layer must be True or False, got {self.per_layer!r}"),
+                  (isinstance(self.data_after, bool), f"data_after must be True or False, got {self.data_after!r}")]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
@@ -83,18 +87,46 @@ class StepSettings:
     def describe(self) -> dict:
         """The settings as provenance: with the text's and tokenizer's digests and this module's version."""
         from ..text import lm_digest, tokenizer
-        return {**asdict(self), "steps": list(self.steps), "optimizer": "AdamW", "corpus": lm_digest(),
-                "tokenizer": tokenizer().digest, "version": STEPS_VERSION}
+        described = {**asdict(self), "steps": list(self.steps), "optimizer": "AdamW", "corpus": lm_digest(),
+                     "tokenizer": tokenizer().digest, "version": STEPS_VERSION}
+        for extra in ("per_layer", "data_after"):   # named only when asked: values made without them stay valid
+            if not described[extra]:
+                del described[extra]
+        return described
 
 
-def step_columns(steps: tuple[int, ...] = STEP_COUNTS) -> list[str]:
-    """Every column a few-step run records, for these step counts."""
+def step_columns(steps: tuple[int, ...] = STEP_COUNTS, per_layer: bool = False,
+                 data_after: bool = False) -> list[str]:
+    """Every column a few-step run records, for these step counts (and the optional per-layer and data columns)."""
     columns = []
     for k in steps:
         columns += [f"steps{k}_{name}" for name in ("train_loss", "loss_drop", "loss_slope", "heldout_loss")]
         columns += [f"steps{k}_{role}_{stat}" for role in STEP_ROLES for stat in ("grad_norm", "grad_snr",
                                                                                  "weight_change")]
+        if per_layer:
+            columns += layer_columns(k)
+        if data_after:
+            from .activations import activation_feature_names
+            columns += [f"steps{k}_{name}" for name in activation_feature_names()]
     return columns
+
+
+def layer_columns(step: int) -> list[str]:
+    """The per-layer gradient columns after ``step`` steps: each role's norm and signal-to-noise at the first and
+    last layer, and last / first (a depth profile; a column per layer would differ between depths)."""
+    from .activations import DEPTH_AGGREGATIONS
+    return [f"steps{step}_{role}_{stat}_{agg}" for role in STEP_ROLES for stat in ("grad_norm", "grad_snr")
+            for agg in DEPTH_AGGREGATIONS]
+
+
+def settings_for_columns(columns) -> dict[str, bool]:
+    """Which optional kinds of step columns a set of feature names reads (``per_layer``, ``data_after``)."""
+    from .activations import DEPTH_AGGREGATIONS, activation_feature_names
+    rest = {c.split("_", 1)[1] for c in columns if c.startswith("steps") and "_" in c}
+    data = set(activation_feature_names())
+    layered = {f"{role}_{stat}_{agg}" for role in STEP_ROLES for stat in ("grad_norm", "grad_snr")
+               for agg in DEPTH_AGGREGATIONS}
+    return {"per_layer": bool(rest & layered), "data_after": bool(rest & data)}
 
 
 @lru_cache(maxsize=4)
@@ -195,17 +227,19 @@ def _output_width(model: nn.Module, family, config: dict) -> int:
         return int(model(torch.zeros(1, 2, dtype=torch.long)).shape[-1])
 
 
-def _roles(model: nn.Module) -> dict[str, list[nn.Parameter]]:
-    """The model's trainable parameters by role (``primitives.decompose``), each once."""
+def _roles(model: nn.Module) -> tuple[dict[str, list[nn.Parameter]], dict[str, list[int | None]]]:
+    """The model's trainable parameters by role (``primitives.decompose``), each once, and the layer of each."""
     by_id = {id(p): p for p in model.parameters() if p.requires_grad}
     roles: dict[str, list[nn.Parameter]] = {role: [] for role in STEP_ROLES}
+    layers: dict[str, list[int | None]] = {role: [] for role in STEP_ROLES}
     seen: set[int] = set()
     for tagged in decompose(model):
         key = id(tagged.tensor)
         if key in by_id and key not in seen and tagged.role in roles:
             roles[tagged.role].append(by_id[key])
+            layers[tagged.role].append(tagged.layer)
             seen.add(key)
-    return roles
+    return roles, layers
 
 
 def _norm(tensors: list[torch.Tensor]) -> float:
@@ -234,7 +268,7 @@ def train_steps(model: nn.Module, family, config: dict, settings: StepSettings) 
                           f"reads at most {readable}; train every architecture of the space with a shorter "
                           f"window (StepSettings(seq={max(8, readable - 1)}))")
     model.eval()   # no dropout: the same steps give the same values
-    roles = _roles(model)
+    roles, layers = _roles(model)
     initial = {role: [p.detach().clone() for p in params] for role, params in roles.items()}
     parameters = [p for p in model.parameters() if p.requires_grad] + \
         (list(objective.head.parameters()) if objective.head is not None else [])
@@ -261,10 +295,12 @@ def train_steps(model: nn.Module, family, config: dict, settings: StepSettings) 
         if not math.isfinite(total):
             raise FloatingPointError(f"the training loss is {total} at step {step}")
         if step in recorded:
-            _record_gradients(values, step, halves)
+            _record_gradients(values, step, halves, layers if settings.per_layer else None)
         optimizer.step()
         if step in recorded:
             _record_after(values, step, losses, model, objective, held, roles, initial)
+            if settings.data_after:
+                values.update(_data_after(model, family, config, step, settings.seed))
             seconds[step] = time.perf_counter() - start
     return values, seconds
 
@@ -273,18 +309,42 @@ def _stream_vocab(*streams: np.ndarray) -> int:
     return int(max(int(s.max()) for s in streams)) + 1
 
 
-def _record_gradients(values: dict, step: int, halves: list[dict]) -> None:
+def _signal_noise(first: list[torch.Tensor], both: list[torch.Tensor]) -> tuple[float, float]:
+    """The gradient's norm over both halves of the batch, and its signal-to-noise between the halves."""
+    second = [b - a for a, b in zip(first, both)]
+    signal = _norm([a + b for a, b in zip(first, second)])
+    noise = _norm([a - b for a, b in zip(first, second)])
+    return signal, signal / noise if noise > 0 else math.nan
+
+
+def _record_gradients(values: dict, step: int, halves: list[dict], layers: dict | None = None) -> None:
+    """Each role's gradient norm and noise (``layers``: also through depth, ``layer_columns``)."""
+    from .activations import DEPTH_AGGREGATIONS
     first, both = halves   # the gradient after the first half, and after both (the second accumulated onto it)
     for role in STEP_ROLES:
         g_first, g_both = first[role], both[role]
         if not g_first:
             values.update({f"steps{step}_{role}_grad_norm": math.nan, f"steps{step}_{role}_grad_snr": math.nan})
+            if layers is not None:
+                values.update({f"steps{step}_{role}_{stat}_{agg}": math.nan for agg in DEPTH_AGGREGATIONS
+                               for stat in ("grad_norm", "grad_snr")})
             continue
-        second = [b - a for a, b in zip(g_first, g_both)]
-        signal = _norm([a + b for a, b in zip(g_first, second)])
-        noise = _norm([a - b for a, b in zip(g_first, second)])
-        values[f"steps{step}_{role}_grad_norm"] = signal
-        values[f"steps{step}_{role}_grad_snr"] = signal / noise if noise > 0 else math.nan
+        norm, snr = _signal_noise(g_first, g_both)
+        values[f"steps{step}_{role}_grad_norm"], values[f"steps{step}_{role}_grad_snr"] = norm, snr
+        if layers is not None:
+            depth = sorted({layer for layer in layers[role] if layer is not None})
+            profile = {stat: [] for stat in ("grad_norm", "grad_snr")}
+            for layer in depth or [None]:
+                rows = [i for i, at in enumerate(layers[role]) if at == layer]
+                norm, snr = _signal_noise([g_first[i] for i in rows], [g_both[i] for i in rows])
+                profile["grad_norm"].append(norm)
+                profile["grad_snr"].append(snr)
+            for stat, series in profile.items():
+                first_value, last_value = series[0], series[-1]
+                values[f"steps{step}_{role}_{stat}_first"] = first_value
+                values[f"steps{step}_{role}_{stat}_last"] = last_value
+                values[f"steps{step}_{role}_{stat}_ratio"] = last_value / first_value \
+                    if math.isfinite(first_value) and first_value != 0 else math.nan
 
 
 @torch.no_grad()
@@ -305,10 +365,22 @@ def _record_after(values: dict, step: int, losses: list[float], model: nn.Module
         values[f"steps{step}_{role}_weight_change"] = change / base if base > 0 else math.nan
 
 
+def _data_after(model: nn.Module, family, config: dict, step: int, seed: int) -> dict[str, float]:
+    """The data probe's statistics of the model as training left it after ``step`` steps (its default probe batch,
+    seeded as every stored probe value; ``probing.activations``), named ``steps{step}_<feature>``."""
+    from . import ProbeSettings
+    from .activations import ACTIVATION_PASSES, activation_features
+    run = ProbeSettings().probe(model, family, config, seed, passes=ACTIVATION_PASSES)
+    features = activation_features(run)
+    model.zero_grad(set_to_none=True)   # the probe's gradients are not the next step's
+    model.eval()
+    return {f"steps{step}_{name}": float(value) for name, value in features.items()}
+
+
 def settings_digest(settings: StepSettings) -> str:
     """A short digest of the whole settings description (keys caches and stored files)."""
     return hashlib.sha256(json.dumps(settings.describe(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-__all__ = ["MAX_STEPS", "STEPS_VERSION", "STEP_COUNTS", "STEP_ROLES", "StepSettings", "settings_digest",
-           "step_columns", "token_streams", "train_steps"]
+__all__ = ["MAX_STEPS", "STEPS_VERSION", "STEP_COUNTS", "STEP_ROLES", "StepSettings", "layer_columns",
+           "settings_digest", "settings_for_columns", "step_columns", "token_streams", "train_steps"]
