@@ -306,9 +306,10 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
         table = select_ids(featurize(benchmark, builder, seed, n_jobs, device=device), ids, benchmark.name)
         if reads_activations(reads):   # probes only the architectures scored, for the features the formula reads
             table = _add_activations(benchmark, table, builder, seed, n_jobs, device=device)
-        if reads_steps(reads) is not None:   # the rows with step values (a shipped space's stored subset)
+        step_count = reads_steps(reads)
+        if step_count is not None:   # the rows with step values (a shipped space's stored subset)
             from .probing.steps import StepSettings, settings_for_columns
-            table = add_steps(benchmark, table, reads_steps(reads), builder, seed, n_jobs,
+            table = add_steps(benchmark, table, step_count, builder, seed, n_jobs,
                               StepSettings(**settings_for_columns(reads.features)))
     else:
         table = select_ids(table, ids, benchmark.name)

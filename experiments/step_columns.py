@@ -15,7 +15,6 @@ import argparse
 import math
 
 import numpy as np
-from scipy import stats
 
 from discover import load_benchmark
 from discover.api import search_table
@@ -30,7 +29,7 @@ def quality(scores: np.ndarray, target: np.ndarray, size: np.ndarray) -> tuple[f
     if finite.sum() < 3 or np.ptp(scores[finite]) == 0:
         return math.nan, math.nan
     result = rank_quality(scores[finite], target[finite], size=size[finite])
-    return float(stats.kendalltau(scores[finite], target[finite]).statistic), result.kendall_size_matched
+    return result.kendall, result.kendall_size_matched
 
 
 def cell(pair: tuple[float, float]) -> str:

@@ -44,7 +44,6 @@ TASKS = ("causal-lm", "masked-lm", "sequence-classification")
 REFUSED_KEYS = ("auto_map", "trust_remote_code", "custom_pipelines")
 HEAD_NAMES = ("lm_head", "cls", "classifier", "score", "pooler", "qa_outputs", "embed_out", "lm_loss")
 MAX_CONFIG_BYTES = 1 << 20
-MASK_FRACTION = 0.15
 MAX_ARCHITECTURES = 100_000
 MAX_MODEL_BYTES = 8 * 2**30
 # the sizes a config may set, and their largest values (schemas' bounds)
@@ -476,9 +475,8 @@ def task_loss(model, ids, labels, seed):
     or the classification loss of seeded labels (sequence-classification)."""
     task = getattr(model, "zc_task", "causal-lm")
     if task == "masked-lm":
-        generator = torch.Generator().manual_seed(int(seed) + 3)
-        chosen = (torch.rand(ids.shape, generator=generator) < MASK_FRACTION).to(ids.device)
-        chosen[:, 0] |= ~chosen.any(dim=1)   # at least one masked position per sequence
+        from ..text import mask_positions
+        chosen = mask_positions(ids.shape, int(seed) + 3).to(ids.device)
         mask_id = getattr(model.config, "mask_token_id", None)
         inputs = ids.masked_fill(chosen, mask_id if isinstance(mask_id, int) else 0)
         output = model(input_ids=inputs, labels=ids.masked_fill(~chosen, -100), output_hidden_states=True)

@@ -41,7 +41,6 @@ STEP_COUNTS = (1, 4, 16, 64)
 MAX_STEPS = 10_000
 STEPS_VERSION = 1        # bump when a recorded column's definition changes
 STEP_ROLES = ("embedding", "attention", "mixing", "ffn", "norm", "head")
-MASK_FRACTION = 0.15
 ASCII = 128
 
 
@@ -121,12 +120,10 @@ def layer_columns(step: int) -> list[str]:
 
 def settings_for_columns(columns) -> dict[str, bool]:
     """Which optional kinds of step columns a set of feature names reads (``per_layer``, ``data_after``)."""
-    from .activations import DEPTH_AGGREGATIONS, activation_feature_names
+    from .activations import activation_feature_names
     rest = {c.split("_", 1)[1] for c in columns if c.startswith("steps") and "_" in c}
-    data = set(activation_feature_names())
-    layered = {f"{role}_{stat}_{agg}" for role in STEP_ROLES for stat in ("grad_norm", "grad_snr")
-               for agg in DEPTH_AGGREGATIONS}
-    return {"per_layer": bool(rest & layered), "data_after": bool(rest & data)}
+    layered = {c.split("_", 1)[1] for c in layer_columns(0)}
+    return {"per_layer": bool(rest & layered), "data_after": bool(rest & set(activation_feature_names()))}
 
 
 @lru_cache(maxsize=4)
@@ -193,9 +190,8 @@ class Objective:
         """The objective on one batch (``step`` seeds the masked positions)."""
         if self.kind == "causal":   # the family's own next-token loss (LTS: adaptive softmax; hf: the LM head)
             return self.family.task_loss(model, ids, None, self.settings.seed)[1]
-        generator = torch.Generator().manual_seed(self.settings.seed * 100_003 + step)
-        chosen = torch.rand(ids.shape, generator=generator) < MASK_FRACTION
-        chosen[:, 0] |= ~chosen.any(dim=1)
+        from ..text import mask_positions
+        chosen = mask_positions(ids.shape, self.settings.seed * 100_003 + step)
         if self.kind == "masked-hf":
             mask_id = getattr(model.config, "mask_token_id", None)
             inputs = ids.masked_fill(chosen, mask_id if isinstance(mask_id, int) else 0)
@@ -319,7 +315,7 @@ def _signal_noise(first: list[torch.Tensor], both: list[torch.Tensor]) -> tuple[
 
 def _record_gradients(values: dict, step: int, halves: list[dict], layers: dict | None = None) -> None:
     """Each role's gradient norm and noise (``layers``: also through depth, ``layer_columns``)."""
-    from .activations import DEPTH_AGGREGATIONS
+    from .activations import DEPTH_AGGREGATIONS, aggregate_layers
     first, both = halves   # the gradient after the first half, and after both (the second accumulated onto it)
     for role in STEP_ROLES:
         g_first, g_both = first[role], both[role]
@@ -331,21 +327,15 @@ def _record_gradients(values: dict, step: int, halves: list[dict], layers: dict 
             continue
         norm, snr = _signal_noise(g_first, g_both)
         values[f"steps{step}_{role}_grad_norm"], values[f"steps{step}_{role}_grad_snr"] = norm, snr
-        if layers is not None:
-            depth = sorted({layer for layer in layers[role] if layer is not None})
-            profile = {stat: [] for stat in ("grad_norm", "grad_snr")}
-            for layer in depth or [None]:
+        if layers is not None:   # per layer, then first / last / last-over-first as the data features do it
+            by_layer = {stat: {} for stat in ("grad_norm", "grad_snr")}
+            for layer in sorted({at for at in layers[role] if at is not None}) or [None]:
                 rows = [i for i, at in enumerate(layers[role]) if at == layer]
-                norm, snr = _signal_noise([g_first[i] for i in rows], [g_both[i] for i in rows])
-                profile["grad_norm"].append(norm)
-                profile["grad_snr"].append(snr)
-            for stat, series in profile.items():
-                first_value, last_value = series[0], series[-1]
-                values[f"steps{step}_{role}_{stat}_first"] = first_value
-                values[f"steps{step}_{role}_{stat}_last"] = last_value
-                values[f"steps{step}_{role}_{stat}_ratio"] = last_value / first_value \
-                    if math.isfinite(first_value) and first_value != 0 else math.nan
-
+                by_layer["grad_norm"][layer], by_layer["grad_snr"][layer] = _signal_noise(
+                    [g_first[i] for i in rows], [g_both[i] for i in rows])
+            for stat, series in by_layer.items():
+                profile = aggregate_layers(series)
+                values.update({f"steps{step}_{role}_{stat}_{agg}": profile[agg] for agg in DEPTH_AGGREGATIONS})
 
 @torch.no_grad()
 def _record_after(values: dict, step: int, losses: list[float], model: nn.Module, objective: Objective,

@@ -102,14 +102,19 @@ def task_examples(name: str, folder: str | os.PathLike | None = None, offline: b
 def task_from_csv(path: str | os.PathLike) -> tuple[list[Example], tuple[str, ...]]:
     """A task of one's own: (its examples, its label names ``"0"``, ``"1"``, ...) from a CSV of ``text`` and
     ``label`` (whole numbers from 0; at least two classes)."""
+    examples, labels, _ = _csv_task(Path(path))
+    return examples, labels
+
+
+def _csv_task(path: Path) -> tuple[list[Example], tuple[str, ...], str]:
+    """``task_from_csv`` and the sha256 of the bytes it parsed (read once, bounded, a regular file only)."""
+    import io
+
     import pandas as pd
     from .. import files
-    path = Path(path)
-    info = files.check_regular(path, "task file")
-    if info.st_size > MAX_TASK_BYTES:
-        raise DataError(f"{path}: {info.st_size:,} bytes, more than a task file may hold ({MAX_TASK_BYTES:,})")
+    data = files.read_bytes(path, "task file", MAX_TASK_BYTES)
     try:
-        frame = pd.read_csv(path, dtype={"text": str, "label": str}, keep_default_na=False)
+        frame = pd.read_csv(io.BytesIO(data), dtype={"text": str, "label": str}, keep_default_na=False)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a CSV table ({exc}); write a header row 'text,label'") from None
     missing = [c for c in ("text", "label") if c not in frame.columns]
@@ -130,7 +135,7 @@ def task_from_csv(path: str | os.PathLike) -> tuple[list[Example], tuple[str, ..
                         "gaps")
     examples = [Example(str(text).strip(), int(label), f"{path.stem}/{int(label)}/{i}")
                 for i, (text, label) in enumerate(zip(frame["text"], labels))]
-    return examples, tuple(str(c) for c in classes)
+    return examples, tuple(str(c) for c in classes), hashlib.sha256(data).hexdigest()
 
 
 def split_examples(examples: list[Example], seed: int = 0) -> dict[str, tuple[Example, ...]]:
@@ -161,8 +166,7 @@ def load_task(name: str, seed: int = 0, folder: str | os.PathLike | None = None,
     (8530, 1066, 1066)
     """
     if name.startswith("csv:"):
-        examples, labels = task_from_csv(name[4:])
-        source = hashlib.sha256(Path(name[4:]).read_bytes()).hexdigest()
+        examples, labels, source = _csv_task(Path(name[4:]))
     else:
         examples = task_examples(name, folder, offline)   # refuses an unknown name first
         labels, source = TASKS[name].labels, SHA256[TASKS[name].corpus]

@@ -31,6 +31,17 @@ log = logging.getLogger(__name__)
 VOCAB_SIZE = 4096
 SPECIAL_TOKENS = ("<|endoftext|>", "<pad>", "<mask>")   # ids 0, 1, 2: end of document, padding, masked-LM mask
 EOS_ID, PAD_ID, MASK_ID = 0, 1, 2
+MASK_FRACTION = 0.15   # BERT's share of masked positions
+
+
+def mask_positions(shape: tuple[int, ...], seed: int):
+    """Which positions of a batch of token ids are masked: 15%, drawn by a torch generator seeded by ``seed``, at
+    least one per row (the masked-LM probe, few-step training and the encoder all draw their masks here)."""
+    import torch   # only the callers that mask need it
+    generator = torch.Generator().manual_seed(int(seed))
+    chosen = torch.rand(tuple(shape), generator=generator) < MASK_FRACTION
+    chosen[:, 0] |= ~chosen.any(dim=1)
+    return chosen
 MAX_TOKENIZER_BYTES = 8 * 2**20
 
 

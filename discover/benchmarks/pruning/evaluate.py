@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...text import mask_positions
+
 
 def windows(ids: np.ndarray, seq_len: int, count: int | None = None) -> torch.Tensor:
     """``count`` non-overlapping windows of ``seq_len + 1`` tokens, evenly spaced over ``ids`` (all when None)."""
@@ -43,17 +45,6 @@ def unigram_loss(train_ids: np.ndarray, heldout_ids: np.ndarray, vocab_size: int
     counts = np.bincount(train_ids.astype(np.int64), minlength=vocab_size).astype(np.float64) + 1.0
     logp = np.log(counts / counts.sum())
     return float(-logp[heldout_ids.astype(np.int64)].mean())
-
-
-MASK_FRACTION = 0.15   # BERT's share of masked positions
-
-
-def mask_positions(shape: tuple[int, ...], seed: int) -> torch.Tensor:
-    """Which positions of a batch are masked (15%, from a generator seeded by ``seed``; at least one per row)."""
-    generator = torch.Generator().manual_seed(int(seed))
-    chosen = torch.rand(shape, generator=generator) < MASK_FRACTION
-    chosen[:, 0] |= ~chosen.any(dim=1)
-    return chosen
 
 
 def masked_loss(model: nn.Module, ids: torch.Tensor, chosen: torch.Tensor, mask_id: int,

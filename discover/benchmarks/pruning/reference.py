@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from ...errors import UnknownNameError
-from ...text import EOS_ID, LM_CORPORA, MASK_ID, PAD_ID, token_ids, tokenizer
+from ...text import EOS_ID, LM_CORPORA, MASK_ID, PAD_ID, mask_positions, token_ids, tokenizer
 from .. import hf, trained
-from .evaluate import mask_positions, masked_loss, mean_loss, mean_masked_loss, unigram_loss, windows
+from .evaluate import masked_loss, mean_loss, mean_masked_loss, unigram_loss, windows
 
 log = logging.getLogger(__name__)
 
