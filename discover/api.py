@@ -177,7 +177,8 @@ def add_steps(benchmark: Benchmark, table: pd.DataFrame, steps: int, builder: st
 
 
 def search_table(benchmark: Benchmark, builder: str | None = None, seed: int = 0, n_jobs: int = -1,
-                 device: str = "cpu", with_activations: bool = False, with_steps: int | None = None) -> pd.DataFrame:
+                 device: str = "cpu", with_activations: bool = False, with_steps: int | None = None,
+                 step_settings=None) -> pd.DataFrame:
     """The table a search reads: the weight features, with the activation features and the few-step signals after
     ``with_steps`` steps where asked (``featurize``, ``add_steps``).
 
@@ -187,6 +188,9 @@ def search_table(benchmark: Benchmark, builder: str | None = None, seed: int = 0
     builder, seed, n_jobs, device, with_activations : see ``featurize``.
     with_steps : int, optional
         A step count (``add_steps``): then only the architectures that have step values are rows.
+    step_settings : StepSettings, optional
+        Other few-step settings than the default ones (``add_steps``), such as ``StepSettings(per_layer=True,
+        data_after=True)``: the gradient profile through depth and the data statistics after the steps too.
 
     Returns
     -------
@@ -194,7 +198,7 @@ def search_table(benchmark: Benchmark, builder: str | None = None, seed: int = 0
     """
     table = featurize(benchmark, builder, seed, n_jobs, device=device, with_activations=with_activations)
     if with_steps is not None:
-        table = add_steps(benchmark, table, with_steps, builder, seed, n_jobs)
+        table = add_steps(benchmark, table, with_steps, builder, seed, n_jobs, step_settings)
     return table
 
 
@@ -520,6 +524,10 @@ class ProxySearch:
         Let the search use the few-step training signals after this many steps too (``probing.steps``: 1, 4, 16 or
         64 of the stored values), on the architectures that have them (the stored subset of a shipped space; every
         architecture is trained where none are stored).
+    step_details : bool
+        With ``with_steps``: also each role's gradient norm and noise through depth and the data probe's statistics
+        of the model after the steps (``StepSettings(per_layer=True, data_after=True)``; stored for the shipped
+        spaces' subsets).
     progress : bool
         Log each generation.
     max_height, max_size, crossover, mutation, validation_fraction, delta, tie_tolerance, operators :
@@ -548,7 +556,7 @@ class ProxySearch:
                  device: str = "cpu", output: str | Path | None = None, builder: str | None = None,
                  transfer: Iterable = (), train_ids: list[str] | None = None, resume: bool = False,
                  force: bool = False, with_activations: bool = False, with_steps: int | None = None,
-                 progress: bool = False,
+                 step_details: bool = False, progress: bool = False,
                  max_height: int = SearchConfig.max_height, max_size: int = SearchConfig.max_size,
                  crossover: float = SearchConfig.crossover, mutation: float = SearchConfig.mutation,
                  validation_fraction: float = SearchConfig.validation_fraction, delta: float = SearchConfig.delta,
@@ -562,6 +570,7 @@ class ProxySearch:
         self.device, self.output, self.builder, self.transfer = device, output, builder, transfer
         self.train_ids, self.resume, self.force = train_ids, resume, force
         self.with_activations, self.with_steps, self.progress = with_activations, with_steps, progress
+        self.step_details = step_details
         self.max_height, self.max_size, self.crossover, self.mutation = max_height, max_size, crossover, mutation
         self.validation_fraction, self.delta, self.tie_tolerance = validation_fraction, delta, tie_tolerance
         self.operators = operators
@@ -640,12 +649,17 @@ class ProxySearch:
                             validation_fraction=self.validation_fraction, delta=self.delta,
                             tie_tolerance=self.tie_tolerance, operators=tuple(self.operators)).validate()
 
-    def _table(self, benchmark: Benchmark, with_activations: bool | None = None,
-               with_steps: bool = True) -> pd.DataFrame:
+    def _table(self, benchmark: Benchmark, with_activations: bool | None = None, with_steps: int | None = None,
+               step_settings=None) -> pd.DataFrame:
+        """The table of ``benchmark`` for these options (the search's own where an argument is None; 0 steps:
+        none)."""
+        from .probing.steps import StepSettings
         builder = self.builder if self.builder in benchmark.family.builders else None
+        details = bool(self.step_details)
         return search_table(benchmark, builder, self.model_seed, self.jobs, self.device,
                             self.with_activations if with_activations is None else with_activations,
-                            self.with_steps if with_steps else None)
+                            self.with_steps if with_steps is None else with_steps or None,
+                            step_settings or StepSettings(per_layer=details, data_after=details))
 
     @property
     def model_seed(self) -> int:
@@ -665,6 +679,10 @@ class ProxySearch:
             if isinstance(self.with_steps, bool) or not isinstance(self.with_steps, int):
                 raise ConfigError(f"with_steps must be a step count (1, 4, 16, 64), got {self.with_steps!r}")
             StepSettings(steps=(self.with_steps,)).validate()
+        if not isinstance(self.step_details, bool):
+            raise ConfigError(f"step_details must be True or False, got {self.step_details!r}")
+        if self.step_details and self.with_steps is None:
+            raise ConfigError("step_details adds to the few-step signals: give with_steps (--with-steps K) too")
         if self.output is not None:
             check_output(Path(self.output), self.resume, self.force)
         return config
@@ -715,7 +733,8 @@ class ProxySearch:
         builder = self.builder if any(self.builder in b.family.builders for b in benchmarks) else None
         run = search_tables(tables, output, config, self.folds, self.train_ids, transfer, self.jobs,
                             self.resume, force, self.progress, {b.name: b.checksum for b in benchmarks},
-                            builder, self.model_seed, self.with_activations, self.with_steps)
+                            builder, self.model_seed, self.with_activations, self.with_steps,
+                            self.step_details)
         self._set(run)
         return self
 
@@ -724,9 +743,11 @@ class ProxySearch:
 
     def _scored_table(self, benchmark: Benchmark | str, ids: list[str] | None) -> tuple[Benchmark, pd.DataFrame]:
         benchmark = _benchmark(benchmark)
-        reads_steps = self.formula_ is not None and any(f.startswith("steps") for f in self.formula_.features)
-        table = select_ids(self._table(benchmark, with_activations=False, with_steps=reads_steps), ids,
-                           benchmark.name)
+        from .probing.steps import StepSettings, settings_for_columns
+        step_count = reads_steps(self.formula_)   # the step columns it reads, not necessarily the search's
+        table = select_ids(self._table(benchmark, with_activations=False, with_steps=step_count or 0,
+                                       step_settings=StepSettings(**settings_for_columns(self.formula_.features))),
+                           ids, benchmark.name)
         if reads_activations(self.formula_):
             builder = self.builder if self.builder in benchmark.family.builders else None
             table = _add_activations(benchmark, table, builder, self.model_seed, self.jobs, device=self.device)

@@ -202,6 +202,9 @@ def build_parser() -> Parser:
                         help="also search over the few-step training signals after K steps (1, 4, 16 or 64: stored "
                              "for a seeded subset of each shipped space; others are trained), on the architectures "
                              "that have them")
+    search.add_argument("--step-details", action="store_true",
+                        help="with --with-steps: also each role's gradient norm and noise through depth and the data "
+                             "probe's statistics of the model after the K steps (stored for the shipped subsets)")
     search.add_argument("--resume", action="store_true", help="continue an interrupted search in RUN_DIR")
     search.add_argument("--force", action="store_true", help="overwrite an existing RUN_DIR")
 
@@ -462,7 +465,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 RESUMED = ("population", "generations", "folds", "fitness", "aggregate", "seed", "init_seed", "builder", "transfer",
-           "with_activations", "with_steps")
+           "with_activations", "with_steps", "step_details")
 
 
 def _resumed(args: argparse.Namespace) -> None:
@@ -504,7 +507,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                          fitness=args.fitness, aggregate=args.aggregate, seed=args.seed, init_seed=args.init_seed,
                          jobs=args.jobs, device=args.device, output=args.output, builder=args.builder,
                          resume=args.resume, force=args.force, with_activations=args.with_activations,
-                         with_steps=args.with_steps,
+                         with_steps=args.with_steps, step_details=args.step_details,
                          progress=not args.quiet, train_ids=read_ids(args.train_ids) if args.train_ids else None)
     twice = sorted({n for n in args.names if args.names.count(n) > 1})
     if twice:

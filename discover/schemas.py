@@ -57,6 +57,7 @@ class SearchArguments(Record):
     operators: list[StrictStr] = []
     with_activations: StrictBool = False
     with_steps: Optional[Annotated[StrictInt, Field(ge=1, le=10_000)]] = None
+    step_details: StrictBool = False
 
 
 class RunMarker(Closed):

@@ -155,3 +155,30 @@ def test_real_text_values_are_identical_for_any_number_of_workers(tiny, corpora,
     pd.testing.assert_frame_equal(one.drop(columns=[c for c in one if c.endswith("_seconds")]),
                                   two.drop(columns=[c for c in two if c.endswith("_seconds")]))
     assert one["error"].isna().all()
+
+
+def test_a_search_with_step_details_reads_the_gradient_profile_and_the_data_after_the_steps(synthetic_text,
+                                                                                              monkeypatch, tmp_path):
+    """--step-details adds the per-layer gradients and the data statistics after the steps to what a search reads,
+    records it in the run, and a formula of that run is scored on those columns again."""
+    from discover import ProxySearch
+    from discover.probing.activations import activation_feature_names
+    monkeypatch.setenv("ZC_DISCOVER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZC_DISCOVER_VALUES", str(tmp_path / "values"))
+    configs = [{**GPT2, "tgt_len": 80, "n_layer": layers, "d_model": width, "d_inner": [inner] * 3}
+               for layers in (1, 2) for width, inner in ((16, 20), (16, 48), (32, 20), (32, 48), (32, 64))]
+    bench = load_benchmark(f"lts-gpt2:{lts_folder(tmp_path / 'lts', configs)}")
+    with pytest.raises(ConfigError, match="give with_steps"):
+        ProxySearch(step_details=True).check()
+    search = ProxySearch(population=12, generations=1, folds=1, jobs=1, with_steps=1, step_details=True,
+                         output=tmp_path / "run")
+    table = search._table(bench)
+    assert {"steps1_attention_grad_norm_first", f"steps1_{activation_feature_names()[0]}"} <= set(table.columns)
+    search.fit(bench)
+    assert search.run_.config["arguments"]["step_details"] is True
+    assert np.isfinite(search.predict(bench)).all()
+
+
+def test_step_details_without_a_step_count_is_one_line(capsys, tmp_path):
+    assert "with_steps" in one_clean_line(capsys, ["search", "nas-bench-bert", "-o", str(tmp_path / "r"),
+                                                   "--step-details"])

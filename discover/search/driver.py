@@ -105,7 +105,7 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
                   n_jobs: int = 1, resume: bool = False, force: bool = False, progress: bool = True,
                   checksums: dict[str, str] | None = None, builder: str | None = None,
                   init_seed: int | None = None, with_activations: bool = False,
-                  with_steps: int | None = None) -> runs.Run:
+                  with_steps: int | None = None, step_details: bool = False) -> runs.Run:
     """Search one formula over the tables (name -> table with ``arch_id``, ``target``, ``n_params`` and features),
     report it held out and on ``transfer``, and write the run folder ``out_dir``.
 
@@ -123,7 +123,8 @@ def search_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, config: 
     arguments = {**asdict(config), "operators": list(config.operators), "benchmarks": list(tables), "folds": folds,
                  "train_ids": train_ids, "transfer": list(transfer), "builder": builder,
                  "init_seed": config.seed if init_seed is None else int(init_seed),
-                 "with_activations": bool(with_activations), "with_steps": with_steps}
+                 "with_activations": bool(with_activations), "with_steps": with_steps,
+                 "step_details": bool(step_details)}
     run_config = {"arguments": arguments, "versions": _versions(), "features": len(features),
                   "dropped_features": dropped, "benchmark_checksums": checksums or {}}
     stages = plan_stages(tables, features, config, folds, train_ids)
