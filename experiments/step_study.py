@@ -9,17 +9,19 @@ the same rows.
 
 - **Within a space** (5 folds drawn by each search seed, the search's own ``fold_rows``): a default search over the
   weight features, over weights and the data features, and over weights and the few-step signals after k steps, for
-  each stored k; against, on the same folds, the size count chosen on each fold's training rows, and the supervised
+  each stored k (and, where the stored file holds them, with the details: each role's gradient norm and noise
+  through depth and the data probe's statistics of the model after the k steps, ``search --step-details``); against, on the same folds, the size count chosen on each fold's training rows, and the supervised
   references ``config_linear`` and ``config_gbr`` fitted on the training rows. Held-out Kendall per fold, averaged
   over folds and seeds; size-matched Kendall likewise (pairs within 10% non-embedding size).
 - **Leave one space out** (BERT, GPT-2, TXL, TXL-homog): one formula searched on the other three spaces' rows (no
   folds), scored unchanged on the left-out space, for weights alone and weights + steps k (k = 1, 4, 16: stored for
-  every space); against the best count there and a ``config_linear`` / ``config_gbr`` fitted on the other spaces'
+  every space), with the details too where every space holds them; against the best count there and a ``config_linear`` / ``config_gbr`` fitted on the other spaces'
   generic config fields (targets as within-space ranks), with the discovered formula's difference from the best
   count and its paired-bootstrap 95% interval.
 - **Cost**: seconds per architecture of each method on this machine's cores (weights: featurizing; data: the probe
-  pass; steps k: featurizing and k training steps; counts and config: the models' shapes), and a plot of Kendall
-  against it.
+  pass; steps k: featurizing and k training steps, measured with the default columns alone where the stored file
+  kept that timing; steps k + details: with the per-layer and data measurements; counts and config: the models'
+  shapes), and a plot of Kendall against it.
 
 Writes docs/tables/steps-within.md (the cost per architecture is its fifth column), steps-lomo.md and
 docs/figures/steps-cost.png; the single-column diagnostic is experiments/step_columns.py.
@@ -59,15 +61,23 @@ LOSO_STEPS = (1, 4, 16)
 FOLDS = 5
 
 
-def stored_steps(bench) -> tuple[list[int], dict[str, float], list[str]]:
-    """(step counts, seconds per architecture to each, architecture ids) of a space's stored few-step values."""
+DETAILS = StepSettings(per_layer=True, data_after=True)
+DETAILED = " + details"   # the arm's suffix: the gradients through depth and the data statistics after the steps
+
+
+def stored_steps(bench) -> tuple[list[int], dict[str, float], dict[str, float], bool]:
+    """(step counts, seconds per architecture to each, the same for the default columns alone, whether the file holds
+    the details) of a space's stored few-step values."""
     path = stored_path(bench.name, bench.family.builder(None))
     meta = provenance(path)
-    return list(meta["steps"]["steps"]), meta["seconds_per_arch"], [str(i) for i in meta["ids"]]
+    details = bool(meta["steps"].get("per_layer") and meta["steps"].get("data_after"))
+    seconds = meta["seconds_per_arch"]
+    return list(meta["steps"]["steps"]), seconds, meta.get("seconds_per_arch_default", seconds), details
 
 
-def tables_of(bench, steps: list[int], jobs: int) -> dict[str, pd.DataFrame]:
-    """The table of each arm on the stored subset's rows (in the benchmark's order): weights, data, steps k."""
+def tables_of(bench, steps: list[int], details: bool, jobs: int) -> dict[str, pd.DataFrame]:
+    """The table of each arm on the stored subset's rows (in the benchmark's order): weights, data, steps k, and
+    steps k with the details where they are stored."""
     ids = stored_ids(bench, bench.family.builder(None), 0, StepSettings(steps=(steps[0],)))
     weights = search_table(bench, None, 0, jobs)
     rows = weights["arch_id"].astype(str).isin(set(ids)).to_numpy()
@@ -75,8 +85,10 @@ def tables_of(bench, steps: list[int], jobs: int) -> dict[str, pd.DataFrame]:
     data = search_table(bench, None, 0, jobs, with_activations=True)
     out["weights + data"] = data[rows].reset_index(drop=True)
     for k in steps:
-        table = search_table(bench, None, 0, jobs, with_steps=k)
-        out[f"weights + steps {k}"] = table.set_index("arch_id").loc[out["weights"]["arch_id"]].reset_index()
+        for suffix, settings in [("", None)] + ([(DETAILED, DETAILS)] if details else []):
+            table = search_table(bench, None, 0, jobs, with_steps=k, step_settings=settings)
+            out[f"weights + steps {k}{suffix}"] = table.set_index("arch_id").loc[out["weights"]["arch_id"]] \
+                .reset_index()
     for name, table in out.items():
         table.attrs.update(weights.attrs)
         assert table["arch_id"].tolist() == out["weights"]["arch_id"].tolist(), name
@@ -151,8 +163,9 @@ def within(bench, tables: dict, seeds: list[int], args, out: Path) -> dict[str, 
     return results
 
 
-def cost_per_arch(bench, tables: dict, seconds: dict[str, float]) -> dict[str, float]:
-    """Seconds per architecture of each method here (what it reads included)."""
+def cost_per_arch(bench, tables: dict, seconds: dict[str, float], default: dict[str, float]) -> dict[str, float]:
+    """Seconds per architecture of each method here (what it reads included): ``seconds`` to reach each step count
+    with everything the stored file measured, ``default`` with the default columns alone."""
     weights = tables["weights"].attrs
     featurize = weights.get("featurize_seconds", math.nan) / len(bench)
     shapes = structure_table(bench).attrs.get("structure_seconds", weights.get("structure_seconds", math.nan))
@@ -162,8 +175,15 @@ def cost_per_arch(bench, tables: dict, seconds: dict[str, float]) -> dict[str, f
             "search: weights + data": featurize + (tables["weights + data"].attrs.get("probe_seconds_per_arch")
                                                    or math.nan)}
     for k, value in seconds.items():
-        cost[f"search: weights + steps {k}"] = featurize + float(value)
+        cost[f"search: weights + steps {k}"] = featurize + float(default.get(k, value))
+        cost[f"search: weights + steps {k}{DETAILED}"] = featurize + float(value)
     return cost
+
+
+def loso_arms(all_tables: dict) -> list[str]:
+    """The arms every left-out space has: weights, and weights + steps k (k <= 16), with the details where stored."""
+    arms = ["weights"] + [f"weights + steps {k}{suffix}" for k in LOSO_STEPS for suffix in ("", DETAILED)]
+    return [a for a in arms if all(a in all_tables[n] for n in LOSO)]
 
 
 def loso(benches: dict, all_tables: dict, seeds: list[int], args, out: Path) -> list[dict]:
@@ -187,7 +207,7 @@ def loso(benches: dict, all_tables: dict, seeds: list[int], args, out: Path) -> 
             predicted = other_spaces(train, test_fields, kind)
             row[f"config_{kind}"] = float(stats.kendalltau(predicted, target).statistic)
             row[f"config_{kind}_matched"] = kendall_size_matched(predicted, target, size)
-        for arm in ["weights"] + [f"weights + steps {k}" for k in LOSO_STEPS]:
+        for arm in loso_arms(all_tables):
             scores = []
             for seed in seeds:
                 config = SearchConfig(population=args.population, generations=args.generations, seed=seed)
@@ -248,11 +268,11 @@ def main() -> None:
     benches, all_tables, within_results, costs, steps_of = {}, {}, {}, {}, {}
     for name in args.spaces:
         bench = load_benchmark(name)
-        steps, seconds, _ = stored_steps(bench)
+        steps, seconds, default, details = stored_steps(bench)
         benches[name], steps_of[name] = bench, steps
-        all_tables[name] = tables_of(bench, steps, args.jobs)
+        all_tables[name] = tables_of(bench, steps, details, args.jobs)
         within_results[name] = within(bench, all_tables[name], args.seeds, args, out)
-        costs[name] = cost_per_arch(bench, all_tables[name], seconds)
+        costs[name] = cost_per_arch(bench, all_tables[name], seconds, default)
     lines = ["| space (rows) | method | held-out Kendall | size-matched Kendall | seconds per architecture | formula "
              "of seed 0 |", "|---|---|---|---|---|---|"]
     for name, results in within_results.items():
@@ -267,12 +287,12 @@ def main() -> None:
                    "architecture on this machine.\n\n" + "\n".join(lines) + "\n")
     print(within_text, flush=True)
     loso_rows = loso(benches, all_tables, args.seeds, args, out) if all(n in benches for n in LOSO) else []
-    lomo = ["| left-out space | best count | config_linear / config_gbr (fitted on the other spaces) | weights | "
-            + " | ".join(f"weights + steps {k}" for k in LOSO_STEPS) + " |",
-            "|---|---|---|---|" + "---|" * len(LOSO_STEPS)]
+    arms = loso_arms(all_tables) if loso_rows else []
+    lomo = ["| left-out space | best count | config_linear / config_gbr (fitted on the other spaces) | "
+            + " | ".join(arms) + " |", "|---|---|---|" + "---|" * len(arms)]
     for row in loso_rows:
         cells = []
-        for arm in ["weights"] + [f"weights + steps {k}" for k in LOSO_STEPS]:
+        for arm in arms:
             vs = row[f"{arm}:vs_count"]
             gap = f" ({vs['difference']:+.3f} [{vs['low']:+.3f}, {vs['high']:+.3f}])" if vs else ""
             cells.append(f"{row[arm]:.3f} / {row[f'{arm}:matched']:.3f}{gap}")
@@ -283,7 +303,8 @@ def main() -> None:
                  "brackets its Kendall minus the best count's with a 95% paired-bootstrap interval), beside the best "
                  "count there and regressions on the config fields fitted on the other spaces.\n\n"
                  + "\n".join(lomo) + "\n")
-    print(lomo_text, flush=True)
+    if loso_rows:
+        print(lomo_text, flush=True)
     elapsed = (time.perf_counter() - start) / 60
     if not args.no_docs:
         extra = f"Search population {args.population}, {args.generations} generations; whole study {elapsed:.1f} min."
