@@ -20,8 +20,8 @@ from .version import __version__
 
 # public name -> the module that defines it
 _EXPORTS = {
-    **dict.fromkeys(["ProxySearch", "check_device", "compare", "featurize", "load_run", "probe_values", "prune_model",
-                     "score_model", "score_proxy"], "api"),
+    **dict.fromkeys(["ProxySearch", "check_device", "compare", "compare_pruning", "featurize", "load_run",
+                     "probe_values", "prune_model", "score_model", "score_proxy"], "api"),
     **dict.fromkeys(["Benchmark", "build_model", "fetch_benchmark", "get_spec", "load_benchmark"], "benchmarks"),
     **dict.fromkeys(["ConfigError", "DataError", "NotFittedError", "UnknownNameError", "ZcDiscoverError"], "errors"),
     "Formula": "formula",
@@ -29,7 +29,7 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", "ProxySearch", "load_benchmark", "featurize", "score_proxy", "score_model", "compare",
-           "load_run", "probe_values", "prune_model", "engine",
+           "compare_pruning", "load_run", "probe_values", "prune_model", "engine",
            "build_model", "fetch_benchmark", "get_spec", "Benchmark", "Formula", "check_device",
            "ZcDiscoverError", "DataError", "ConfigError", "NotFittedError", "UnknownNameError"]
 

@@ -320,6 +320,40 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
     return score_table(benchmark, table, proxy, formula, builder, seed, options)
 
 
+def compare_pruning(space: str, methods: list[str] | None = None, *, runs: list[Run | str] | None = None,
+                    root: str | Path | None = None) -> pd.DataFrame:
+    """Every pruning criterion, weight proxy and discovered formula side by side on a stored pruning space of a
+    trained reference model (``pruning:MODEL-KIND``, as ``zc-discover benchmarks`` lists them), from the stored
+    values alone: no model, no text.
+
+    Parameters
+    ----------
+    space : str
+        ``pruning:llama-8-depth`` (or ``llama-8-depth``).
+    methods : list of str, optional
+        Criteria and weight proxies (default: every one that applies to the space's kind).
+    runs : list of Run or str, optional
+        Discovered proxies (loaded runs or their folders), scored on the sub-networks' columns they read.
+    root : path, optional
+        Where the stored spaces are (default ``data/values/pruning``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method: its kind, cost (passes over the calibration batch), whether it is zero-cost, and
+        Kendall within equal-size candidates, Kendall and Spearman over all (``pruning.compare.compare_space``).
+
+    Examples
+    --------
+    >>> compare_pruning("pruning:llama-8-depth", ["sleb", "magnitude"])[["method", "kendall_equal_size"]]  # doctest: +SKIP
+    """
+    from .pruning.compare import compare_space, parse_space
+    model, kind = parse_space(space, root)
+    loaded = [load_run(r) if not isinstance(r, Run) else r for r in runs or []]
+    formulas = {f"run:{r.path}": r.formula for r in loaded}
+    return compare_space(model, kind, methods, formulas, root)
+
+
 def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, builder: str | None = None,
             seed: int = 0, n_jobs: int = -1, options: dict | None = None, runs: list[Run | str] | None = None,
             ids: list[str] | None = None, table: pd.DataFrame | None = None,
@@ -831,7 +865,8 @@ class ProxySearch:
                 f"seed={self.seed}, output={str(self.output)!r}{state})")
 
 
-__all__ = ["DEVICE_NAME", "ProxySearch", "add_steps", "check_device", "compare", "featurize", "load_benchmark",
+__all__ = ["DEVICE_NAME", "ProxySearch", "add_steps", "check_device", "compare", "compare_pruning", "featurize",
+           "load_benchmark",
            "load_run", "search_table",
            "check_proxy_or_formula", "formula_columns", "parse_share", "probe_values", "prune_model",
            "read_compared_values", "reads_activations", "reads_steps", "score_model", "score_proxy"]

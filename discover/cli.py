@@ -242,7 +242,8 @@ def build_parser() -> Parser:
 
     comp = _verb(verbs, "compare", [common, work, probing], "many proxies side by side (tables, values, figures)",
                  "zc-discover compare nas-bench-bert --proxies params zerolm snip --limit 50 -o report/")
-    comp.add_argument("name", metavar="NAME", help="benchmark name or lts:PATH")
+    comp.add_argument("name", metavar="NAME", help="benchmark name, lts:PATH, or a stored pruning space "
+                      "(pruning:llama-8-depth; zc-discover benchmarks lists them)")
     comp.add_argument("--proxies", nargs="+", metavar="P", help="proxies to compare (default: all registered)")
     comp.add_argument("-o", "--output", metavar="DIR",
                       help="folder for compare.csv, compare.md, values.csv, scatter.png and kendall.png")
@@ -295,12 +296,13 @@ def _list_pruning_spaces() -> None:
     for path in sorted(root.glob("*.json")) if root.is_dir() else []:
         try:
             meta = read_json(path, "pruning space provenance", limit=1 << 20)
-            spaces.append((f"{meta['request']['model']} {meta['request']['kind']}", int(meta["candidates"])))
+            spaces.append((f"pruning:{meta['request']['model']}-{meta['request']['kind']}", int(meta["candidates"])))
         except (ZcDiscoverError, KeyError, TypeError, ValueError):   # a damaged file is left out of the listing
             continue
     if spaces:
-        print("\npruning spaces of the trained reference models (stored; zc-discover prune MODEL --kind KIND; target: "
-              "held-out loss of each sub-network, lower is better):")
+        print("\npruning spaces of the trained reference models (stored; zc-discover compare NAME ranks every method "
+              "on one, zc-discover prune MODEL --kind KIND ships a sub-network; target: held-out loss of each "
+              "sub-network, lower is better):")
         for name, count in spaces:
             print(f"  {name:<25} {count:>5} sub-networks")
 
@@ -400,6 +402,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_device(args.device)
     if args.output:
         check_writable(args.output, "-o", folder=True)
+    if args.name.startswith("pruning:"):
+        return _compare_pruning(args)
     for name in args.proxies or []:
         check_proxy_or_formula(name, None)   # before the benchmark is loaded (or downloaded)
     settings = _probe_settings(args)
@@ -424,6 +428,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.output:
         meta = compare_provenance(benchmark, args.builder, args.seed, settings, args.device, report, runs)
         for path in write_report(report, args.output, meta, plots=not args.no_plots):
+            log.info("wrote %s", path)
+    return 0
+
+
+def _compare_pruning(args: argparse.Namespace) -> int:
+    """``zc-discover compare pruning:MODEL-KIND``: ``api.compare_pruning`` on a stored pruning space."""
+    from .api import compare_pruning
+    from .pruning.compare import write_pruning_report
+    for option, given in (("--ids", args.ids), ("--values", args.values), ("--limit", args.limit)):
+        if given:
+            raise ZcDiscoverError(f"{option} does not apply to a stored pruning space (its candidates are scored "
+                                  "from the stored values, all of them); leave it out")
+    report = compare_pruning(args.name, args.proxies, runs=args.runs)
+    print(report.drop(columns=["source"]).to_markdown(index=False, floatfmt=".3f"))
+    if args.output:
+        for path in write_pruning_report(report, args.output):
             log.info("wrote %s", path)
     return 0
 

@@ -23,8 +23,7 @@ import pandas as pd
 
 from discover.errors import DataError
 from discover.metrics import table_quality
-from discover.proxies.evaluate import proxy_values
-from discover.proxies.registry import ProxyContext
+from discover.pruning.compare import baseline_scores
 from discover.pruning.criteria import criteria_for
 from discover.pruning.space_values import read_space
 from discover.pruning.table import ARMS, equal_size_difference, equal_size_kendall, space_table
@@ -53,13 +52,9 @@ def load(kinds, models):
 
 
 def method_scores(candidates, units, kind) -> dict[str, np.ndarray]:
-    """Every baseline's scores on one space (criteria on the unit statistics, weight proxies on the features)."""
-    table = space_table(candidates, units, kind, "weights")
-    out = {c.name: c.score(candidates, units, kind) for c in criteria_for(kind)}
-    ctx = ProxyContext(benchmark=None, table=table, builder="trained", seed=0)
-    for name in WEIGHT_PROXIES:
-        out[name] = proxy_values(ctx, name).scores
-    return out
+    """Every baseline's scores on one space (``pruning.compare.baseline_scores``), less the count, which is constant
+    among equal-size candidates."""
+    return {name: v for name, v in baseline_scores(candidates, units, kind).items() if name != "params"}
 
 
 def quality(scores, table) -> float:

@@ -13,7 +13,7 @@ def test_benchmarks_lists_both_shipped_with_sizes(capsys, data_dir):
     assert "nas-bench-bert" in out and "lts-gpt2-wt103" in out
     benchmarks, pruning = out.split("\n\n", 1)   # the published benchmarks, then the stored pruning spaces
     lines = {line.split()[0]: line for line in benchmarks.splitlines()[1:]}
-    assert "llama-8 depth" in pruning and "162 sub-networks" in pruning
+    assert "pruning:llama-8-depth" in pruning and "162 sub-networks" in pruning
     assert " 500 " in lines["nas-bench-bert"] and "present" in lines["nas-bench-bert"]
     assert " 200 " in lines["lts-gpt2-wt103"] and "present" in lines["lts-gpt2-wt103"]
 
