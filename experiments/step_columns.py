@@ -7,7 +7,8 @@ trained quality and the size-matched Kendall (pairs within 10% non-embedding siz
 count, of the held-out and training loss after k steps (lower loss read as better), of the loss drop, and of the
 best single few-step column after k steps chosen on these very rows by |Kendall| (a ceiling no method may reach:
 it is chosen on the labels that judge it; its sign is shown). No search, no folds: a diagnostic of what the columns
-the search may read carry. Writes docs/tables/steps-columns.md.
+the search may read carry; where the stored values hold the details (``step_values.py --per-layer --data-after``),
+the best of those columns too. Writes docs/tables/steps-columns.md.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from discover import load_benchmark
 from discover.api import search_table
 from discover.metrics import rank_quality
 from report import write_table
-from step_study import SPACES, stored_steps
+from discover.probing.steps import settings_for_columns
+from step_study import DETAILS, SPACES, stored_steps
 
 
 def quality(scores: np.ndarray, target: np.ndarray, size: np.ndarray) -> tuple[float, float]:
@@ -37,12 +39,25 @@ def cell(pair: tuple[float, float]) -> str:
     return "-" if not math.isfinite(pair[0]) else f"{pair[0]:.3f} / {pair[1]:.3f}"
 
 
+def best_column(columns: list[str], table, target: np.ndarray, size: np.ndarray, k: int) -> str:
+    """The column of ``columns`` with the largest |Kendall| on these rows, as ``Kendall / size-matched (`name`)``."""
+    scored = []
+    for column in columns:
+        tau, matched = quality(table[column].to_numpy(float), target, size)
+        if math.isfinite(tau):
+            scored.append((abs(tau), column, tau, matched))
+    _, column, tau, matched = max(scored, key=lambda item: (item[0], item[1]))
+    sign = "" if tau >= 0 else "-"
+    return f"{abs(tau):.3f} / {matched if tau >= 0 else -matched:.3f} (`{sign}{column[len(f'steps{k}_'):]}`)"
+
+
 def space_rows(name: str, jobs: int) -> list[str]:
     bench = load_benchmark(name)
-    steps, _, ids = stored_steps(bench)
+    stored = stored_steps(bench)
+    steps, ids = stored.steps, stored.ids
     tables = {}
     for k in steps:   # the search's table with the columns after k steps (one k a table), on the stored rows
-        table = search_table(bench, None, 0, jobs, with_steps=k)
+        table = search_table(bench, None, 0, jobs, with_steps=k, step_settings=DETAILS if stored.details else None)
         tables[k] = table[table["arch_id"].astype(str).isin(set(ids))].reset_index(drop=True)
         assert tables[k]["arch_id"].tolist() == tables[steps[0]]["arch_id"].tolist()
     table = tables[steps[0]]
@@ -53,6 +68,8 @@ def space_rows(name: str, jobs: int) -> list[str]:
     rows = {"non-embedding #params": [cell(count)] * len(steps), "held-out loss after k steps (lower is better)": [],
             "training loss after k steps (lower is better)": [], "loss drop over k steps": [],
             "best few-step column, chosen on these rows (ceiling)": []}
+    if stored.details:
+        rows["best detail column (gradients through depth, data after the steps), chosen on these rows"] = []
     for k in steps:
         table = tables[k]
         rows["held-out loss after k steps (lower is better)"].append(
@@ -62,15 +79,12 @@ def space_rows(name: str, jobs: int) -> list[str]:
         rows["loss drop over k steps"].append(cell(quality(table[f"steps{k}_loss_drop"].to_numpy(float), target,
                                                            size)))
         columns = [c for c in table.columns if c.startswith(f"steps{k}_") and not c.endswith("_seconds")]
-        scored = []
-        for column in columns:
-            tau, matched = quality(table[column].to_numpy(float), target, size)
-            if math.isfinite(tau):
-                scored.append((abs(tau), column, tau, matched))
-        _, column, tau, matched = max(scored, key=lambda item: (item[0], item[1]))
-        sign = "" if tau >= 0 else "-"
+        detail = [c for c in columns if any(settings_for_columns([c]).values())]
         rows["best few-step column, chosen on these rows (ceiling)"].append(
-            f"{abs(tau):.3f} / {matched if tau >= 0 else -matched:.3f} (`{sign}{column[len(f'steps{k}_'):]}`)")
+            best_column([c for c in columns if c not in detail], table, target, size, k))
+        if stored.details:
+            rows["best detail column (gradients through depth, data after the steps), chosen on these rows"].append(
+                best_column(detail, table, target, size, k))
     header = f"| {label} | " + " | ".join(f"k = {k}" for k in steps) + " |"
     return [header, "|---|" + "---|" * len(steps)] + [f"| {row} | " + " | ".join(cells) + " |"
                                                       for row, cells in rows.items()]

@@ -34,6 +34,7 @@ import math
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -65,14 +66,24 @@ DETAILS = StepSettings(per_layer=True, data_after=True)
 DETAILED = " + details"   # the arm's suffix: the gradients through depth and the data statistics after the steps
 
 
-def stored_steps(bench) -> tuple[list[int], dict[str, float], dict[str, float], bool]:
-    """(step counts, seconds per architecture to each, the same for the default columns alone, whether the file holds
-    the details) of a space's stored few-step values."""
+class Stored(NamedTuple):
+    """A space's stored few-step values: step counts, seconds per architecture to each (everything the file
+    measured), the same for the default columns alone, whether it holds the details, and its architectures."""
+    steps: list[int]
+    seconds: dict[str, float]
+    default_seconds: dict[str, float]
+    details: bool
+    ids: list[str]
+
+
+def stored_steps(bench) -> Stored:
+    """What the stored few-step values of ``bench`` hold (its provenance)."""
     path = stored_path(bench.name, bench.family.builder(None))
     meta = provenance(path)
     details = bool(meta["steps"].get("per_layer") and meta["steps"].get("data_after"))
     seconds = meta["seconds_per_arch"]
-    return list(meta["steps"]["steps"]), seconds, meta.get("seconds_per_arch_default", seconds), details
+    return Stored(list(meta["steps"]["steps"]), seconds, meta.get("seconds_per_arch_default", seconds), details,
+                  [str(i) for i in meta["ids"]])
 
 
 def tables_of(bench, steps: list[int], details: bool, jobs: int) -> dict[str, pd.DataFrame]:
@@ -265,14 +276,14 @@ def main() -> None:
     start = time.perf_counter()
     scratch = tempfile.TemporaryDirectory()
     out = args.output or Path(scratch.name)
-    benches, all_tables, within_results, costs, steps_of = {}, {}, {}, {}, {}
+    benches, all_tables, within_results, costs = {}, {}, {}, {}
     for name in args.spaces:
         bench = load_benchmark(name)
-        steps, seconds, default, details = stored_steps(bench)
-        benches[name], steps_of[name] = bench, steps
-        all_tables[name] = tables_of(bench, steps, details, args.jobs)
+        stored = stored_steps(bench)
+        benches[name] = bench
+        all_tables[name] = tables_of(bench, stored.steps, stored.details, args.jobs)
         within_results[name] = within(bench, all_tables[name], args.seeds, args, out)
-        costs[name] = cost_per_arch(bench, all_tables[name], seconds, default)
+        costs[name] = cost_per_arch(bench, all_tables[name], stored.seconds, stored.default_seconds)
     lines = ["| space (rows) | method | held-out Kendall | size-matched Kendall | seconds per architecture | formula "
              "of seed 0 |", "|---|---|---|---|---|---|"]
     for name, results in within_results.items():
