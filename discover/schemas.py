@@ -301,7 +301,7 @@ class HfBenchmark(Closed):
 class ModelCard(Closed):
     """``card.json`` of a trained model folder: what made its weights, and how good they are."""
     name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
-    family: Literal["llama", "gpt2", "bert"]
+    family: Literal["llama", "gpt2", "bert", "roformer"]
     corpus: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
     tokenizer: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
     weights_sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]

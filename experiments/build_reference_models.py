@@ -3,7 +3,7 @@
     python experiments/build_reference_models.py [NAME ...] [--steps N] [--device cpu|cuda] [--force]
 
 The names: the pruning spaces' decoders (default: all of them) and the robustness study's masked-LM encoder
-(``bert-6``, built only when named).
+(``bert-6`` or ``roformer-6``, built only when named).
 
 Each model goes to ``$ZC_DISCOVER_MODELS/<name>`` (default: the per-user cache); a folder whose card matches the
 requested settings is kept. The card records the losses and the wall time; ``--table`` writes
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     encoders = [name for name in ENCODER_MODELS if (root / name / "card.json").is_file()]
     if encoders and (args.table or set(args.names) & set(ENCODER_MODELS)):
         write_table("reference-encoder", ENCODER_CAPTION + "\n\n" + "\n".join(card_rows(root, encoders)),
-                    "experiments/build_reference_models.py bert-6")
+                    "experiments/build_reference_models.py " + " ".join(encoders))
     return 0
 
 

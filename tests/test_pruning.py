@@ -195,23 +195,26 @@ def test_reference_training_is_seeded_and_recorded(tiny_reference, tmp_path):
     assert card["steps"] == 4 and card["unigram_loss"] > 5 and card["heldout_tokens"] == 8 * 128
 
 
-def test_the_encoder_learns_masked_tokens_seeded_and_is_no_pruning_model(corpora, tmp_path):
-    """The robustness study's encoder (issue #29): a BERT trained on masked tokens, reproducible, read back as a
-    masked LM, and refused where a causal one is needed."""
+@pytest.mark.parametrize("name, family, cls", [("bert-6", "bert", "BertForMaskedLM"),
+                                               ("roformer-6", "roformer", "RoFormerForMaskedLM")])
+def test_the_encoder_learns_masked_tokens_seeded_and_is_no_pruning_model(corpora, tmp_path, name, family, cls):
+    """The robustness study's encoder (issue #29): a BERT-style encoder (learned or rotary positions) trained on
+    masked tokens, reproducible, read back as a masked LM, and refused where a causal one is needed."""
     from discover.benchmarks.pruning.evaluate import mean_masked_loss, windows
     from discover.benchmarks.pruning.reference import HELDOUT_MASK_SEED, reference_config, train_reference
     from discover.pruning.ship import prune_model
     from discover.text import MASK_ID, token_ids, tokenizer
-    config = {**reference_config("bert-6", 4096), "hidden_size": 32, "intermediate_size": 64,
+    config = {**reference_config(name, 4096), "hidden_size": 32, "intermediate_size": 64,
               "num_hidden_layers": 2, "num_attention_heads": 2}
+    config.update({"embedding_size": 32} if family == "roformer" else {})
     card = train_reference("bert-tiny", tmp_path / "a", config=config, steps=3, threads=1, heldout_windows=8)
     again = train_reference("bert-tiny", tmp_path / "b", config=config, steps=3, threads=1, heldout_windows=8)
-    assert card["family"] == "bert" and card["weights_sha256"] == again["weights_sha256"]
+    assert card["family"] == family and card["weights_sha256"] == again["weights_sha256"]
     model, _ = trained.load_model(tmp_path / "a", task="masked-lm")
-    assert type(model).__name__ == "BertForMaskedLM"
+    assert type(model).__name__ == cls
     held = windows(token_ids("heldout", tokenizer()), 128, 8)[:, :-1]
     assert mean_masked_loss(model, held, MASK_ID, HELDOUT_MASK_SEED) == pytest.approx(card["heldout_loss"])
-    with pytest.raises(DataError, match="'bert' masked-lm model; this needs a causal-lm model"):
+    with pytest.raises(DataError, match=f"'{family}' masked-lm model; this needs a causal-lm model"):
         trained.load_model(tmp_path / "a", task="causal-lm")
     with pytest.raises(DataError, match="needs a causal-lm model"):
         prune_model(str(tmp_path / "a"), kind="depth", remove=0.5)

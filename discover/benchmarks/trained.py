@@ -26,7 +26,7 @@ from .checksums import file_sha256
 
 CONFIG, WEIGHTS, CARD = "config.json", "model.safetensors", "card.json"
 PICKLED = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".h5")
-ENCODER_TYPES = ("bert", "roberta")   # model types trained and read as masked language models
+ENCODER_TYPES = ("bert", "roberta", "roformer")   # model types trained and read as masked language models
 MAX_WEIGHTS_BYTES = 4 * 2**30
 MAX_CONFIG_BYTES = 1 << 20
 CONFIG_DROPPED = ("architectures", "_name_or_path", "transformers_version", "torch_dtype", "dtype", "output_attentions",
