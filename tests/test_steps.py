@@ -3,6 +3,7 @@ for the settings that made them; the search reads them with --with-steps."""
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from discover import load_benchmark
 from discover.cli import main
@@ -182,3 +183,22 @@ def test_a_search_with_step_details_reads_the_gradient_profile_and_the_data_afte
 def test_step_details_without_a_step_count_is_one_line(capsys, tmp_path):
     assert "with_steps" in one_clean_line(capsys, ["search", "nas-bench-bert", "-o", str(tmp_path / "r"),
                                                    "--step-details"])
+
+
+def test_a_data_probe_that_fails_after_the_steps_leaves_the_training_signals(tiny, synthetic_text, monkeypatch):
+    """A trained model whose activations the probe's eigensolver cannot follow has NaN data columns, not a lost
+    run: its losses and gradients are what they are."""
+    from discover import build_model
+    from discover.probing import activations
+    arch = tiny.archs[0]
+    settings = StepSettings(steps=(1, 2), batch=4, seq=16, heldout_windows=2, data_after=True)
+
+    def fails(run):
+        raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge")
+    monkeypatch.setattr(activations, "activation_features", fails)
+    values, _ = train_steps(build_model(tiny, arch), tiny.family, arch.config, settings)
+    probe = f"steps2_{activations.activation_feature_names()[0]}"
+    assert np.isnan(values[probe]) and np.isfinite(values["steps2_heldout_loss"])
+    plain, _ = train_steps(build_model(tiny, arch), tiny.family, arch.config,
+                           StepSettings(steps=(1, 2), batch=4, seq=16, heldout_windows=2))
+    assert {k: values[k] for k in plain} == plain

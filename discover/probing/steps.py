@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,8 @@ from torch import nn
 
 from primitives.decompose import decompose
 from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 STEP_COUNTS = (1, 4, 16, 64)
 MAX_STEPS = 10_000
@@ -357,13 +360,21 @@ def _record_after(values: dict, step: int, losses: list[float], model: nn.Module
 
 def _data_after(model: nn.Module, family, config: dict, step: int, seed: int) -> dict[str, float]:
     """The data probe's statistics of the model as training left it after ``step`` steps (its default probe batch,
-    seeded as every stored probe value; ``probing.activations``), named ``steps{step}_<feature>``."""
+    seeded as every stored probe value; ``probing.activations``), named ``steps{step}_<feature>``. A model that
+    training took somewhere the probe's linear algebra cannot follow (non-finite activations: an eigensolver that
+    does not converge) has NaN there: the training signals of the same run are still what they are."""
     from . import ProbeSettings
-    from .activations import ACTIVATION_PASSES, activation_features
-    run = ProbeSettings().probe(model, family, config, seed, passes=ACTIVATION_PASSES)
-    features = activation_features(run)
-    model.zero_grad(set_to_none=True)   # the probe's gradients are not the next step's
-    model.eval()
+    from .activations import ACTIVATION_PASSES, activation_feature_names, activation_features
+    try:
+        run = ProbeSettings().probe(model, family, config, seed, passes=ACTIVATION_PASSES)
+        features = activation_features(run)
+    except (RuntimeError, FloatingPointError, ValueError, np.linalg.LinAlgError) as exc:   # torch's LinAlgError
+        log.warning("the data probe after %d steps failed (%s: %s); its columns are NaN", step, type(exc).__name__,
+                    str(exc).splitlines()[0][:80] if str(exc) else "")
+        features = dict.fromkeys(activation_feature_names(), math.nan)
+    finally:
+        model.zero_grad(set_to_none=True)   # the probe's gradients are not the next step's
+        model.eval()
     return {f"steps{step}_{name}": float(value) for name, value in features.items()}
 
 
