@@ -41,6 +41,15 @@ def subset(bench, n: int) -> list[str]:
     return stratified_subset(sizes, n, SUBSET_SEED)
 
 
+def stored_failures(path) -> int:
+    """How many architectures of a stored file failed (0 where there is no file)."""
+    if not path.is_file():
+        return 0
+    from discover.values import read_values
+    values = read_values([path])
+    return int(values.loc[values["failure"].notna(), "arch_id"].nunique())
+
+
 def default_timing(bench, builder: str, settings: StepSettings) -> dict:
     """What the default columns alone cost, where the stored file this run replaces measured them: its seconds per
     architecture (the new run's include the per-layer and data measurements, so they would overstate it)."""
@@ -78,13 +87,15 @@ def main() -> None:
         builder = bench.family.builder(None)
         # A stored file that already answers the request stays as it is: rewriting it would replace the wall time
         # that measured the runs with the few milliseconds of reading them back.
-        if set(ids) <= set(stored_ids(bench, builder, 0, settings) or ()):
+        failed = stored_failures(stored_path(bench.name, builder))
+        if set(ids) <= set(stored_ids(bench, builder, 0, settings) or ()) and not failed:
             logging.info("%s: the stored values already hold these %d architectures -> %s", name, len(ids),
                          stored_path(bench.name, builder))
             continue
         carried = default_timing(bench, builder, settings)
         start = time.perf_counter()
-        table = step_table(bench, ids, settings, n_jobs=args.jobs)
+        # a stored file with failed runs is not read: those are trained again (the others come from the cache)
+        table = step_table(bench, ids, settings, n_jobs=args.jobs, use_stored=not failed)
         path = stored_path(bench.name, builder)
         meta = write_step_values(bench, table, path, builder, 0, settings, commit=code_commit(), jobs=args.jobs,
                                  subset_seed=SUBSET_SEED, wall_seconds_this_run=round(time.perf_counter() - start, 1),
