@@ -222,6 +222,13 @@ def reads_steps(formula: Formula | None) -> int | None:
     return counts[0] if counts else None
 
 
+def reads_step_settings(formula: Formula):
+    """The few-step settings whose columns a formula reads: the default ones, with the per-layer gradients and the
+    data statistics after the steps where it reads them (``probing.steps.settings_for_columns``)."""
+    from .probing.steps import StepSettings, settings_for_columns
+    return StepSettings(**settings_for_columns(formula.features))
+
+
 def reads_activations(formula: Formula | None) -> bool:
     """Whether a formula reads an activation feature (scoring it then probes the architectures it is scored on)."""
     from .probing.activations import activation_feature_names
@@ -312,9 +319,7 @@ def score_proxy(benchmark: Benchmark | str, proxy: str | None = None, formula: s
             table = _add_activations(benchmark, table, builder, seed, n_jobs, device=device)
         step_count = reads_steps(reads)
         if step_count is not None:   # the rows with step values (a shipped space's stored subset)
-            from .probing.steps import StepSettings, settings_for_columns
-            table = add_steps(benchmark, table, step_count, builder, seed, n_jobs,
-                              StepSettings(**settings_for_columns(reads.features)))
+            table = add_steps(benchmark, table, step_count, builder, seed, n_jobs, reads_step_settings(reads))
     else:
         table = select_ids(table, ids, benchmark.name)
     return score_table(benchmark, table, proxy, formula, builder, seed, options)
@@ -777,11 +782,9 @@ class ProxySearch:
 
     def _scored_table(self, benchmark: Benchmark | str, ids: list[str] | None) -> tuple[Benchmark, pd.DataFrame]:
         benchmark = _benchmark(benchmark)
-        from .probing.steps import StepSettings, settings_for_columns
         step_count = reads_steps(self.formula_)   # the step columns it reads, not necessarily the search's
         table = select_ids(self._table(benchmark, with_activations=False, with_steps=step_count or 0,
-                                       step_settings=StepSettings(**settings_for_columns(self.formula_.features))),
-                           ids, benchmark.name)
+                                       step_settings=reads_step_settings(self.formula_)), ids, benchmark.name)
         if reads_activations(self.formula_):
             builder = self.builder if self.builder in benchmark.family.builders else None
             table = _add_activations(benchmark, table, builder, self.model_seed, self.jobs, device=self.device)

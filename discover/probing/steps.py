@@ -368,7 +368,7 @@ def _data_after(model: nn.Module, family, config: dict, step: int, seed: int) ->
     try:
         run = ProbeSettings().probe(model, family, config, seed, passes=ACTIVATION_PASSES)
         features = activation_features(run)
-    except (RuntimeError, FloatingPointError, ValueError, np.linalg.LinAlgError) as exc:   # torch's LinAlgError
+    except (torch.linalg.LinAlgError, np.linalg.LinAlgError, FloatingPointError) as exc:
         log.warning("the data probe after %d steps failed (%s: %s); its columns are NaN", step, type(exc).__name__,
                     str(exc).splitlines()[0][:80] if str(exc) else "")
         features = dict.fromkeys(activation_feature_names(), math.nan)
