@@ -1,5 +1,5 @@
-"""Imports flow one way: primitives -> benchmarks -> features -> probing -> proxies -> runs -> search -> scoring
--> comparison -> api -> cli. Every import of every module (function-level ones included) is checked, and the module
+"""Imports flow one way: primitives -> benchmarks -> features -> probing -> proxies -> runs -> pruning, robustness
+-> search -> scoring -> comparison -> api -> cli. Every import of every module (function-level ones included) is checked, and the module
 graph of the package must have no cycle."""
 import ast
 from pathlib import Path
@@ -21,7 +21,7 @@ LAYERS = [
     ["discover.probing"],
     ["discover.proxies"],
     ["discover.runs"],
-    ["discover.pruning"],
+    ["discover.pruning", "discover.robustness"],
     ["discover.search"],
     ["discover.scoring", "discover.reference"],
     ["discover.comparison", "discover.probe_writer"],

@@ -1,0 +1,130 @@
+"""LoNAS-style elastic sub-networks (issue #29): a masked choice is removed, not just small; names parse back;
+training is seeded; a stored super-adapter is read back only on its own base."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from discover.errors import ConfigError, DataError
+from discover.robustness import superadapter as sa
+from discover.robustness.elastic import (ElasticEncoder, ElasticSpace, SubNetwork, largest, sample_subnetworks,
+                                         smallest)
+
+pytest.importorskip("peft")
+
+
+def tiny_base(seed=0, vocab=64):
+    from transformers import RoFormerConfig, RoFormerModel
+    torch.manual_seed(seed)
+    return RoFormerModel(RoFormerConfig(vocab_size=vocab, hidden_size=32, embedding_size=32, intermediate_size=64,
+                                        num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=64,
+                                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+
+
+def batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(3, 64, (3, 9), generator=g), torch.ones(3, 9, dtype=torch.long)
+
+
+def test_names_parse_back_and_choices_outside_the_space_are_refused():
+    model = ElasticEncoder(tiny_base(), 2)
+    sub = SubNetwork((16, 4), (32, 64), (2, 4))
+    assert sub.name == "r16.4-f32.64-h2.4" and SubNetwork.parse(sub.name) == sub
+    assert largest(model.space, model.config).name == "r16.16-f64.64-h4.4"
+    assert smallest(model.space, model.config).name == "r4.4-f32.32-h2.2"
+    with pytest.raises(ConfigError, match="rank 5 is not one of"):
+        model.use(SubNetwork((5, 4), (32, 64), (2, 4)))
+    with pytest.raises(ConfigError, match="has 3 layers; the base has 2"):
+        model.use(SubNetwork((4, 4, 4), (32, 32, 32), (2, 2, 2)))
+    for bad in ("r16-f32", "r16.4-f32-h2.4", "x"):
+        with pytest.raises(ConfigError, match="sub-network"):
+            SubNetwork.parse(bad)
+    with pytest.raises(ConfigError, match="must lie in"):
+        ElasticSpace(ffn_fractions=(0.0, 1.0))
+
+
+def test_samples_are_distinct_seeded_and_hold_both_ends():
+    model = ElasticEncoder(tiny_base(), 2)
+    subs = sample_subnetworks(model.space, model.config, 40, seed=3)
+    assert len({s.name for s in subs}) == 40
+    assert subs[0] == largest(model.space, model.config) and subs[1] == smallest(model.space, model.config)
+    assert subs == sample_subnetworks(model.space, model.config, 40, seed=3)
+    assert subs != sample_subnetworks(model.space, model.config, 40, seed=4)
+    with pytest.raises(ConfigError, match="holds 729 sub-networks"):
+        sample_subnetworks(model.space, model.config, 730, seed=0)
+
+
+def _randomise_adapters(model):
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                p.normal_(0, 0.2)
+
+
+@pytest.mark.parametrize("what", ["head", "ffn", "rank"])
+def test_what_a_sub_network_leaves_out_does_not_act(what):
+    """Weights of a removed head, FFN channel or LoRA component can be anything: the output does not change; the
+    same change to a kept one does (so the check can fail)."""
+    model = ElasticEncoder(tiny_base(), 2)
+    _randomise_adapters(model)
+    model.use(SubNetwork((4, 16), (32, 64), (2, 4))).eval()
+    ids, mask = batch()
+    before = model(ids, mask)
+    layer = model.base.encoder.layer[0]
+    weight, removed, kept = {
+        "head": (layer.attention.self.query.base_layer.weight, slice(16, 32), slice(0, 16)),   # heads 3-4 of 8-wide
+        "ffn": (layer.intermediate.dense.base_layer.weight, slice(32, 64), slice(0, 32)),
+        "rank": (layer.intermediate.dense.lora_A["default"].weight, slice(4, 16), slice(0, 4))}[what]
+    noise = torch.Generator().manual_seed(1)   # not a constant: LayerNorm's output sums to zero over a row
+    with torch.no_grad():
+        weight[removed] += torch.randn(weight[removed].shape, generator=noise)
+        assert torch.allclose(model(ids, mask), before, atol=1e-6)
+        weight[kept] += torch.randn(weight[kept].shape, generator=noise)
+        assert not torch.allclose(model(ids, mask), before, atol=1e-3)
+
+
+def test_the_base_is_frozen_and_fresh_adapters_start_as_the_base():
+    base = tiny_base()
+    ids, mask = batch()
+    with torch.no_grad():
+        plain = base(input_ids=ids, attention_mask=mask).last_hidden_state.clone()
+    model = ElasticEncoder(base, 2).eval()
+    assert all("lora_" in n or n.startswith("head.") for n, p in model.named_parameters() if p.requires_grad)
+    with torch.no_grad():
+        again = model.base(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert torch.allclose(plain, again, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def task_and_tokenizer(corpora):
+    from discover.text import load_task, tokenizer
+    return load_task("subjectivity", folder=corpora), tokenizer(folder=corpora)
+
+
+def test_training_is_seeded_and_a_stored_adapter_reads_back_only_on_its_base(task_and_tokenizer, tmp_path):
+    task, tok = task_and_tokenizer
+    runs = [sa.train_super_adapter(tiny_base(vocab=tok.vocab_size), "a" * 64, task, tok, steps=6, threads=1,
+                                   settings={"batch": 8}, log_every=0) for _ in range(2)]
+    (model, card), (other, _) = runs
+    first, second = model.adapter_state(), other.adapter_state()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert card["labels"] == ["objective", "subjective"] and set(card["dev_accuracy"]) == {"largest", "smallest"}
+    folder = sa.save_super_adapter(tmp_path / "adapter", model, card)
+    sub = SubNetwork((8, 4), (48, 32), (3, 2))
+    texts = [e.text for e in task.test[:20]]
+    want = sa.predict(model.use(sub), tok, texts)
+    loaded, stored = sa.load_super_adapter(folder, tiny_base(vocab=tok.vocab_size), "a" * 64)
+    assert np.array_equal(sa.predict(loaded.use(sub), tok, texts), want)
+    with pytest.raises(DataError, match="trained on base weights aaaaaaaaaaaa, not these"):
+        sa.load_super_adapter(folder, tiny_base(vocab=tok.vocab_size), "b" * 64)
+    with open(folder / sa.WEIGHTS, "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(DataError, match="sha256 differs"):
+        sa.load_super_adapter(folder, tiny_base(vocab=tok.vocab_size), "a" * 64)
+
+
+def test_sentences_are_padded_and_cut(task_and_tokenizer):
+    _, tok = task_and_tokenizer
+    ids, mask = sa.encode_sentences(tok, ["a short one", "word " * 200, ""], max_tokens=16)
+    assert ids.shape == (3, 16) and mask[1].sum() == 16 and mask[2].sum() == 1 and mask[0].sum() < 16
