@@ -128,3 +128,34 @@ def test_sentences_are_padded_and_cut(task_and_tokenizer):
     _, tok = task_and_tokenizer
     ids, mask = sa.encode_sentences(tok, ["a short one", "word " * 200, ""], max_tokens=16)
     assert ids.shape == (3, 16) and mask[1].sum() == 16 and mask[2].sum() == 1 and mask[0].sum() < 16
+
+
+def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(corpora, tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    from discover import values
+    from discover.benchmarks.pruning.reference import reference_config, train_reference
+    monkeypatch.setenv("ZC_DISCOVER_MODELS", str(tmp_path / "models"))
+    config = {**reference_config("roformer-6", 4096), "hidden_size": 32, "embedding_size": 32,
+              "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}
+    train_reference("tiny-encoder", tmp_path / "models" / "tiny-encoder", config=config, steps=2, threads=1,
+                    heldout_windows=4)
+    path = Path(__file__).resolve().parents[1] / "experiments" / "robustness_subnets.py"
+    spec = importlib.util.spec_from_file_location("robustness_subnets", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    args = ["--tasks", "subjectivity", "--encoder", "tiny-encoder", "--count", "4", "--steps", "2", "--threads", "1",
+            "-o", str(tmp_path / "out")]
+    assert script.main(args) == 0
+    stored = tmp_path / "out" / "subjectivity-tiny-encoder-clean.csv.gz"
+    table = values.read_values([stored])
+    meta = values.provenance(stored)
+    assert meta["adapter"]["training"]["steps"] == 2 and meta["count"] == 4
+    assert meta["encoder_sha256"] == meta["adapter"]["base_sha256"]
+    assert len(table) == 8 and set(table.proxy) == {"dev_accuracy", "test_accuracy"}
+    assert table.value.between(0, 1).all()
+    assert script.main(args) == 0   # the stored super-adapter is kept and gives the same accuracies
+    again = values.read_values([stored])
+    assert again.value.tolist() == table.value.tolist()
+    assert values.provenance(stored)["adapter"]["weights_sha256"] == meta["adapter"]["weights_sha256"]
