@@ -6,8 +6,11 @@ The encoder is the robustness study's masked-LM (``--encoder``, default ``roform
 ``python experiments/build_reference_models.py roformer-6``). Per task: a super-adapter trained on the train split
 (``discover.robustness.superadapter``; kept in ``$ZC_DISCOVER_MODELS/lonas-<encoder>-<task>`` while its card matches
 the request), then ``--count`` distinct sub-networks drawn by seed 0 (the largest and the smallest first), each
-scored on the whole dev and test splits. Writes ``data/values/robustness/<task>-<encoder>-clean.csv.gz`` (long
-values: sub-network name, ``dev_accuracy`` / ``test_accuracy``, seconds) with its provenance: the encoder's and the
+scored on the whole dev and test splits, and attacked by DeepWordBug and BAE-R (``discover.robustness.attacks``:
+the same ``--attack-sentences`` test sentences, drawn by seed 0, ``--max-queries`` victim queries per sentence;
+BAE's words proposed by the encoder itself). Writes ``data/values/robustness/<task>-<encoder>-clean.csv.gz`` (long
+values: sub-network name, ``dev_accuracy`` / ``test_accuracy`` and per attack ``<attack>_clean_accuracy``,
+``_attacked_accuracy``, ``_success_rate``, ``_perturbed_fraction``, ``_queries``; seconds) with its provenance: the encoder's and the
 super-adapter's weight digests, the task's split digest, the space, the training settings and the commit.
 """
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from discover import values
@@ -25,6 +29,7 @@ from discover.benchmarks import trained
 from discover.benchmarks.pruning.models import models_dir
 from discover.errors import DataError
 from discover.robustness import superadapter as sa
+from discover.robustness.attacks import Attack, mlm_proposer, summarise
 from discover.robustness.elastic import ElasticSpace, sample_subnetworks
 from discover.text import TASKS, load_task, tokenizer
 from discover.version import code_version
@@ -68,6 +73,24 @@ def clean_values(model, tok, task, subs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def attack_values(model, tok, task, subs, attacks, sentences: int) -> pd.DataFrame:
+    """Each attack's summary (``attacks.summarise``) per sub-network on the same ``sentences`` test sentences,
+    drawn by seed 0; the seconds are each sub-network's wall time for that attack."""
+    rng = np.random.default_rng(0)
+    chosen = [task.test[i] for i in sorted(rng.choice(len(task.test), min(sentences, len(task.test)), replace=False))]
+    rows = []
+    for sub in subs:
+        model.use(sub)
+        victim = lambda texts: sa.predict(model, tok, texts)   # noqa: E731 - the active sub-network
+        for attack in attacks:
+            started = time.perf_counter()
+            summary = summarise([attack.run(victim, e.text, e.label, e.key) for e in chosen])
+            seconds = time.perf_counter() - started
+            rows += [{"arch_id": sub.name, "proxy": f"{attack.name}_{metric}", "value": value,
+                      "seconds": seconds / len(summary)} for metric, value in summary.items()]
+    return pd.DataFrame(rows)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
@@ -75,6 +98,9 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--steps", type=int, default=sa.TRAINING["steps"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--attack-sentences", type=int, default=100,
+                        help="test sentences attacked per sub-network (0: no attack)")
+    parser.add_argument("--max-queries", type=int, default=200, help="victim queries per sentence and attack")
     parser.add_argument("-o", "--output", type=Path, default=OUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -87,9 +113,16 @@ def main(argv=None) -> int:
         subs = sample_subnetworks(model.space, model.config, args.count, seed=0)
         started = time.perf_counter()
         table = clean_values(model, tok, task, subs)
+        if args.attack_sentences:
+            mlm = trained.load_model(encoder, task="masked-lm")[0]
+            attacks = [Attack("deepwordbug", args.max_queries, seed=0),
+                       Attack("bae", args.max_queries, proposer=mlm_proposer(mlm, tok), seed=0)]
+            table = pd.concat([table, attack_values(model, tok, task, subs, attacks, args.attack_sentences)])
         meta = {"benchmark": f"lonas:{args.encoder}-{name}", "seed": 0, "encoder": args.encoder,
                 "encoder_sha256": trained.weights_digest(encoder), "adapter": card, "count": args.count,
-                "task_digest": task.digest, "version": code_version(), "commit": code_commit(),
+                "task_digest": task.digest,
+                "attacks": [a.describe() for a in attacks] if args.attack_sentences else [],
+                "attack_sentences": args.attack_sentences, "version": code_version(), "commit": code_commit(),
                 "wall_seconds": round(time.perf_counter() - started, 1)}
         path, _ = values.write_values(table, args.output / f"{name}-{args.encoder}-clean.csv.gz", meta)
         test = table[table.proxy == "test_accuracy"].value

@@ -146,6 +146,7 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     args = ["--tasks", "subjectivity", "--encoder", "tiny-encoder", "--count", "4", "--steps", "2", "--threads", "1",
+            "--attack-sentences", "3", "--max-queries", "20",
             "-o", str(tmp_path / "out")]
     assert script.main(args) == 0
     stored = tmp_path / "out" / "subjectivity-tiny-encoder-clean.csv.gz"
@@ -153,9 +154,11 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     meta = values.provenance(stored)
     assert meta["adapter"]["training"]["steps"] == 2 and meta["count"] == 4
     assert meta["encoder_sha256"] == meta["adapter"]["base_sha256"]
-    assert len(table) == 8 and set(table.proxy) == {"dev_accuracy", "test_accuracy"}
-    assert table.value.between(0, 1).all()
+    assert len(table) == 4 * (2 + 2 * 5) and {"dev_accuracy", "bae_success_rate"} <= set(table.proxy)
+    assert table[table.proxy.str.endswith("accuracy")].value.between(0, 1).all()
+    assert table[table.proxy.str.endswith("queries")].value.between(1, 20).all()
+    assert [a["attack"] for a in meta["attacks"]] == ["deepwordbug", "bae"]
     assert script.main(args) == 0   # the stored super-adapter is kept and gives the same accuracies
     again = values.read_values([stored])
-    assert again.value.tolist() == table.value.tolist()
+    assert again.value.fillna(-1).tolist() == table.value.fillna(-1).tolist()
     assert values.provenance(stored)["adapter"]["weights_sha256"] == meta["adapter"]["weights_sha256"]
