@@ -162,3 +162,21 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     again = values.read_values([stored])
     assert again.value.fillna(-1).tolist() == table.value.fillna(-1).tolist()
     assert values.provenance(stored)["adapter"]["weights_sha256"] == meta["adapter"]["weights_sha256"]
+
+
+def test_a_materialized_sub_network_is_smaller_and_computes_the_same():
+    from discover.robustness.elastic import materialize
+    model = ElasticEncoder(tiny_base(), 2)
+    _randomise_adapters(model)
+    sub = SubNetwork((4, 16), (32, 64), (2, 3))
+    model.use(sub).eval()
+    ids, mask = batch()
+    plain = materialize(model, sub)
+    hidden = plain(input_ids=ids, attention_mask=mask).last_hidden_state
+    pooled = (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+    assert torch.allclose(model.head(pooled), model(ids, mask), atol=1e-5)
+    layer = plain.encoder.layer[0]
+    assert layer.attention.self.query.weight.shape == (16, 32) and layer.intermediate.dense.weight.shape == (32, 32)
+    assert not any("lora" in name for name, _ in plain.named_parameters())
+    full = sum(p.numel() for p in tiny_base().parameters())
+    assert sum(p.numel() for p in plain.parameters()) < full

@@ -234,3 +234,49 @@ class ElasticEncoder(nn.Module):
                                       f"space builds {list(p.shape)}")
                 p.copy_(state[name])
 
+
+
+def _merged(module: nn.Module, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A LoRA-wrapped linear layer's weight with its first ``rank`` components merged in, and its bias."""
+    base = module.base_layer
+    a, b = module.lora_A[ADAPTER].weight[:rank], module.lora_B[ADAPTER].weight[:, :rank]
+    return base.weight + module.scaling[ADAPTER] * (b @ a), base.bias
+
+
+def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
+    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(bias)
+    return layer
+
+
+@torch.no_grad()
+def materialize(model: ElasticEncoder, sub: SubNetwork) -> nn.Module:
+    """Sub-network ``sub`` as a plain encoder of its own size: each layer's adapters merged into its weights at the
+    layer's rank, the heads and FFN channels it leaves out cut from the matrices (no masks, no LoRA). Its weight
+    statistics are those of the sub-network, and with ``model.head`` on its mean-pooled output it computes what
+    ``model.use(sub)`` does (tested)."""
+    import copy
+    sub.check(model.space, model.config)
+    state = {name.replace(".base_layer.", "."): value for name, value in model.base.state_dict().items()
+             if "lora_" not in name}
+    plain = type(model.base)(copy.deepcopy(model.base.config))
+    plain.load_state_dict(state)
+    plain.eval()
+    head_size = model.config["hidden_size"] // model.config["num_attention_heads"]
+    for index, (layer, elastic) in enumerate(zip(plain.encoder.layer, model.base.encoder.layer)):
+        rank, width, kept = sub.ranks[index], sub.ffn[index], sub.heads[index] * head_size
+        attention, source = layer.attention.self, elastic.attention.self
+        for name in ("query", "key", "value"):
+            weight, bias = _merged(getattr(source, name), rank)
+            setattr(attention, name, _linear(weight[:kept], bias[:kept]))
+        attention.num_attention_heads, attention.all_head_size = sub.heads[index], kept
+        weight, bias = _merged(elastic.attention.output.dense, rank)
+        layer.attention.output.dense = _linear(weight[:, :kept], bias)
+        weight, bias = _merged(elastic.intermediate.dense, rank)
+        layer.intermediate.dense = _linear(weight[:width], bias[:width])
+        weight, bias = _merged(elastic.output.dense, rank)
+        layer.output.dense = _linear(weight[:, :width], bias)
+    return plain
