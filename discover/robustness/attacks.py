@@ -64,6 +64,7 @@ class AttackResult:
 
     @property
     def fraction_perturbed(self) -> float:
+        """The share of the sentence's words the attack changed."""
         return self.words_changed / max(1, self.words)
 
 

@@ -52,6 +52,7 @@ class ElasticSpace:
 
     @property
     def max_rank(self) -> int:
+        """The largest LoRA rank: the adapters' stored size."""
         return max(self.ranks)
 
     def choices(self, config: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -78,6 +79,7 @@ class SubNetwork:
 
     @classmethod
     def parse(cls, name: str) -> "SubNetwork":
+        """The sub-network a ``name`` spells; anything else is refused with what a name looks like."""
         match = re.fullmatch(r"r([\d.]+)-f([\d.]+)-h([\d.]+)", name)
         if not match:
             raise ConfigError(f"{name!r} is not a sub-network name (like r16.8-f1024.512-h4.2: per layer the LoRA "
@@ -90,6 +92,7 @@ class SubNetwork:
 
     @property
     def layers(self) -> int:
+        """How many layers the sub-network has (the base's)."""
         return len(self.ranks)
 
     def check(self, space: ElasticSpace, config: dict[str, Any]) -> "SubNetwork":
