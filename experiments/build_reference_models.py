@@ -18,7 +18,8 @@ from pathlib import Path
 
 from discover.benchmarks import trained
 from discover.benchmarks.pruning.models import models_dir
-from discover.benchmarks.pruning.reference import ENCODER_MODELS, REFERENCE_MODELS, TRAINING, train_reference
+from discover.benchmarks.pruning.reference import (ENCODER_MODELS, REFERENCE_MODELS, TRAINING, reference_config,
+                                                   train_reference, training_settings)
 from discover.errors import DataError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,9 +29,14 @@ from report import write_table  # noqa: E402
 CAPTION = ("Reference models, trained on the train split of the English text (batch 16 x 128 tokens, AdamW lr 1e-3, "
            "seed 0); losses in nats per token (next-token cross-entropy), held-out on the whole held-out split.")
 ENCODER_CAPTION = ("The robustness study's encoder, trained on the train split of the English text by masked-token "
-                   "prediction (15% of positions, a seeded mask per step; batch 16 x 128 tokens, AdamW lr 1e-3, seed "
+                   "prediction (15% of positions, a seeded mask per step; batch 16 x 128 tokens, AdamW lr 3e-4, seed "
                    "0); held-out loss: masked-token cross-entropy in nats on the whole held-out split with one fixed "
                    "mask; the unigram loss (no context at all) is its floor.")
+
+
+def card_vocab(folder: Path) -> int:
+    """The vocabulary size of a built model (its config), which the settings do not depend on but the config needs."""
+    return int(trained.read_config(folder)["vocab_size"])
 
 
 def card_rows(root: Path, names: list[str]) -> list[str]:
@@ -63,7 +69,9 @@ def main(argv=None) -> int:
         folder = root / name
         try:
             card = trained.read_card(folder)
-            if not args.force and card.steps == args.steps and trained.weights_digest(folder) == card.weights_sha256:
+            wanted = training_settings(reference_config(name, card_vocab(folder)), args.steps)
+            if not args.force and (card.steps, card.lr) == (wanted["steps"], wanted["lr"]) and \
+                    trained.weights_digest(folder) == card.weights_sha256:
                 logging.info("%s: kept (%s)", name, folder)
                 continue
         except DataError:
