@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from discover import values
@@ -29,7 +28,7 @@ from discover.benchmarks import trained
 from discover.benchmarks.pruning.models import models_dir
 from discover.errors import DataError
 from discover.robustness import superadapter as sa
-from discover.robustness.attacks import Attack, mlm_proposer, summarise
+from discover.robustness.attacks import Attack, attacked_examples, mlm_proposer, summarise
 from discover.robustness.elastic import ElasticSpace, sample_subnetworks
 from discover.text import TASKS, load_task, tokenizer
 from discover.version import code_version
@@ -76,8 +75,7 @@ def clean_values(model, tok, task, subs) -> pd.DataFrame:
 def attack_values(model, tok, task, subs, attacks, sentences: int) -> pd.DataFrame:
     """Each attack's summary (``attacks.summarise``) per sub-network on the same ``sentences`` test sentences,
     drawn by seed 0; the seconds are each sub-network's wall time for that attack."""
-    rng = np.random.default_rng(0)
-    chosen = [task.test[i] for i in sorted(rng.choice(len(task.test), min(sentences, len(task.test)), replace=False))]
+    chosen = attacked_examples(task.test, sentences, seed=0)
     rows = []
     for sub in subs:
         model.use(sub)

@@ -76,3 +76,12 @@ def test_bae_replaces_words_by_what_the_masked_lm_proposes():
     proposer = lambda words, i, k: ["great", "fine", words[i]][:k]
     result = Attack("bae", proposer=proposer, max_queries=50).run(keyword_victim(), "a good film", 1, "k")
     assert result.status == "succeeded" and result.perturbed in ("a great film", "a fine film")
+
+
+def test_the_attacked_sentences_are_seeded_and_mix_the_labels():
+    from discover.robustness.attacks import attacked_examples
+    examples = [(i, i // 50) for i in range(100)]   # labels in blocks, as a split lists them
+    chosen = attacked_examples(examples, 20)
+    assert chosen == attacked_examples(examples, 20) and len(set(chosen)) == 20
+    assert {label for _, label in chosen} == {0, 1} and chosen == sorted(chosen)
+    assert len(attacked_examples(examples, 500)) == 100

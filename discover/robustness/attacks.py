@@ -184,6 +184,13 @@ class Attack:
         return AttackResult(key, "failed", text, " ".join(current), len(changed), len(words), queries)
 
 
+def attacked_examples(examples: Sequence, count: int, seed: int = 0) -> list:
+    """The ``count`` examples every sub-network is attacked on: drawn without replacement by a generator seeded by
+    ``seed``, in their split order (a split lists its labels in blocks, so its first rows would be one label)."""
+    rng = np.random.default_rng(seed)
+    return [examples[i] for i in sorted(rng.choice(len(examples), min(count, len(examples)), replace=False))]
+
+
 def summarise(results: Sequence[AttackResult]) -> dict[str, float]:
     """Clean accuracy, accuracy under attack, attack success rate (of the sentences classified right) and the mean
     fraction of words perturbed (of the successful attacks), as TextAttack reports them."""
