@@ -146,10 +146,10 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     args = ["--tasks", "subjectivity", "--encoder", "tiny-encoder", "--count", "4", "--steps", "2", "--threads", "1",
-            "--attack-sentences", "3", "--max-queries", "20",
+            "--attack-sentences", "3", "--max-queries", "20", "--jobs", "1",
             "-o", str(tmp_path / "out")]
     assert script.main(args) == 0
-    stored = tmp_path / "out" / "subjectivity-tiny-encoder-clean.csv.gz"
+    stored = tmp_path / "out" / "subjectivity-tiny-encoder-targets.csv.gz"
     table = values.read_values([stored])
     meta = values.provenance(stored)
     assert meta["adapter"]["training"]["steps"] == 2 and meta["count"] == 4
@@ -157,8 +157,9 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     assert len(table) == 4 * (2 + 2 * 5) and {"dev_accuracy", "bae_success_rate"} <= set(table.proxy)
     assert table[table.proxy.str.endswith("accuracy")].value.between(0, 1).all()
     assert table[table.proxy.str.endswith("queries")].value.between(1, 20).all()
-    assert [a["attack"] for a in meta["attacks"]] == ["deepwordbug", "bae"]
-    assert script.main(args) == 0   # the stored super-adapter is kept and gives the same accuracies
+    assert meta["request"]["attacks"] == ["deepwordbug", "bae"] and meta["request"]["max_queries"] == 20
+    args[args.index("--jobs") + 1] = "2"
+    assert script.main(args) == 0   # the stored super-adapter is kept; two processes give the same figures
     again = values.read_values([stored])
     assert again.value.fillna(-1).tolist() == table.value.fillna(-1).tolist()
     assert values.provenance(stored)["adapter"]["weights_sha256"] == meta["adapter"]["weights_sha256"]
@@ -180,3 +181,42 @@ def test_a_materialized_sub_network_is_smaller_and_computes_the_same():
     assert not any("lora" in name for name, _ in plain.named_parameters())
     full = sum(p.numel() for p in tiny_base().parameters())
     assert sum(p.numel() for p in plain.parameters()) < full
+
+
+def test_a_sub_network_classifier_predicts_what_the_elastic_model_does(task_and_tokenizer):
+    from discover.robustness.elastic import SubNetworkClassifier
+    _, tok = task_and_tokenizer
+    model = ElasticEncoder(tiny_base(vocab=tok.vocab_size), 2)
+    _randomise_adapters(model)
+    sub = SubNetwork((8, 4), (64, 32), (3, 2))
+    texts = ["a film of rare wit", "dull", "", "the plot never quite holds together , but the cast is fun"]
+    elastic = sa.predict(model.use(sub), tok, texts)
+    plain = sa.predict(SubNetworkClassifier(model, sub), tok, texts)
+    assert plain.shape == (4, 2) and np.allclose(plain, elastic, atol=1e-5)
+    # batched by length, the rows still come back in the texts' order
+    assert np.allclose(sa.predict(model, tok, texts[::-1]), elastic[::-1], atol=1e-6)
+
+
+def test_sub_network_features_are_those_of_its_own_weights_and_join_the_targets():
+    import pandas as pd
+    from discover.proxies.evaluate import proxy_values
+    from discover.proxies.registry import ProxyContext
+    from discover.robustness.space import features_table, space_table
+    model = ElasticEncoder(tiny_base(), 2)
+    _randomise_adapters(model)
+    subs = [largest(model.space, model.config), smallest(model.space, model.config),
+            SubNetwork((16, 4), (64, 32), (4, 2))]
+    features = features_table(model, subs)
+    assert list(features.arch_id) == [s.name for s in subs]
+    # a sub-network that keeps fewer heads and channels has fewer attention and FFN parameters
+    assert features.params_attention.iloc[0] > features.params_attention.iloc[2] > features.params_attention.iloc[1]
+    assert features.params_ffn.iloc[0] > features.params_ffn.iloc[2] > features.params_ffn.iloc[1]
+    targets = pd.DataFrame([{"arch_id": s.name, "proxy": p, "value": v}
+                            for s, (a, b) in zip(subs, [(0.9, 0.4), (0.6, 0.1), (0.8, 0.3)])
+                            for p, v in (("test_accuracy", a), ("bae_attacked_accuracy", b))])
+    table = space_table(features, targets, "bae_attacked_accuracy")
+    assert table.target.tolist() == [0.4, 0.1, 0.3] and table["target:test_accuracy"].tolist() == [0.9, 0.6, 0.8]
+    context = ProxyContext(benchmark=None, table=table, builder="trained", seed=0)
+    assert np.isfinite(proxy_values(context, "zerolm").scores).all()
+    with pytest.raises(KeyError, match="the stored ones: bae_attacked_accuracy, test_accuracy"):
+        space_table(features, targets, "dev_accuracy")

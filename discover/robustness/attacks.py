@@ -24,6 +24,7 @@ A victim is any function from a list of sentences to their class probabilities (
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import string
 from dataclasses import dataclass
@@ -218,8 +219,17 @@ def mlm_proposer(model, tok, max_tokens: int = 64):
     spaced = np.array([v.startswith(" ") and v[1:].isalpha() and len(v) > 2 for v in vocab])
     opening = np.array([v.isalpha() and len(v) > 1 for v in vocab])
 
-    @torch.no_grad()
+    # the proposals depend on the words alone, not on the victim, and sub-networks attacked on the same sentences
+    # mostly visit the same words first: computed once per (words, position, k)
+    @functools.lru_cache(maxsize=65_536)
+    def cached(words: tuple[str, ...], i: int, k: int) -> tuple[str, ...]:
+        return tuple(_propose(list(words), i, k))
+
     def propose(words: list[str], i: int, k: int) -> list[str]:
+        return list(cached(tuple(words), i, k))
+
+    @torch.no_grad()
+    def _propose(words: list[str], i: int, k: int) -> list[str]:
         prefix = backend.encode(" ".join(words[:i])).ids if i else []
         suffix = backend.encode(" " + " ".join(words[i + 1:])).ids if i + 1 < len(words) else []
         keep = max(0, max_tokens - 1 - len(prefix))

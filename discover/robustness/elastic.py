@@ -143,6 +143,12 @@ def sample_subnetworks(space: ElasticSpace, config: dict[str, Any], count: int, 
     return list(out.values())[:count]
 
 
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The mean of each sentence's last hidden states over its tokens (padding left out): what the head reads."""
+    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
 class ElasticEncoder(nn.Module):
     """A frozen encoder with a LoNAS super-adapter and a sentence-classification head; ``use(sub)`` selects the
     sub-network every later forward pass computes.
@@ -215,9 +221,7 @@ class ElasticEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Class logits of a batch of padded sentences."""
         hidden = self.base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
-        return self.head(pooled)
+        return self.head(mean_pool(hidden, attention_mask))
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
         """What training changed (the adapters and the head), by name: the super-adapter's weights file."""
@@ -283,3 +287,22 @@ def materialize(model: ElasticEncoder, sub: SubNetwork) -> nn.Module:
         weight, bias = _merged(elastic.output.dense, rank)
         layer.output.dense = _linear(weight[:, :width], bias)
     return plain
+
+
+class SubNetworkClassifier(nn.Module):
+    """One sub-network as a plain sentence classifier: its ``materialize``-d encoder, mean pooling and the super-
+    adapter's head. It computes what ``ElasticEncoder.use(sub)`` does (tested) without the masks and the LoRA
+    detour, and at the sub-network's own width: what the clean and attacked evaluations run."""
+
+    def __init__(self, model: ElasticEncoder, sub: SubNetwork):
+        super().__init__()
+        import copy
+        self.sub = sub
+        self.encoder = materialize(model, sub)
+        self.head = copy.deepcopy(model.head)
+        self.eval()
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Class logits of a batch of padded sentences."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(mean_pool(hidden, attention_mask))

@@ -51,20 +51,31 @@ def encode_sentences(tok: TextTokenizer, texts: Sequence[str], max_tokens: int) 
 
 
 @torch.no_grad()
-def predict(model: ElasticEncoder, tok: TextTokenizer, texts: Sequence[str], max_tokens: int = TRAINING["max_tokens"],
+def predict(model: torch.nn.Module, tok: TextTokenizer, texts: Sequence[str], max_tokens: int = TRAINING["max_tokens"],
             batch: int = 128) -> np.ndarray:
-    """Class probabilities of ``texts`` under the model's active sub-network (rows in order)."""
+    """Class probabilities of ``texts`` (rows in their order) under ``model``: an ``ElasticEncoder`` (its active
+    sub-network) or a ``SubNetworkClassifier``. Sentences are batched by length, so that a batch pads little."""
     model.eval()
-    out = []
-    for start in range(0, len(texts), batch):
-        ids, mask = encode_sentences(tok, texts[start:start + batch], max_tokens)
-        out.append(torch.softmax(model(ids.to(model.head.weight.device), mask.to(model.head.weight.device)), -1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, model.head.out_features))
+    device = next(model.parameters()).device
+    rows = [enc.ids[:max_tokens] or [PAD_ID] for enc in tok.backend.encode_batch(list(texts))]
+    order = np.argsort([len(r) for r in rows], kind="stable")
+    out = torch.zeros((len(rows), model.head.out_features))
+    for start in range(0, len(rows), batch):
+        chosen = order[start:start + batch]
+        length = max(len(rows[i]) for i in chosen)
+        ids = torch.full((len(chosen), length), PAD_ID, dtype=torch.long)
+        mask = torch.zeros((len(chosen), length), dtype=torch.long)
+        for j, i in enumerate(chosen):
+            ids[j, :len(rows[i])] = torch.tensor(rows[i])
+            mask[j, :len(rows[i])] = 1
+        out[torch.as_tensor(chosen)] = torch.softmax(model(ids.to(device), mask.to(device)), -1).cpu()
+    return out.numpy()
 
 
-def accuracy(model: ElasticEncoder, tok: TextTokenizer, examples: Sequence[Example], sub: SubNetwork | None = None,
+def accuracy(model: torch.nn.Module, tok: TextTokenizer, examples: Sequence[Example], sub: SubNetwork | None = None,
              max_tokens: int = TRAINING["max_tokens"]) -> float:
-    """Accuracy of sub-network ``sub`` (default: the active one) on ``examples``."""
+    """Accuracy on ``examples`` of ``model`` (an ``ElasticEncoder`` with sub-network ``sub`` made active when given,
+    or a ``SubNetworkClassifier``)."""
     if sub is not None:
         model.use(sub)
     probs = predict(model, tok, [e.text for e in examples], max_tokens)
@@ -167,3 +178,32 @@ def load_super_adapter(folder: str | os.PathLike, base: torch.nn.Module, base_di
     model.load_adapter_state(load_file(str(weights)))
     model.eval()
     return model, card
+
+
+def super_adapter_for(encoder: str | os.PathLike, task: TaskSplits, tok: TextTokenizer, *,
+                      steps: int = TRAINING["steps"], threads: int = 2,
+                      folder: str | os.PathLike | None = None) -> tuple[ElasticEncoder, dict, Path]:
+    """The super-adapter of ``task`` on the encoder in folder ``encoder``: the stored one in ``folder`` (default
+    ``$ZC_DISCOVER_MODELS/lonas-<encoder>-<task>``) while its card matches (base weights, task split, steps, this
+    code's ``ADAPTER_VERSION``), else one trained now and stored there. Returns the model, its card and the folder."""
+    from ..benchmarks import trained
+    from ..benchmarks.pruning.models import models_dir
+    encoder = Path(encoder)
+    folder = Path(folder) if folder is not None else models_dir() / f"lonas-{encoder.name}-{task.name}"
+    digest = trained.weights_digest(encoder)
+    base = lambda: trained.load_model(encoder, task="masked-lm")[0].base_model   # noqa: E731
+    try:
+        model, card = load_super_adapter(folder, base(), digest)
+        if (card.get("task_digest"), card["training"].get("steps"), card.get("adapter_version")) == \
+                (task.digest, int(steps), ADAPTER_VERSION):
+            log.info("%s: super-adapter kept (%s)", task.name, folder)
+            return model, card, folder
+        log.info("%s: the stored super-adapter was made for other settings; training again", task.name)
+    except (DataError, KeyError):
+        pass
+    model, card = train_super_adapter(base(), digest, task, tok, steps=steps, threads=threads)
+    save_super_adapter(folder, model, card)
+    log.info("%s: super-adapter trained in %.0f s, dev accuracy %s", task.name, card["train_seconds"],
+             card["dev_accuracy"])
+    model, card = load_super_adapter(folder, base(), digest)
+    return model, card, folder

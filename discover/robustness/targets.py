@@ -1,0 +1,120 @@
+"""What the robustness study predicts, per sub-network: clean accuracy, and how it holds up under each attack.
+
+For one sub-network of a stored super-adapter (``superadapter.save_super_adapter``): its accuracy on the whole dev
+and test splits, and, for each attack (``attacks.Attack``) on the same seeded test sentences
+(``attacks.attacked_examples``), the clean and attacked accuracy on them, the attack success rate, the mean fraction
+of words perturbed and the mean queries (``attacks.summarise``). Every evaluation runs the sub-network as a plain
+classifier of its own width (``elastic.SubNetworkClassifier``).
+
+``measure_targets`` sends one sub-network per task through ``parallel.parallel_imap``: each worker loads the encoder,
+the super-adapter and the task once (plain paths and names travel, never a model) and computes single-threaded, so
+a sub-network's figures are the same whatever the number of jobs, and the same on a second run.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from ..benchmarks import trained
+from ..errors import ConfigError
+from ..parallel import parallel_imap
+from ..text import load_task, tokenizer
+from . import superadapter as sa
+from .attacks import ATTACKS, Attack, attacked_examples, mlm_proposer, summarise
+from .elastic import SubNetwork, SubNetworkClassifier
+
+TARGETS_VERSION = 1   # bump when a target's definition changes: stored values name it
+SPLITS = ("dev", "test")
+
+
+@dataclass(frozen=True)
+class TargetRequest:
+    """Everything a measurement depends on, as plain values (what travels to a worker and what provenance records).
+
+    ``encoder`` and ``adapter`` are folders (the masked LM and its task's super-adapter); ``attack_sentences`` test
+    sentences drawn by ``seed`` are attacked by each of ``attacks`` with ``max_queries`` victim queries each (0
+    sentences: clean accuracy only)."""
+
+    encoder: str
+    adapter: str
+    task: str
+    corpora: str | None = None
+    attacks: tuple[str, ...] = ATTACKS
+    attack_sentences: int = 100
+    max_queries: int = 200
+    candidates: int = 8
+    seed: int = 0
+
+    def describe(self) -> dict:
+        """The request without machine paths: folder names only."""
+        return {**asdict(self), "encoder": Path(self.encoder).name, "adapter": Path(self.adapter).name,
+                "corpora": None, "version": TARGETS_VERSION}
+
+
+_LOADED: dict[TargetRequest, tuple] = {}
+
+
+def _load(request: TargetRequest):
+    """The super-adapter, tokenizer, attacks and attacked sentences of ``request``, once per process."""
+    if request not in _LOADED:
+        encoder = Path(request.encoder)
+        digest = trained.weights_digest(encoder)
+        model, card = sa.load_super_adapter(request.adapter, trained.load_model(encoder, task="masked-lm")[0]
+                                            .base_model, digest)
+        tok, task = tokenizer(folder=request.corpora), load_task(request.task, folder=request.corpora)
+        attacks = []
+        if request.attack_sentences:
+            mlm = trained.load_model(encoder, task="masked-lm")[0].eval()
+            attacks = [Attack(name, request.max_queries, request.candidates,
+                              proposer=mlm_proposer(mlm, tok) if name == "bae" else None, seed=request.seed)
+                       for name in request.attacks]
+        chosen = attacked_examples(task.test, request.attack_sentences, request.seed)
+        _LOADED.clear()   # one request per process at a time: a worker never holds two encoders
+        _LOADED[request] = (model, card, tok, task, attacks, chosen)
+    return _LOADED[request]
+
+
+def subnetwork_targets(request: TargetRequest, name: str) -> list[dict]:
+    """The targets of the sub-network ``name`` (``SubNetwork.name``) as long rows: ``arch_id``, ``proxy`` (the
+    target's name), ``value``, ``seconds`` (the wall time of what measured it, shared among its rows)."""
+    model, _, tok, task, attacks, chosen = _load(request)
+    sub = SubNetwork.parse(name).check(model.space, model.config)
+    classifier = SubNetworkClassifier(model, sub)
+    rows = []
+    for split in SPLITS:
+        started = time.perf_counter()
+        value = sa.accuracy(classifier, tok, getattr(task, split))
+        rows.append({"arch_id": name, "proxy": f"{split}_accuracy", "value": value,
+                     "seconds": time.perf_counter() - started})
+    victim = lambda texts: sa.predict(classifier, tok, texts)   # noqa: E731
+    for attack in attacks:
+        started = time.perf_counter()
+        summary = summarise([attack.run(victim, e.text, e.label, e.key) for e in chosen])
+        seconds = (time.perf_counter() - started) / len(summary)
+        rows += [{"arch_id": name, "proxy": f"{attack.name}_{metric}", "value": value, "seconds": seconds}
+                 for metric, value in summary.items()]
+    return rows
+
+
+def measure_targets(request: TargetRequest, names: Sequence[str], jobs: int = 1) -> pd.DataFrame:
+    """``subnetwork_targets`` of every sub-network in ``names`` on ``jobs`` processes (or the active Dask engine),
+    in the order of ``names``."""
+    if request.attack_sentences < 0:
+        raise ConfigError(f"attack_sentences must be a whole number >= 0, not {request.attack_sentences}")
+    for attack in request.attacks:   # a bad name or budget is refused here, before any worker starts
+        Attack(attack, request.max_queries, request.candidates, proposer=lambda *_: [], seed=request.seed)
+    request = TargetRequest(**{**asdict(request), "encoder": os.fspath(request.encoder),
+                               "adapter": os.fspath(request.adapter)})
+    rows: list[dict] = []
+    for part in parallel_imap(subnetwork_targets, [(request, n) for n in names], n_jobs=jobs,
+                              desc=f"{request.task} targets"):
+        rows += part
+    return pd.DataFrame(rows, columns=["arch_id", "proxy", "value", "seconds"])
+
+
+__all__ = ["SPLITS", "TARGETS_VERSION", "TargetRequest", "measure_targets", "subnetwork_targets"]
