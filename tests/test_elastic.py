@@ -163,6 +163,16 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     again = values.read_values([stored])
     assert again.value.fillna(-1).tolist() == table.value.fillna(-1).tolist()
     assert values.provenance(stored)["adapter"]["weights_sha256"] == meta["adapter"]["weights_sha256"]
+    # the study reads them: features measured once and stored beside the targets, a table per task
+    spec = importlib.util.spec_from_file_location("robustness_study", path.with_name("robustness_study.py"))
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    study_args = ["--tasks", "subjectivity", "--encoder", "tiny-encoder", "--no-search",
+                  "--values", str(tmp_path / "out"), "--tables", str(tmp_path / "tables")]
+    assert study.main(study_args) == 0
+    assert (tmp_path / "out" / "subjectivity-tiny-encoder-features.csv.gz").is_file()
+    written = (tmp_path / "tables" / "robustness-subjectivity.md").read_text()
+    assert "| bae_attacked_accuracy |" in written and "zerolm" in written and "dev accuracy (measured)" in written
 
 
 def test_a_materialized_sub_network_is_smaller_and_computes_the_same():

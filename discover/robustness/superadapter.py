@@ -32,7 +32,9 @@ from .elastic import ElasticEncoder, ElasticSpace, SubNetwork, largest, random_s
 log = logging.getLogger(__name__)
 
 WEIGHTS, CARD = "adapter.safetensors", "adapter.json"
-TRAINING = {"steps": 600, "batch": 32, "lr": 1e-3, "weight_decay": 0.0, "largest_every": 4, "max_tokens": 64,
+# 600 steps reached dev accuracy 0.622 (largest) / 0.587 (smallest) on sentence_polarity, 2000 steps 0.635 / 0.628
+# (734 s on two cores); lr 3e-3 and 1e-2 stay at chance (0.500) after 1000 steps
+TRAINING = {"steps": 2000, "batch": 32, "lr": 1e-3, "weight_decay": 0.0, "largest_every": 4, "max_tokens": 64,
             "seed": 0, "clip": 1.0}
 ADAPTER_VERSION = 1   # bump when training or the sub-network rule changes: stored targets name it
 

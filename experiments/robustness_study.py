@@ -1,0 +1,205 @@
+"""The seed paper's robustness tables on this project's LoNAS sub-networks: does a proxy predict how a sub-network
+holds up under attack? (issue #29)
+
+    python experiments/robustness_study.py [--tasks sentence_polarity subjectivity] [--seeds 0] [--no-search]
+
+Reads the targets ``experiments/robustness_subnets.py`` stored (data/values/robustness/<task>-<encoder>-
+targets.csv.gz) and the super-adapter they were measured on (refused when its weights differ), measures every
+sub-network's weight features once (``discover.robustness.space``; stored beside the targets, with provenance),
+and writes to docs/tables:
+
+- ``robustness-<task>.md``: Spearman and Kendall of every zero-cost weight proxy (ZeroLM, NSC, the counts, FLOPs)
+  and of the sub-network's dev accuracy (a measured reference: one pass over the dev split, not zero-cost) with
+  every target, Spearman with its 95% bootstrap interval (over sub-networks, seeded);
+- with the search (default): per target, the GP formula searched on the task (5-fold held out, mean over
+  ``--seeds``), and leave one task out: searched on one task's sub-networks, scored unchanged on the other's,
+  against the best zero-cost proxy there (paired bootstrap of the Spearman difference).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from discover import values
+from discover.benchmarks import trained
+from discover.benchmarks.pruning.models import models_dir
+from discover.errors import DataError
+from discover.metrics import paired_difference
+from discover.proxies.evaluate import proxy_values
+from discover.proxies.registry import ProxyContext
+from discover.robustness import superadapter as sa
+from discover.robustness.elastic import SubNetwork
+from discover.robustness.space import features_table, space_table
+from discover.search.config import SearchConfig
+from discover.search.driver import search_tables
+from discover.text import TASKS
+from discover.version import code_version
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import code_commit, write_table  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+VALUES = ROOT / "data" / "values" / "robustness"
+TABLES = ROOT / "docs" / "tables"
+PROXIES = ("zerolm", "nsc", "params", "params_attention", "params_ffn", "flops")
+SEARCHED = ("test_accuracy", "deepwordbug_attacked_accuracy", "bae_attacked_accuracy")
+
+
+def load_task_values(task: str, encoder: str, root: Path = VALUES) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The stored targets of ``task``, the features of its sub-networks (measured now when not stored for this
+    super-adapter and code) and the targets' provenance."""
+    path = root / f"{task}-{encoder}-targets.csv.gz"
+    targets, meta = values.read_values([path]), values.provenance(path)
+    folder = models_dir() / f"lonas-{encoder}-{task}"
+    enc = models_dir() / encoder
+    model, card = sa.load_super_adapter(folder, trained.load_model(enc, task="masked-lm")[0].base_model,
+                                        trained.weights_digest(enc))
+    if card["weights_sha256"] != meta["adapter"]["weights_sha256"]:
+        raise DataError(f"{path}: measured on another super-adapter than {folder} holds; run "
+                        "experiments/robustness_subnets.py again")
+    features_path = root / f"{task}-{encoder}-features.csv.gz"
+    want = {"adapter_sha256": card["weights_sha256"], "version": code_version()}
+    try:
+        stored = values.provenance(features_path)
+        if {k: stored.get(k) for k in want} != want:
+            raise DataError("other adapter or code")
+        features = pd.read_csv(features_path, dtype={"arch_id": str})
+    except DataError:
+        subs = [SubNetwork.parse(n) for n in dict.fromkeys(targets.arch_id)]
+        started = time.perf_counter()
+        features = features_table(model, subs)
+        long = features.melt(id_vars="arch_id", var_name="proxy", value_name="value")
+        values.write_values(long, features_path, {"benchmark": meta["benchmark"], "seed": 0, **want,
+                                                  "commit": code_commit(),
+                                                  "wall_seconds": round(time.perf_counter() - started, 1)})
+        logging.info("%s: features of %d sub-networks in %.0f s", task, len(subs), time.perf_counter() - started)
+    if "proxy" in features:   # the stored long form
+        features = features.pivot(index="arch_id", columns="proxy", values="value").reset_index()
+    return targets, features, meta
+
+
+def spearman_interval(x, y, seed: int = 0) -> tuple[float, float]:
+    result = stats.bootstrap((np.asarray(x, float), np.asarray(y, float)),
+                             lambda a, b: stats.spearmanr(a, b).statistic, paired=True, vectorized=False,
+                             n_resamples=1000, method="percentile", rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def proxy_scores(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    context = ProxyContext(benchmark=None, table=table, builder="trained", seed=0)
+    out = {name: np.asarray(proxy_values(context, name).scores, float) for name in PROXIES}
+    out["dev accuracy (measured)"] = table["target:dev_accuracy"].to_numpy(float)
+    return out
+
+
+def correlation_table(targets: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    names = [t for t in sorted(targets.proxy.unique()) if not t.endswith("_queries")]
+    for target in names:
+        table = space_table(features, targets, target)
+        y = table["target"].to_numpy(float)
+        for name, scores in proxy_scores(table).items():
+            if name.startswith("dev accuracy") and target == "dev_accuracy":
+                continue
+            ok = np.isfinite(scores) & np.isfinite(y)
+            if ok.sum() < 3 or np.ptp(scores[ok]) == 0 or np.ptp(y[ok]) == 0:   # no ranking to judge
+                rows.append({"target": target, "proxy": name, "spearman": np.nan, "low": np.nan, "high": np.nan,
+                             "kendall": np.nan})
+                continue
+            rho = stats.spearmanr(scores[ok], y[ok]).statistic
+            low, high = spearman_interval(scores[ok], y[ok])
+            rows.append({"target": target, "proxy": name, "spearman": rho, "low": low, "high": high,
+                         "kendall": stats.kendalltau(scores[ok], y[ok], variant="b").statistic})
+    return pd.DataFrame(rows)
+
+
+def fmt(x) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.3f}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--encoder", default="roformer-6")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--no-search", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--values", type=Path, default=VALUES, help="where the targets are stored")
+    parser.add_argument("--tables", type=Path, default=TABLES, help="where the tables are written")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("discover").setLevel(logging.WARNING)
+    loaded = {}
+    for task in args.tasks:
+        try:
+            loaded[task] = load_task_values(task, args.encoder, args.values)
+        except DataError as why:
+            logging.warning("%s: skipped (%s)", task, why)
+    if not loaded:
+        raise SystemExit("no stored robustness targets; run experiments/robustness_subnets.py first")
+    for task, (targets, features, meta) in loaded.items():
+        report = correlation_table(targets, features)
+        lines = ["| target | " + " | ".join(dict.fromkeys(report.proxy)) + " |",
+                 "|---|" + "---|" * report.proxy.nunique()]
+        for target, part in report.groupby("target", sort=False):
+            cells = {r.proxy: f"{fmt(r.spearman)} [{fmt(r.low)}, {fmt(r.high)}] / {fmt(r.kendall)}"
+                     for r in part.itertuples()}
+            lines.append(f"| {target} | " + " | ".join(cells.get(p, "-") for p in dict.fromkeys(report.proxy))
+                         + " |")
+        request, adapter = meta["request"], meta["adapter"]
+        extra = (f"Spearman [95% bootstrap interval] / Kendall over {meta['count']} sub-networks of the "
+                 f"{task} super-adapter ({adapter['training']['steps']} steps; dev accuracy of the largest "
+                 f"{adapter['dev_accuracy']['largest']:.3f}, of the smallest {adapter['dev_accuracy']['smallest']:.3f}); "
+                 f"attacks on {request['attack_sentences']} test sentences, {request['max_queries']} queries each; "
+                 f"targets measured at commit {meta['commit']}.")
+        write_table(f"robustness-{task}", "\n".join(lines), "experiments/robustness_study.py", extra, args.tables)
+        logging.info("%s: correlation table written", task)
+    if args.no_search:
+        return 0
+    tables = {(task, target): space_table(f, t, target) for task, (t, f, _) in loaded.items() for target in SEARCHED}
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for (task, target), table in tables.items():
+            held = [search_tables({task: table}, Path(scratch) / f"{task}-{target}-{s}", SearchConfig(seed=s),
+                                  folds=5, force=True, progress=False, n_jobs=args.jobs)
+                    .metrics["heldout"][task]["spearman"] for s in args.seeds]
+            row = {"task": task, "target": target, "discovered (5-fold)": float(np.mean(held))}
+            others = [t for t in loaded if t != task]
+            if others:   # leave one task out: searched on the other task, scored here unchanged
+                scores, formulas = [], []
+                for s in args.seeds:
+                    run = search_tables({others[0]: tables[(others[0], target)]},
+                                        Path(scratch) / f"loto-{task}-{target}-{s}", SearchConfig(seed=s), folds=1,
+                                        force=True, progress=False, n_jobs=args.jobs)
+                    scores.append(np.asarray(run.formula.evaluate(table), float))
+                    formulas.append(str(run.formula))
+                baselines = proxy_scores(table)
+                zero_cost = {n: v for n, v in baselines.items() if n in PROXIES}
+                y = table["target"].to_numpy(float)
+                best = max(zero_cost, key=lambda n: np.nan_to_num(stats.spearmanr(zero_cost[n], y).statistic, nan=-9))
+                diff = paired_difference(np.vstack(scores), zero_cost[best], y, "spearman")
+                row.update({"left-out task (searched on the other)": float(np.mean(
+                    [stats.spearmanr(s, y).statistic for s in scores])),
+                    "best zero-cost proxy": f"{best} {stats.spearmanr(zero_cost[best], y).statistic:+.3f}",
+                    "difference [95%]": f"{diff['difference']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}]",
+                    f"formula (seed {args.seeds[0]})": f"`{formulas[0]}`"})
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    write_table("robustness-search", frame.to_markdown(index=False, floatfmt="+.3f"),
+                "experiments/robustness_study.py",
+                f"Spearman with each target; search seeds {' '.join(map(str, args.seeds))}, population 200, 25 "
+                "generations, weight features of the sub-networks only.", args.tables)
+    print(frame.to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
