@@ -136,7 +136,6 @@ def main(argv=None) -> int:
     parser.add_argument("--tables", type=Path, default=TABLES, help="where the tables are written")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    logging.getLogger("discover").setLevel(logging.WARNING)
     loaded = {}
     for task in args.tasks:
         try:
