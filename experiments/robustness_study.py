@@ -71,7 +71,7 @@ def load_task_values(task: str, encoder: str, root: Path = VALUES) -> tuple[pd.D
         stored = values.provenance(features_path)
         if {k: stored.get(k) for k in want} != want:
             raise DataError("other adapter or code")
-        features = pd.read_csv(features_path, dtype={"arch_id": str})
+        features = values.read_values([features_path])
     except DataError:
         subs = [SubNetwork.parse(n) for n in dict.fromkeys(targets.arch_id)]
         started = time.perf_counter()
@@ -81,9 +81,8 @@ def load_task_values(task: str, encoder: str, root: Path = VALUES) -> tuple[pd.D
                                                   "commit": code_commit(),
                                                   "wall_seconds": round(time.perf_counter() - started, 1)})
         logging.info("%s: features of %d sub-networks in %.0f s", task, len(subs), time.perf_counter() - started)
-    if "proxy" in features:   # the stored long form
-        features = features.pivot(index="arch_id", columns="proxy", values="value").reset_index()
-    return targets, features, meta
+        return targets, features, meta
+    return targets, features.pivot(index="arch_id", columns="proxy", values="value").reset_index(), meta
 
 
 def spearman_interval(x, y, seed: int = 0) -> tuple[float, float]:

@@ -173,6 +173,9 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     assert (tmp_path / "out" / "subjectivity-tiny-encoder-features.csv.gz").is_file()
     written = (tmp_path / "tables" / "robustness-subjectivity.md").read_text()
     assert "| bae_attacked_accuracy |" in written and "zerolm" in written and "dev accuracy (measured)" in written
+    assert study.main(study_args) == 0   # the stored features are read back (digest-checked), same table
+    again = (tmp_path / "tables" / "robustness-subjectivity.md").read_text()
+    assert again.split("\n\n")[0] == written.split("\n\n")[0]
 
 
 def test_a_materialized_sub_network_is_smaller_and_computes_the_same():

@@ -39,10 +39,8 @@ TRAINING = {"steps": 2000, "batch": 32, "lr": 1e-3, "weight_decay": 0.0, "larges
 ADAPTER_VERSION = 1   # bump when training or the sub-network rule changes: stored targets name it
 
 
-def encode_sentences(tok: TextTokenizer, texts: Sequence[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids (padded with ``PAD_ID``) and attention masks of ``texts``, each cut to ``max_tokens``."""
-    backend = tok.backend
-    rows = [enc.ids[:max_tokens] or [PAD_ID] for enc in backend.encode_batch(list(texts))]
+def _padded(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token-id rows padded with ``PAD_ID`` to the longest, and their attention masks."""
     length = max(len(r) for r in rows)
     ids = torch.full((len(rows), length), PAD_ID, dtype=torch.long)
     mask = torch.zeros((len(rows), length), dtype=torch.long)
@@ -52,6 +50,15 @@ def encode_sentences(tok: TextTokenizer, texts: Sequence[str], max_tokens: int) 
     return ids, mask
 
 
+def _token_rows(tok: TextTokenizer, texts: Sequence[str], max_tokens: int) -> list[list[int]]:
+    return [enc.ids[:max_tokens] or [PAD_ID] for enc in tok.backend.encode_batch(list(texts))]
+
+
+def encode_sentences(tok: TextTokenizer, texts: Sequence[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids (padded with ``PAD_ID``) and attention masks of ``texts``, each cut to ``max_tokens``."""
+    return _padded(_token_rows(tok, texts, max_tokens))
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, tok: TextTokenizer, texts: Sequence[str], max_tokens: int = TRAINING["max_tokens"],
             batch: int = 128) -> np.ndarray:
@@ -59,17 +66,12 @@ def predict(model: torch.nn.Module, tok: TextTokenizer, texts: Sequence[str], ma
     sub-network) or a ``SubNetworkClassifier``. Sentences are batched by length, so that a batch pads little."""
     model.eval()
     device = next(model.parameters()).device
-    rows = [enc.ids[:max_tokens] or [PAD_ID] for enc in tok.backend.encode_batch(list(texts))]
+    rows = _token_rows(tok, texts, max_tokens)
     order = np.argsort([len(r) for r in rows], kind="stable")
     out = torch.zeros((len(rows), model.head.out_features))
     for start in range(0, len(rows), batch):
         chosen = order[start:start + batch]
-        length = max(len(rows[i]) for i in chosen)
-        ids = torch.full((len(chosen), length), PAD_ID, dtype=torch.long)
-        mask = torch.zeros((len(chosen), length), dtype=torch.long)
-        for j, i in enumerate(chosen):
-            ids[j, :len(rows[i])] = torch.tensor(rows[i])
-            mask[j, :len(rows[i])] = 1
+        ids, mask = _padded([rows[i] for i in chosen])
         out[torch.as_tensor(chosen)] = torch.softmax(model(ids.to(device), mask.to(device)), -1).cpu()
     return out.numpy()
 
@@ -207,5 +209,5 @@ def super_adapter_for(encoder: str | os.PathLike, task: TaskSplits, tok: TextTok
     save_super_adapter(folder, model, card)
     log.info("%s: super-adapter trained in %.0f s, dev accuracy %s", task.name, card["train_seconds"],
              card["dev_accuracy"])
-    model, card = load_super_adapter(folder, base(), digest)
-    return model, card, folder
+    # the card as stored (with its weights' sha256); the model already holds exactly the weights written
+    return model.eval(), files.read_json(folder / CARD, "super-adapter card"), folder
