@@ -1,7 +1,7 @@
 """Train the LoNAS super-adapter of each sentence task and store its sub-networks' robustness targets (issue #29).
 
     python experiments/robustness_subnets.py [--tasks sentence_polarity subjectivity] [--count 200] [--steps 600]
-                                             [--attack-sentences 100] [--max-queries 200] [--jobs 2]
+                                             [--attack-sentences 100] [--max-queries 200] [--jobs 2] [--remeasure]
 
 The encoder is the robustness study's masked LM (``--encoder``, default ``roformer-6``: build it first with
 ``python experiments/build_reference_models.py roformer-6``). Per task: a super-adapter trained on the train split
@@ -48,6 +48,8 @@ def main(argv=None) -> int:
     parser.add_argument("--attack-sentences", type=int, default=100,
                         help="test sentences attacked per sub-network (0: no attack)")
     parser.add_argument("--max-queries", type=int, default=200, help="victim queries per sentence and attack")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="measure every sub-network again instead of reading back those already measured")
     parser.add_argument("-o", "--output", type=Path, default=OUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
         request = TargetRequest(str(encoder), str(folder), name, attack_sentences=args.attack_sentences,
                                 max_queries=args.max_queries)
         started = time.perf_counter()
-        table = measure_targets(request, [s.name for s in subs], jobs=args.jobs)
+        table = measure_targets(request, [s.name for s in subs], jobs=args.jobs, resume=not args.remeasure)
         meta = {"benchmark": f"lonas:{args.encoder}-{name}", "seed": 0, "encoder": args.encoder,
                 "encoder_sha256": trained.weights_digest(encoder), "adapter": card, "count": args.count,
                 "task_digest": task.digest, "request": request.describe(), "jobs": args.jobs,

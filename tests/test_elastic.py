@@ -159,10 +159,24 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     assert table[table.proxy.str.endswith("queries")].value.between(1, 20).all()
     assert meta["request"]["attacks"] == ["deepwordbug", "bae"] and meta["request"]["max_queries"] == 20
     args[args.index("--jobs") + 1] = "2"
-    assert script.main(args) == 0   # the stored super-adapter is kept; two processes give the same figures
+    assert script.main(args + ["--remeasure"]) == 0   # the stored super-adapter is kept; two processes, same figures
     again = values.read_values([stored])
     assert again.value.fillna(-1).tolist() == table.value.fillna(-1).tolist()
     assert values.provenance(stored)["adapter"]["weights_sha256"] == meta["adapter"]["weights_sha256"]
+    # interrupted after three sub-networks: a new run measures only the fourth, and the table is the same
+    from discover.robustness import targets
+    request = targets.TargetRequest(str(tmp_path / "models" / "tiny-encoder"),
+                                    str(tmp_path / "models" / "lonas-tiny-encoder-subjectivity"), "subjectivity",
+                                    attack_sentences=3, max_queries=20)
+    names = list(dict.fromkeys(table.arch_id))
+    store = targets.target_store(request)
+    store._path(names[-1]).unlink()
+    measured = []
+    real = targets.subnetwork_targets
+    monkeypatch.setattr(targets, "subnetwork_targets", lambda req, name: measured.append(name) or real(req, name))
+    args[args.index("--jobs") + 1] = "1"
+    assert script.main(args) == 0 and measured == [names[-1]]
+    assert values.read_values([stored]).value.fillna(-1).tolist() == table.value.fillna(-1).tolist()
     # the study reads them: features measured once and stored beside the targets, a table per task
     spec = importlib.util.spec_from_file_location("robustness_study", path.with_name("robustness_study.py"))
     study = importlib.util.module_from_spec(spec)

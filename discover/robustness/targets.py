@@ -8,10 +8,13 @@ classifier of its own width (``elastic.SubNetworkClassifier``).
 
 ``measure_targets`` sends one sub-network per task through ``parallel.parallel_imap``: each worker loads the encoder,
 the super-adapter and the task once (plain paths and names travel, never a model) and computes single-threaded, so
-a sub-network's figures are the same whatever the number of jobs, and the same on a second run.
+a sub-network's figures are the same whatever the number of jobs, and the same on a second run. Each sub-network's
+rows are kept as it finishes (``cache.RecordStore``, keyed by the request, the weights' digests and the code
+version), so an interrupted measurement resumes where it stopped and a changed request or code measures afresh.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -20,10 +23,13 @@ from typing import Sequence
 
 import pandas as pd
 
+from .. import cache
 from ..benchmarks import trained
+from ..benchmarks.checksums import file_sha256
 from ..errors import ConfigError
 from ..parallel import parallel_imap
 from ..text import load_task, tokenizer
+from ..version import code_version
 from . import superadapter as sa
 from .attacks import ATTACKS, Attack, attacked_examples, mlm_proposer, summarise
 from .elastic import SubNetwork, SubNetworkClassifier
@@ -101,20 +107,45 @@ def subnetwork_targets(request: TargetRequest, name: str) -> list[dict]:
     return rows
 
 
-def measure_targets(request: TargetRequest, names: Sequence[str], jobs: int = 1) -> pd.DataFrame:
+def target_store(request: TargetRequest) -> cache.RecordStore:
+    """Where each sub-network's rows of ``request`` are kept as they finish: keyed by the request, the digests of
+    the encoder's and the super-adapter's weights and the code version (any of them changed: measured afresh)."""
+    key = {**request.describe(), "encoder_sha256": trained.weights_digest(request.encoder),
+           "adapter_sha256": file_sha256(Path(request.adapter) / sa.WEIGHTS), "code": code_version()}
+    return cache.RecordStore(cache.cache_dir().parent / "robustness" / cache.key_digest(key)[:20], key)
+
+
+def _stored(rows: list[dict]) -> dict:
+    # JSON has no NaN (a success rate with no sentence classified right): kept as null
+    return {"rows": [{**r, "value": None if math.isnan(r["value"]) else r["value"]} for r in rows]}
+
+
+def _restored(record: dict) -> list[dict]:
+    return [{**r, "value": float("nan") if r["value"] is None else r["value"]} for r in record["rows"]]
+
+
+def measure_targets(request: TargetRequest, names: Sequence[str], jobs: int = 1, resume: bool = True
+                    ) -> pd.DataFrame:
     """``subnetwork_targets`` of every sub-network in ``names`` on ``jobs`` processes (or the active Dask engine),
-    in the order of ``names``."""
+    in the order of ``names``. Sub-networks already measured under the same request, weights and code are read
+    back (``resume=False``: all measured again)."""
     if request.attack_sentences < 0:
         raise ConfigError(f"attack_sentences must be a whole number >= 0, not {request.attack_sentences}")
     for attack in request.attacks:   # a bad name or budget is refused here, before any worker starts
         Attack(attack, request.max_queries, request.candidates, proposer=lambda *_: [], seed=request.seed)
     request = TargetRequest(**{**asdict(request), "encoder": os.fspath(request.encoder),
                                "adapter": os.fspath(request.adapter)})
-    rows: list[dict] = []
-    for part in parallel_imap(subnetwork_targets, [(request, n) for n in names], n_jobs=jobs,
-                              desc=f"{request.task} targets"):
-        rows += part
+    store = target_store(request)
+    done = {n: store.read(n) for n in names} if resume else {}
+    missing = [n for n in dict.fromkeys(names) if done.get(n) is None]
+    measured = parallel_imap(subnetwork_targets, [(request, n) for n in missing], n_jobs=jobs,
+                             desc=f"{request.task} targets")
+    for name, part in zip(missing, measured):
+        store.write(name, _stored(part))
+        done[name] = _stored(part)
+    rows = [row for n in names for row in _restored(done[n])]
     return pd.DataFrame(rows, columns=["arch_id", "proxy", "value", "seconds"])
 
 
-__all__ = ["SPLITS", "TARGETS_VERSION", "TargetRequest", "measure_targets", "subnetwork_targets"]
+__all__ = ["SPLITS", "TARGETS_VERSION", "TargetRequest", "measure_targets", "subnetwork_targets",
+           "target_store"]
