@@ -359,6 +359,43 @@ def compare_pruning(space: str, methods: list[str] | None = None, *, runs: list[
     return compare_space(model, kind, methods, formulas, root)
 
 
+def compare_robustness(space: str, proxies: list[str] | None = None, *, targets: list[str] | None = None,
+                       runs: list[Run | str] | None = None, root: str | Path | None = None) -> pd.DataFrame:
+    """Weight proxies and discovered formulas against the robustness targets of a stored LoNAS space
+    (``lonas:ENCODER-TASK``, as ``zc-discover benchmarks`` lists them): how well each ranks a task's sub-networks by
+    clean accuracy and by accuracy, success rate and perturbed fraction under each attack, from the stored values
+    alone (no model, no text).
+
+    Parameters
+    ----------
+    space : str
+        ``lonas:roformer-6-sentence_polarity`` (or without the prefix).
+    proxies : list of str, optional
+        Weight proxies (default: zerolm, nsc, params, params_attention, params_ffn, flops). The sub-network's
+        measured dev accuracy is always added as a reference (not zero-cost).
+    targets : list of str, optional
+        Targets to report (default: every stored one but the query counts).
+    runs : list of Run or str, optional
+        Discovered proxies (loaded runs or their folders), scored on the sub-networks' weight features.
+    root : path, optional
+        Where the stored spaces are (default ``data/values/robustness``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (target, proxy): ``spearman`` with its 95% bootstrap interval (``low``, ``high``) and
+        ``kendall`` (``robustness.compare.correlation_table``).
+
+    Examples
+    --------
+    >>> compare_robustness("lonas:roformer-6-sentence_polarity", ["zerolm"], targets=["bae_attacked_accuracy"])  # doctest: +SKIP
+    """
+    from .robustness.compare import compare_space, parse_space
+    encoder, task = parse_space(space, root)
+    loaded = [load_run(r) if not isinstance(r, Run) else r for r in runs or []]
+    return compare_space(encoder, task, proxies, {f"run:{r.path}": r.formula for r in loaded}, targets, root)
+
+
 def compare(benchmark: Benchmark | str, proxies: list[str] | None = None, *, builder: str | None = None,
             seed: int = 0, n_jobs: int = -1, options: dict | None = None, runs: list[Run | str] | None = None,
             ids: list[str] | None = None, table: pd.DataFrame | None = None,
@@ -868,8 +905,8 @@ class ProxySearch:
                 f"seed={self.seed}, output={str(self.output)!r}{state})")
 
 
-__all__ = ["DEVICE_NAME", "ProxySearch", "add_steps", "check_device", "compare", "compare_pruning", "featurize",
-           "load_benchmark",
+__all__ = ["DEVICE_NAME", "ProxySearch", "add_steps", "check_device", "compare", "compare_pruning",
+           "compare_robustness", "featurize", "load_benchmark",
            "load_run", "search_table",
            "check_proxy_or_formula", "formula_columns", "parse_share", "probe_values", "prune_model",
            "read_compared_values", "reads_activations", "reads_steps", "score_model", "score_proxy"]

@@ -242,8 +242,9 @@ def build_parser() -> Parser:
 
     comp = _verb(verbs, "compare", [common, work, probing], "many proxies side by side (tables, values, figures)",
                  "zc-discover compare nas-bench-bert --proxies params zerolm snip --limit 50 -o report/")
-    comp.add_argument("name", metavar="NAME", help="benchmark name, lts:PATH, or a stored pruning space "
-                      "(pruning:llama-8-depth; zc-discover benchmarks lists them)")
+    comp.add_argument("name", metavar="NAME", help="benchmark name, lts:PATH, a stored pruning space "
+                      "(pruning:llama-8-depth) or robustness space (lonas:roformer-6-sentence_polarity); "
+                      "zc-discover benchmarks lists them")
     comp.add_argument("--proxies", nargs="+", metavar="P", help="proxies to compare (default: all registered)")
     comp.add_argument("-o", "--output", metavar="DIR",
                       help="folder for compare.csv, compare.md, values.csv, scatter.png and kendall.png")
@@ -256,6 +257,8 @@ def build_parser() -> Parser:
     comp.add_argument("--no-plots", action="store_true", help="tables only")
     comp.add_argument("--retry-failed", action="store_true",
                       help="probe again the architectures on which a cached data-dependent proxy failed")
+    comp.add_argument("--targets", nargs="+", metavar="T", help="robustness space only: the targets to report "
+                      "(default: all, e.g. test_accuracy bae_attacked_accuracy deepwordbug_success_rate)")
     return parser
 
 
@@ -278,6 +281,7 @@ def cmd_benchmarks(args: argparse.Namespace) -> int:
     print("hf:PATH                     a folder of Hugging Face configs with a results table (docs: Your own search "
           "space)")
     _list_pruning_spaces()
+    _list_robustness_spaces()
     if args.roles:
         for family in FAMILY_FACTS.values():
             print(f"\n{family.name}: {family.description}")
@@ -305,6 +309,18 @@ def _list_pruning_spaces() -> None:
               "sub-network, lower is better):")
         for name, count in spaces:
             print(f"  {name:<25} {count:>5} sub-networks")
+
+
+def _list_robustness_spaces() -> None:
+    """The stored robustness spaces (LoNAS sub-networks of the encoder, per sentence task), from their provenance."""
+    from .robustness.compare import stored_spaces
+    names = stored_spaces()
+    if names:
+        print("\nrobustness spaces (stored; zc-discover compare NAME scores every weight proxy against clean and "
+              "attacked accuracy, success rate and perturbed fraction of each sub-network; higher accuracy is "
+              "better):")
+        for name in names:
+            print(f"  {name}")
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -404,6 +420,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         check_writable(args.output, "-o", folder=True)
     if args.name.startswith("pruning:"):
         return _compare_pruning(args)
+    if args.name.startswith("lonas:"):
+        return _compare_robustness(args)
+    if args.targets:
+        raise ZcDiscoverError("--targets applies to a robustness space (lonas:...) only; leave it out")
     for name in args.proxies or []:
         check_proxy_or_formula(name, None)   # before the benchmark is loaded (or downloaded)
     settings = _probe_settings(args)
@@ -445,6 +465,26 @@ def _compare_pruning(args: argparse.Namespace) -> int:
     if args.output:
         for path in write_pruning_report(report, args.output):
             log.info("wrote %s", path)
+    return 0
+
+
+def _compare_robustness(args: argparse.Namespace) -> int:
+    """``zc-discover compare lonas:ENCODER-TASK``: ``api.compare_robustness`` on a stored robustness space."""
+    from .api import compare_robustness
+    from .files import write_text
+    for option, given in (("--ids", args.ids), ("--values", args.values), ("--limit", args.limit)):
+        if given:
+            raise ZcDiscoverError(f"{option} does not apply to a stored robustness space (its sub-networks are "
+                                  "scored from the stored values, all of them); leave it out")
+    report = compare_robustness(args.name, args.proxies, targets=args.targets, runs=args.runs)
+    table = report.to_markdown(index=False, floatfmt="+.3f")
+    print(table)
+    if args.output:
+        from pathlib import Path
+        out = Path(args.output)
+        write_text(out / "robustness.csv", report.to_csv(index=False, float_format="%.6g"))
+        write_text(out / "robustness.md", table + "\n")
+        log.info("wrote %s and %s", out / "robustness.csv", out / "robustness.md")
     return 0
 
 

@@ -33,9 +33,8 @@ from discover.benchmarks import trained
 from discover.benchmarks.pruning.models import models_dir
 from discover.errors import DataError
 from discover.metrics import paired_difference
-from discover.proxies.evaluate import proxy_values
-from discover.proxies.registry import ProxyContext
 from discover.robustness import superadapter as sa
+from discover.robustness.compare import PROXIES, correlation_table, proxy_scores, read_features, space_paths
 from discover.robustness.elastic import SubNetwork
 from discover.robustness.space import features_table, space_table
 from discover.search.config import SearchConfig
@@ -49,14 +48,13 @@ from report import code_commit, write_table  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 VALUES = ROOT / "data" / "values" / "robustness"
 TABLES = ROOT / "docs" / "tables"
-PROXIES = ("zerolm", "nsc", "params", "params_attention", "params_ffn", "flops")
 SEARCHED = ("test_accuracy", "deepwordbug_attacked_accuracy", "bae_attacked_accuracy")
 
 
 def load_task_values(task: str, encoder: str, root: Path = VALUES) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The stored targets of ``task``, the features of its sub-networks (measured now when not stored for this
     super-adapter and code) and the targets' provenance."""
-    path = root / f"{task}-{encoder}-targets.csv.gz"
+    path, features_path = space_paths(encoder, task, root)
     targets, meta = values.read_values([path]), values.provenance(path)
     folder = models_dir() / f"lonas-{encoder}-{task}"
     enc = models_dir() / encoder
@@ -65,13 +63,12 @@ def load_task_values(task: str, encoder: str, root: Path = VALUES) -> tuple[pd.D
     if card["weights_sha256"] != meta["adapter"]["weights_sha256"]:
         raise DataError(f"{path}: measured on another super-adapter than {folder} holds; run "
                         "experiments/robustness_subnets.py again")
-    features_path = root / f"{task}-{encoder}-features.csv.gz"
     want = {"adapter_sha256": card["weights_sha256"], "version": code_version()}
     try:
         stored = values.provenance(features_path)
         if {k: stored.get(k) for k in want} != want:
             raise DataError("other adapter or code")
-        features = values.read_values([features_path])
+        features = read_features(features_path)
     except DataError:
         subs = [SubNetwork.parse(n) for n in dict.fromkeys(targets.arch_id)]
         started = time.perf_counter()
@@ -81,43 +78,7 @@ def load_task_values(task: str, encoder: str, root: Path = VALUES) -> tuple[pd.D
                                                   "commit": code_commit(),
                                                   "wall_seconds": round(time.perf_counter() - started, 1)})
         logging.info("%s: features of %d sub-networks in %.0f s", task, len(subs), time.perf_counter() - started)
-        return targets, features, meta
-    return targets, features.pivot(index="arch_id", columns="proxy", values="value").reset_index(), meta
-
-
-def spearman_interval(x, y, seed: int = 0) -> tuple[float, float]:
-    result = stats.bootstrap((np.asarray(x, float), np.asarray(y, float)),
-                             lambda a, b: stats.spearmanr(a, b).statistic, paired=True, vectorized=False,
-                             n_resamples=1000, method="percentile", rng=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-def proxy_scores(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    context = ProxyContext(benchmark=None, table=table, builder="trained", seed=0)
-    out = {name: np.asarray(proxy_values(context, name).scores, float) for name in PROXIES}
-    out["dev accuracy (measured)"] = table["target:dev_accuracy"].to_numpy(float)
-    return out
-
-
-def correlation_table(targets: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    names = [t for t in sorted(targets.proxy.unique()) if not t.endswith("_queries")]
-    for target in names:
-        table = space_table(features, targets, target)
-        y = table["target"].to_numpy(float)
-        for name, scores in proxy_scores(table).items():
-            if name.startswith("dev accuracy") and target == "dev_accuracy":
-                continue
-            ok = np.isfinite(scores) & np.isfinite(y)
-            if ok.sum() < 3 or np.ptp(scores[ok]) == 0 or np.ptp(y[ok]) == 0:   # no ranking to judge
-                rows.append({"target": target, "proxy": name, "spearman": np.nan, "low": np.nan, "high": np.nan,
-                             "kendall": np.nan})
-                continue
-            rho = stats.spearmanr(scores[ok], y[ok]).statistic
-            low, high = spearman_interval(scores[ok], y[ok])
-            rows.append({"target": target, "proxy": name, "spearman": rho, "low": low, "high": high,
-                         "kendall": stats.kendalltau(scores[ok], y[ok], variant="b").statistic})
-    return pd.DataFrame(rows)
+    return targets, features, meta
 
 
 def fmt(x) -> str:

@@ -3,6 +3,7 @@ training is seeded; a stored super-adapter is read back only on its own base."""
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -130,7 +131,8 @@ def test_sentences_are_padded_and_cut(task_and_tokenizer):
     assert ids.shape == (3, 16) and mask[1].sum() == 16 and mask[2].sum() == 1 and mask[0].sum() < 16
 
 
-def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(corpora, tmp_path, monkeypatch):
+def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(corpora, tmp_path, monkeypatch,
+                                                                               capsys):
     import importlib.util
     from pathlib import Path
 
@@ -190,6 +192,35 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     assert study.main(study_args) == 0   # the stored features are read back (digest-checked), same table
     again = (tmp_path / "tables" / "robustness-subjectivity.md").read_text()
     assert again.split("\n\n")[0] == written.split("\n\n")[0]
+    # the stored space is a benchmark: listed, compared from its values alone, from Python and the CLI
+    from scipy import stats
+
+    from discover import compare_robustness
+    from discover.cli import main
+    from discover.errors import UnknownNameError
+    from discover.robustness import compare
+    out = tmp_path / "out"
+    assert compare.stored_spaces(out) == ["lonas:tiny-encoder-subjectivity"]
+    report = compare_robustness("lonas:tiny-encoder-subjectivity", ["params", "zerolm"], targets=["test_accuracy"],
+                                root=out)
+    assert report.proxy.tolist() == ["params", "zerolm", compare.MEASURED] and report.attrs["sub_networks"] == 4
+    features = compare.read_features(compare.space_paths("tiny-encoder", "subjectivity", out)[1])
+    test = table[table.proxy == "test_accuracy"].set_index("arch_id").value.loc[features.arch_id]
+    dev = table[table.proxy == "dev_accuracy"].set_index("arch_id").value.loc[features.arch_id]
+    measured = report.set_index("proxy").loc[compare.MEASURED]
+    assert measured.spearman == pytest.approx(stats.spearmanr(dev, test).statistic, nan_ok=True)
+    with pytest.raises(UnknownNameError, match="bae_attacked_accuracy"):
+        compare_robustness("lonas:tiny-encoder-subjectivity", targets=["bae_attacked_acuracy"], root=out)
+    with pytest.raises(ConfigError, match="synflow runs the model on data"):
+        compare_robustness("lonas:tiny-encoder-subjectivity", ["synflow"], root=out)
+    with pytest.raises(UnknownNameError, match="robustness space"):
+        compare_robustness("lonas:tiny-encoder-subjectivty", root=out)
+    monkeypatch.setattr(compare, "values_root", lambda: out)
+    assert main(["compare", "lonas:tiny-encoder-subjectivity", "--proxies", "params", "--targets", "test_accuracy",
+                 "-o", str(tmp_path / "report")]) == 0
+    assert len(pd.read_csv(tmp_path / "report" / "robustness.csv")) == 2
+    main(["benchmarks"])
+    assert "lonas:tiny-encoder-subjectivity" in capsys.readouterr().out
 
 
 def test_a_materialized_sub_network_is_smaller_and_computes_the_same():

@@ -1,0 +1,173 @@
+"""The stored robustness spaces (``lonas:ENCODER-TASK``) as benchmarks: every weight proxy and discovered formula
+scored against every robustness target of a task's sub-networks, from the stored values alone (no model, no text).
+
+A stored space is two values files under ``data/values/robustness``: ``<task>-<encoder>-targets.csv.gz`` (what
+``experiments/robustness_subnets.py`` measured per sub-network: dev/test accuracy and each attack's clean and
+attacked accuracy, success rate, perturbed fraction, queries) and ``<task>-<encoder>-features.csv.gz`` (the weight
+features of each materialized sub-network, ``space.features_table``; written by ``experiments/robustness_study.py``),
+each with its provenance. The two are refused together unless they name the same super-adapter.
+
+Correlations are Spearman (the seed paper's measure) with a seeded 95% bootstrap interval over sub-networks, and
+Kendall's tau-b. A *higher* score should mean *more* of the target for accuracies, and *less* for the success
+rate and perturbed fraction as an attacker sees them: the sign is reported as measured, never flipped.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .. import values
+from ..errors import ConfigError, DataError, UnknownNameError
+from ..formula import Formula
+from ..proxies.evaluate import proxy_values
+from ..proxies.registry import ProxyContext
+from .space import space_table
+
+PREFIX = "lonas:"
+PROXIES = ("zerolm", "nsc", "params", "params_attention", "params_ffn", "flops")
+MEASURED = "dev accuracy (measured)"   # one pass over the dev split: a reference, not a zero-cost proxy
+COLUMNS = ["target", "proxy", "spearman", "low", "high", "kendall"]
+
+
+def values_root() -> Path:
+    """``data/values/robustness`` of the source tree (where the stored spaces are committed)."""
+    return Path(__file__).resolve().parents[2] / "data" / "values" / "robustness"
+
+
+def space_paths(encoder: str, task: str, root: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """(targets, features) values files of a space."""
+    folder = Path(root) if root is not None else values_root()
+    return (folder / f"{task}-{encoder}-targets.csv.gz", folder / f"{task}-{encoder}-features.csv.gz")
+
+
+def stored_spaces(root: str | os.PathLike | None = None) -> list[str]:
+    """The names (``lonas:ENCODER-TASK``) of the stored spaces with both their targets and features, from their
+    provenance files."""
+    folder = Path(root) if root is not None else values_root()
+    names = []
+    for path in sorted(folder.glob("*-targets.json")) if folder.is_dir() else []:
+        try:
+            meta = values.provenance(path.with_name(path.name[:-len(".json")] + ".csv.gz"))
+            encoder, task = meta["encoder"], meta["request"]["task"]
+        except (DataError, KeyError, TypeError):   # a damaged file is left out of the listing
+            continue
+        if values.provenance_path(space_paths(encoder, task, folder)[1]).is_file():
+            names.append(f"{PREFIX}{encoder}-{task}")
+    return names
+
+
+def parse_space(name: str, root: str | os.PathLike | None = None) -> tuple[str, str]:
+    """(encoder, task) of a stored space's name; an unknown one is refused with the stored names."""
+    from ..text import TASKS
+    text = str(name)
+    stem = text[len(PREFIX):] if text.startswith(PREFIX) else text
+    task = next((t for t in TASKS if stem.endswith("-" + t)), None)
+    known = stored_spaces(root)
+    if task is None or PREFIX + stem not in known:
+        if task is None:
+            raise UnknownNameError("robustness space", text, known)
+        raise DataError(f"no stored robustness space {PREFIX}{stem} (stored: {', '.join(known) or 'none'}); measure "
+                        f"it with 'python experiments/robustness_subnets.py --tasks {task}' and then "
+                        "'python experiments/robustness_study.py'")
+    return stem[:-len(task) - 1], task
+
+
+def read_features(path: Path) -> pd.DataFrame:
+    """A stored features file as one row per sub-network (``arch_id`` and a column per feature)."""
+    long = values.read_values([path])
+    return long.pivot(index="arch_id", columns="proxy", values="value").reset_index()
+
+
+def read_space(encoder: str, task: str, root: str | os.PathLike | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(targets in long form, features one row per sub-network, the targets' provenance) of a stored space, each
+    file digest-checked, refused together when they name different super-adapters."""
+    targets_path, features_path = space_paths(encoder, task, root)
+    targets, meta = values.read_values([targets_path]), values.provenance(targets_path)
+    features_meta = values.provenance(features_path)
+    if features_meta.get("adapter_sha256") != meta["adapter"]["weights_sha256"]:
+        raise DataError(f"{features_path}: features of another super-adapter than {targets_path} was measured on; "
+                        "run experiments/robustness_study.py again")
+    return targets, read_features(features_path), meta
+
+
+def spearman_interval(x: np.ndarray, y: np.ndarray, seed: int = 0, resamples: int = 1000) -> tuple[float, float]:
+    """95% percentile bootstrap interval of Spearman's rho over paired resamples of the sub-networks."""
+    result = stats.bootstrap((np.asarray(x, float), np.asarray(y, float)),
+                             lambda a, b: stats.spearmanr(a, b).statistic, paired=True, vectorized=False,
+                             n_resamples=resamples, method="percentile", rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def proxy_scores(table: pd.DataFrame, proxies: Iterable[str] = PROXIES,
+                 formulas: dict[str, Formula] | None = None, measured: bool = True) -> dict[str, np.ndarray]:
+    """Each proxy's and formula's scores of the sub-networks of ``table`` (``space.space_table``), and the measured
+    dev accuracy (``measured``)."""
+    from ..proxies import get_proxy
+    for name in proxies:
+        if get_proxy(name).needs_probe:
+            raise ConfigError(f"{name} runs the model on data, and a robustness space is scored from its stored "
+                              f"weight features; choose among the weight proxies ({', '.join(PROXIES)}, ...)")
+    context = ProxyContext(benchmark=None, table=table, builder="trained", seed=0)
+    out = {name: np.asarray(proxy_values(context, name).scores, float) for name in proxies}
+    for name, formula in (formulas or {}).items():
+        missing = sorted(set(formula.features) - set(table.columns))
+        if missing:
+            raise ConfigError(f"formula {name} reads {', '.join(missing[:3])}, which a robustness space does not "
+                              "have (its columns: the sub-network's weight features); score a formula searched on "
+                              "weight features")
+        out[name] = np.asarray(formula.evaluate(table), float)
+    if measured:
+        out[MEASURED] = table["target:dev_accuracy"].to_numpy(float)
+    return out
+
+
+def correlation_table(targets: pd.DataFrame, features: pd.DataFrame, proxies: Iterable[str] = PROXIES,
+                      formulas: dict[str, Formula] | None = None, which: Iterable[str] | None = None,
+                      seed: int = 0) -> pd.DataFrame:
+    """One row per (target, proxy): Spearman, its bootstrap interval (``low``, ``high``) and Kendall over the
+    sub-networks where both are finite; NaN where either is constant (no ranking to judge). Targets: ``which``, or
+    every stored one but the query counts."""
+    stored = sorted(targets.proxy.unique())
+    names = list(which) if which is not None else [t for t in stored if not t.endswith("_queries")]
+    unknown = [t for t in names if t not in stored]
+    if unknown:
+        raise UnknownNameError("robustness target", unknown[0], stored)
+    rows = []
+    for target in names:
+        table = space_table(features, targets, target)
+        y = table["target"].to_numpy(float)
+        for name, scores in proxy_scores(table, proxies, formulas).items():
+            if name == MEASURED and target == "dev_accuracy":
+                continue
+            ok = np.isfinite(scores) & np.isfinite(y)
+            if ok.sum() < 3 or np.ptp(scores[ok]) == 0 or np.ptp(y[ok]) == 0:
+                rows.append({"target": target, "proxy": name, "spearman": np.nan, "low": np.nan, "high": np.nan,
+                             "kendall": np.nan})
+                continue
+            low, high = spearman_interval(scores[ok], y[ok], seed)
+            rows.append({"target": target, "proxy": name, "spearman": stats.spearmanr(scores[ok], y[ok]).statistic,
+                         "low": low, "high": high,
+                         "kendall": stats.kendalltau(scores[ok], y[ok], variant="b").statistic})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def compare_space(encoder: str, task: str, proxies: list[str] | None = None,
+                  formulas: dict[str, Formula] | None = None, targets: list[str] | None = None,
+                  root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """``correlation_table`` of a stored space (``read_space``), with ``attrs`` naming it and what measured it."""
+    long, features, meta = read_space(encoder, task, root)
+    report = correlation_table(long, features, proxies if proxies is not None else PROXIES, formulas, targets)
+    report.attrs.update({"space": f"{PREFIX}{encoder}-{task}", "sub_networks": int(long.arch_id.nunique()),
+                         "request": meta["request"], "commit": meta.get("commit")})
+    return report
+
+
+__all__ = ["COLUMNS", "MEASURED", "PREFIX", "PROXIES", "compare_space", "correlation_table", "parse_space",
+           "proxy_scores", "read_features", "read_space", "space_paths", "spearman_interval", "stored_spaces",
+           "values_root"]
