@@ -25,9 +25,11 @@ from pathlib import Path
 from discover import values
 from discover.benchmarks import trained
 from discover.benchmarks.pruning.models import models_dir
+from discover.errors import ZcDiscoverError
 from discover.robustness import superadapter as sa
 from discover.robustness.elastic import sample_subnetworks
-from discover.robustness.targets import TargetRequest, measure_targets
+from discover.robustness.attacks import ATTACKS
+from discover.robustness.targets import TargetRequest, check_request, measure_targets
 from discover.text import TASKS, load_task, tokenizer
 from discover.version import code_version
 
@@ -48,20 +50,34 @@ def main(argv=None) -> int:
     parser.add_argument("--attack-sentences", type=int, default=100,
                         help="test sentences attacked per sub-network (0: no attack)")
     parser.add_argument("--max-queries", type=int, default=200, help="victim queries per sentence and attack")
+    parser.add_argument("--attacks", nargs="+", default=list(ATTACKS), metavar="A",
+                        help=f"attacks to run (default: {' '.join(ATTACKS)})")
     parser.add_argument("--remeasure", action="store_true",
                         help="measure every sub-network again instead of reading back those already measured")
     parser.add_argument("-o", "--output", type=Path, default=OUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        return measure(args)
+    except ZcDiscoverError as error:   # bad input: one line naming it, exit 2, nothing written
+        print(f"robustness_subnets.py: error: {error}", file=sys.stderr)
+        return 2
+
+
+def measure(args: argparse.Namespace) -> int:
+    """Check the whole request (attacks, budgets, encoder, every task's files) before training or writing anything,
+    then measure each task."""
     encoder = models_dir() / args.encoder
+    check_request(TargetRequest(str(encoder), "", args.tasks[0], attacks=tuple(args.attacks),
+                                attack_sentences=args.attack_sentences, max_queries=args.max_queries))
+    tasks = [load_task(name) for name in args.tasks]   # an altered corpus is refused before any training
     trained.read_card(encoder)   # one clear error when the encoder is not built
     tok = tokenizer()
-    for name in args.tasks:
-        task = load_task(name)
+    for name, task in zip(args.tasks, tasks):
         model, card, folder = sa.super_adapter_for(encoder, task, tok, steps=args.steps, threads=args.threads)
         subs = sample_subnetworks(model.space, model.config, args.count, seed=0)
-        request = TargetRequest(str(encoder), str(folder), name, attack_sentences=args.attack_sentences,
-                                max_queries=args.max_queries)
+        request = TargetRequest(str(encoder), str(folder), name, attacks=tuple(args.attacks),
+                                attack_sentences=args.attack_sentences, max_queries=args.max_queries)
         started = time.perf_counter()
         table = measure_targets(request, [s.name for s in subs], jobs=args.jobs, resume=not args.remeasure)
         meta = {"benchmark": f"lonas:{args.encoder}-{name}", "seed": 0, "encoder": args.encoder,

@@ -143,10 +143,8 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
               "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}
     train_reference("tiny-encoder", tmp_path / "models" / "tiny-encoder", config=config, steps=2, threads=1,
                     heldout_windows=4)
-    path = Path(__file__).resolve().parents[1] / "experiments" / "robustness_subnets.py"
-    spec = importlib.util.spec_from_file_location("robustness_subnets", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _subnets_script()
+    path = Path(script.__file__)
     args = ["--tasks", "subjectivity", "--encoder", "tiny-encoder", "--count", "4", "--steps", "2", "--threads", "1",
             "--attack-sentences", "3", "--max-queries", "20", "--jobs", "1",
             "-o", str(tmp_path / "out")]
@@ -278,3 +276,37 @@ def test_sub_network_features_are_those_of_its_own_weights_and_join_the_targets(
     assert np.isfinite(proxy_values(context, "zerolm").scores).all()
     with pytest.raises(KeyError, match="the stored ones: bae_attacked_accuracy, test_accuracy"):
         space_table(features, targets, "dev_accuracy")
+
+
+def _subnets_script():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "experiments" / "robustness_subnets.py"
+    spec = importlib.util.spec_from_file_location("robustness_subnets", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--attacks", "textfooler"], "unknown attack 'textfooler'"),
+    (["--max-queries", "0"], "query budget must be a whole number > 0, not 0"),
+    (["--attack-sentences", "-1"], "attacked sentences must be a whole number >= 0"),
+    (["--encoder", "no-such-encoder"], "no-such-encoder"),
+    (["--tasks", "subjectivity", "--altered"], "sha256 differs")])
+def test_a_bad_robustness_request_is_one_line_exit_2_and_writes_nothing(corpora, tmp_path, monkeypatch, capsys,
+                                                                        extra, message):
+    import shutil
+    monkeypatch.setenv("ZC_DISCOVER_MODELS", str(tmp_path / "models"))
+    if "--altered" in extra:   # a corpus file changed after it was pinned
+        extra = extra[:-1]
+        altered = tmp_path / "corpora"
+        shutil.copytree(corpora, altered)
+        with open(altered / "subjectivity.zip", "ab") as handle:
+            handle.write(b"x")
+        monkeypatch.setenv("ZC_DISCOVER_CORPORA", str(altered))
+    out = tmp_path / "out"
+    assert _subnets_script().main([*extra, "--count", "2", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "models").exists()

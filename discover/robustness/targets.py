@@ -107,6 +107,20 @@ def subnetwork_targets(request: TargetRequest, name: str) -> list[dict]:
     return rows
 
 
+def check_request(request: TargetRequest) -> None:
+    """Refuse a request that could not be measured - an unknown attack, a query budget or sentence count out of
+    range - before anything is loaded, trained or written.
+
+    Raises
+    ------
+    ConfigError, UnknownNameError
+    """
+    if not isinstance(request.attack_sentences, int) or request.attack_sentences < 0:
+        raise ConfigError(f"the attacked sentences must be a whole number >= 0, not {request.attack_sentences!r}")
+    for attack in request.attacks:
+        Attack(attack, request.max_queries, request.candidates, proposer=lambda *_: [], seed=request.seed)
+
+
 def target_store(request: TargetRequest) -> cache.RecordStore:
     """Where each sub-network's rows of ``request`` are kept as they finish: keyed by the request, the digests of
     the encoder's and the super-adapter's weights and the code version (any of them changed: measured afresh)."""
@@ -129,10 +143,7 @@ def measure_targets(request: TargetRequest, names: Sequence[str], jobs: int = 1,
     """``subnetwork_targets`` of every sub-network in ``names`` on ``jobs`` processes (or the active Dask engine),
     in the order of ``names``. Sub-networks already measured under the same request, weights and code are read
     back (``resume=False``: all measured again)."""
-    if request.attack_sentences < 0:
-        raise ConfigError(f"attack_sentences must be a whole number >= 0, not {request.attack_sentences}")
-    for attack in request.attacks:   # a bad name or budget is refused here, before any worker starts
-        Attack(attack, request.max_queries, request.candidates, proposer=lambda *_: [], seed=request.seed)
+    check_request(request)
     request = TargetRequest(**{**asdict(request), "encoder": os.fspath(request.encoder),
                                "adapter": os.fspath(request.adapter)})
     store = target_store(request)
@@ -147,5 +158,5 @@ def measure_targets(request: TargetRequest, names: Sequence[str], jobs: int = 1,
     return pd.DataFrame(rows, columns=["arch_id", "proxy", "value", "seconds"])
 
 
-__all__ = ["SPLITS", "TARGETS_VERSION", "TargetRequest", "measure_targets", "subnetwork_targets",
+__all__ = ["SPLITS", "TARGETS_VERSION", "TargetRequest", "check_request", "measure_targets", "subnetwork_targets",
            "target_store"]
