@@ -81,6 +81,79 @@ def load_task_values(task: str, encoder: str, root: Path = VALUES) -> tuple[pd.D
     return targets, features, meta
 
 
+def bag_of_words_accuracy(task: str, seed: int = 0) -> float:
+    """Test accuracy of a TF-IDF (words and word pairs) logistic regression trained on the same train split: what a
+    classifier that ignores word order reaches on the task, the yardstick for the super-adapter's own accuracy."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from discover.text import load_task
+    splits = load_task(task)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    x = vectorizer.fit_transform([e.text for e in splits.train])
+    model = LogisticRegression(C=4.0, max_iter=2000, random_state=seed).fit(x, [e.label for e in splits.train])
+    return float(model.score(vectorizer.transform([e.text for e in splits.test]), [e.label for e in splits.test]))
+
+
+def spread(values: pd.Series) -> str:
+    v = values.dropna()
+    return f"{v.median():.3f} [{v.min():.3f}, {v.max():.3f}]" if len(v) else "n/a"
+
+
+def targets_table(loaded: dict) -> str:
+    """Per task: what the targets look like over the sub-networks (median [min, max]) and how much of a ranking the
+    test split can hold: the Spearman of each sub-network's dev accuracy with its test accuracy, two independent
+    samples of the same quantity (no proxy can be expected to rank test accuracy better)."""
+    rows = []
+    for task, (targets, _, meta) in loaded.items():
+        wide = targets.pivot(index="arch_id", columns="proxy", values="value")
+        row = {"task": task, "sub-networks": len(wide), "test accuracy": spread(wide["test_accuracy"]),
+               "dev vs test accuracy (Spearman)": stats.spearmanr(wide["dev_accuracy"], wide["test_accuracy"])
+               .statistic}
+        for attack in meta["request"]["attacks"]:
+            row[f"{attack}: attacked accuracy"] = spread(wide[f"{attack}_attacked_accuracy"])
+            row[f"{attack}: success rate"] = spread(wide[f"{attack}_success_rate"])
+            row[f"{attack}: words perturbed"] = spread(wide[f"{attack}_perturbed_fraction"])
+        row["TF-IDF logistic regression (test)"] = bag_of_words_accuracy(task)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("task").T.to_markdown(floatfmt=".3f")
+
+
+def cost_table(loaded: dict, features_seconds: dict) -> str:
+    """Seconds per sub-network of each measurement (median over sub-networks, one core each) and in all."""
+    rows = []
+    for task, (targets, features, meta) in loaded.items():
+        per = targets.groupby(["arch_id", targets.proxy.str.split("_").str[0]]).seconds.sum().unstack()
+        row = {"task": task, "super-adapter training (s, 2 threads)": meta["adapter"]["train_seconds"]}
+        for what in per.columns:
+            label = f"{what} accuracy, whole split" if what in ("dev", "test") else \
+                f"{what} on {meta['request']['attack_sentences']} sentences"
+            row[f"{label} (s per sub-network)"] = float(per[what].median())
+        row["weight features (s per sub-network)"] = features_seconds.get(task, float("nan"))
+        row[f"targets of every sub-network, wall (s, {meta['jobs']} jobs)"] = meta["wall_seconds"]
+        row["sub-networks read back from an interrupted run (not in that wall time)"] = meta.get("read_back", 0)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("task").T.to_markdown(floatfmt=".1f")
+
+
+def reproduce(task: str, targets: pd.DataFrame, meta: dict, count: int) -> dict:
+    """Measure the first ``count`` stored sub-networks again, each in a fresh worker process, and compare every
+    value with the stored one, bit for bit."""
+    from discover.robustness.targets import TargetRequest, measure_targets
+    encoder = meta["encoder"]
+    fields = {k: meta["request"][k] for k in ("attack_sentences", "max_queries", "candidates", "seed")}
+    request = TargetRequest(str(models_dir() / encoder), str(models_dir() / f"lonas-{encoder}-{task}"), task,
+                            attacks=tuple(meta["request"]["attacks"]), **fields)
+    names = list(dict.fromkeys(targets.arch_id))[:count]
+    again = measure_targets(request, names, jobs=2, resume=False)
+    stored = targets[targets.arch_id.isin(names)].set_index(["arch_id", "proxy"]).value
+    fresh = again.set_index(["arch_id", "proxy"]).value.loc[stored.index]
+    same = (stored.to_numpy() == fresh.to_numpy()) | (stored.isna().to_numpy() & fresh.isna().to_numpy())
+    return {"task": task, "sub-networks": ", ".join(f"`{n}`" for n in names), "values compared": len(stored),
+            "identical": int(same.sum()), "largest difference": float(np.nanmax(np.abs(stored - fresh)))
+            if len(stored) else float("nan")}
+
+
 def fmt(x) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:+.3f}"
 
@@ -94,6 +167,9 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--values", type=Path, default=VALUES, help="where the targets are stored")
     parser.add_argument("--tables", type=Path, default=TABLES, help="where the tables are written")
+    parser.add_argument("--reproduce", type=int, default=2, metavar="N",
+                        help="measure the first N sub-networks of each task again in fresh processes and compare "
+                             "(0: skip)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     loaded = {}
@@ -121,6 +197,17 @@ def main(argv=None) -> int:
                  f"targets measured at commit {meta['commit']}.")
         write_table(f"robustness-{task}", "\n".join(lines), "experiments/robustness_study.py", extra, args.tables)
         logging.info("%s: correlation table written", task)
+    write_table("robustness-targets", targets_table(loaded), "experiments/robustness_study.py",
+                "Median [min, max] over the sub-networks; attacks on the same seeded test sentences for every "
+                "sub-network; words perturbed: mean fraction over the successful attacks.", args.tables)
+    features_seconds = {task: float(f["seconds"].median()) for task, (_, f, _) in loaded.items() if "seconds" in f}
+    write_table("robustness-cost", cost_table(loaded, features_seconds), "experiments/robustness_study.py",
+                "Medians over the sub-networks of the seconds stored with each value, each on one core.", args.tables)
+    if args.reproduce:
+        rows = [reproduce(task, t, m, args.reproduce) for task, (t, _, m) in loaded.items()]
+        write_table("robustness-reproduction", pd.DataFrame(rows).to_markdown(index=False),
+                    "experiments/robustness_study.py",
+                    "Every stored target of these sub-networks measured again, each in a fresh process.", args.tables)
     if args.no_search:
         return 0
     tables = {(task, target): space_table(f, t, target) for task, (t, f, _) in loaded.items() for target in SEARCHED}

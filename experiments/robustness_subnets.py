@@ -84,7 +84,7 @@ def measure(args: argparse.Namespace) -> int:
                 "encoder_sha256": trained.weights_digest(encoder), "adapter": card, "count": args.count,
                 "task_digest": task.digest, "request": request.describe(), "jobs": args.jobs,
                 "version": code_version(), "commit": code_commit(),
-                "wall_seconds": round(time.perf_counter() - started, 1)}
+                "wall_seconds": round(time.perf_counter() - started, 1), "read_back": table.attrs["read_back"]}
         path, _ = values.write_values(table, args.output / f"{name}-{args.encoder}-targets.csv.gz", meta)
         test = table[table.proxy == "test_accuracy"].value
         logging.info("%s: %d sub-networks in %.0f s, test accuracy %.3f-%.3f (median %.3f) -> %s", name, len(subs),

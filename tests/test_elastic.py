@@ -187,6 +187,10 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     assert (tmp_path / "out" / "subjectivity-tiny-encoder-features.csv.gz").is_file()
     written = (tmp_path / "tables" / "robustness-subjectivity.md").read_text()
     assert "| bae_attacked_accuracy |" in written and "zerolm" in written and "dev accuracy (measured)" in written
+    reproduced = (tmp_path / "tables" / "robustness-reproduction.md").read_text()
+    assert "| subjectivity | " in reproduced and "|                24 |          24 |" in reproduced
+    assert "TF-IDF logistic regression" in (tmp_path / "tables" / "robustness-targets.md").read_text()
+    assert "bae on 3 sentences (s per sub-network)" in (tmp_path / "tables" / "robustness-cost.md").read_text()
     assert study.main(study_args) == 0   # the stored features are read back (digest-checked), same table
     again = (tmp_path / "tables" / "robustness-subjectivity.md").read_text()
     assert again.split("\n\n")[0] == written.split("\n\n")[0]
