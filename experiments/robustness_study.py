@@ -107,14 +107,14 @@ def targets_table(loaded: dict) -> str:
     rows = []
     for task, (targets, _, meta) in loaded.items():
         wide = targets.pivot(index="arch_id", columns="proxy", values="value")
-        row = {"task": task, "sub-networks": len(wide), "test accuracy": spread(wide["test_accuracy"]),
-               "dev vs test accuracy (Spearman)": stats.spearmanr(wide["dev_accuracy"], wide["test_accuracy"])
-               .statistic}
+        rho = stats.spearmanr(wide["dev_accuracy"], wide["test_accuracy"]).statistic
+        row = {"task": task, "sub-networks": str(len(wide)), "test accuracy": spread(wide["test_accuracy"]),
+               "dev vs test accuracy (Spearman)": f"{rho:+.3f}"}
         for attack in meta["request"]["attacks"]:
             row[f"{attack}: attacked accuracy"] = spread(wide[f"{attack}_attacked_accuracy"])
             row[f"{attack}: success rate"] = spread(wide[f"{attack}_success_rate"])
             row[f"{attack}: words perturbed"] = spread(wide[f"{attack}_perturbed_fraction"])
-        row["TF-IDF logistic regression (test)"] = bag_of_words_accuracy(task)
+        row["TF-IDF logistic regression (test)"] = f"{bag_of_words_accuracy(task):.3f}"
         rows.append(row)
     return pd.DataFrame(rows).set_index("task").T.to_markdown(floatfmt=".3f")
 
@@ -131,7 +131,7 @@ def cost_table(loaded: dict, features_seconds: dict) -> str:
             row[f"{label} (s per sub-network)"] = float(per[what].median())
         row["weight features (s per sub-network)"] = features_seconds.get(task, float("nan"))
         row[f"targets of every sub-network, wall (s, {meta['jobs']} jobs)"] = meta["wall_seconds"]
-        row["sub-networks read back from an interrupted run (not in that wall time)"] = meta.get("read_back", 0)
+        row["sub-networks read back from an interrupted run (not in that wall time)"] = int(meta.get("read_back", 0))
         rows.append(row)
     return pd.DataFrame(rows).set_index("task").T.to_markdown(floatfmt=".1f")
 
@@ -171,6 +171,8 @@ def main(argv=None) -> int:
                         help="measure the first N sub-networks of each task again in fresh processes and compare "
                              "(0: skip)")
     args = parser.parse_args(argv)
+    if args.reproduce == 1 or args.reproduce < 0:   # one sub-network would be measured in this process, not afresh
+        parser.error("--reproduce takes 0 or at least 2 sub-networks (each is measured in a fresh worker process)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     loaded = {}
     for task in args.tasks:
