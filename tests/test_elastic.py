@@ -221,8 +221,6 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     assert main(["compare", "lonas:tiny-encoder-subjectivity", "--proxies", "params", "--targets", "test_accuracy",
                  "-o", str(tmp_path / "report")]) == 0
     assert len(pd.read_csv(tmp_path / "report" / "robustness.csv")) == 2
-    main(["benchmarks"])
-    assert "lonas:tiny-encoder-subjectivity" in capsys.readouterr().out
 
 
 def test_a_materialized_sub_network_is_smaller_and_computes_the_same():

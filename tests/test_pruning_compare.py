@@ -87,7 +87,8 @@ def test_the_compare_verb_prints_and_writes_a_pruning_space(tmp_path, capsys):
     assert len(pd.read_csv(out / "compare.csv")) == 2
     assert "pruning:llama-8-ffn (100 sub-networks" in (out / "compare.md").read_text()
     main(["benchmarks"])
-    assert "pruning:llama-8-ffn" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "pruning:llama-8-ffn" in listed and "lonas:roformer-6-sentence_polarity" in listed
 
 
 @pytest.mark.parametrize("argv, message", [
