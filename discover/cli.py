@@ -313,18 +313,8 @@ def _list_pruning_spaces() -> None:
 
 def _list_robustness_spaces() -> None:
     """The stored robustness spaces (LoNAS sub-networks of the encoder, per sentence task), from their provenance."""
-    # read from the provenance files alone: the listing must not import torch (robustness.compare does)
-    from pathlib import Path
-    from .files import read_json
-    root = Path(__file__).resolve().parents[1] / "data" / "values" / "robustness"
-    names = []
-    for path in sorted(root.glob("*-features.json")) if root.is_dir() else []:
-        try:
-            meta = read_json(path.with_name(path.name.replace("-features.json", "-targets.json")),
-                             "robustness space provenance", limit=1 << 20)
-            names.append(f"lonas:{meta['encoder']}-{meta['request']['task']}")
-        except (ZcDiscoverError, KeyError, TypeError):   # a damaged file is left out of the listing
-            continue
+    from .robustness.stored import stored_spaces   # torch- and pandas-free, as the listing must be
+    names = stored_spaces()
     if names:
         print("\nrobustness spaces (stored; zc-discover compare NAME scores every weight proxy against clean and "
               "attacked accuracy, success rate and perturbed fraction of each sub-network; higher accuracy is "

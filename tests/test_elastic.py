@@ -131,8 +131,7 @@ def test_sentences_are_padded_and_cut(task_and_tokenizer):
     assert ids.shape == (3, 16) and mask[1].sum() == 16 and mask[2].sum() == 1 and mask[0].sum() < 16
 
 
-def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(corpora, tmp_path, monkeypatch,
-                                                                               capsys):
+def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(corpora, tmp_path, monkeypatch):
     import importlib.util
     from pathlib import Path
 
@@ -217,10 +216,28 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
         compare_robustness("lonas:tiny-encoder-subjectivity", ["synflow"], root=out)
     with pytest.raises(UnknownNameError, match="robustness space"):
         compare_robustness("lonas:tiny-encoder-subjectivty", root=out)
-    monkeypatch.setattr(compare, "values_root", lambda: out)
+    from discover.robustness import stored
+    monkeypatch.setattr(stored, "values_root", lambda: out)
     assert main(["compare", "lonas:tiny-encoder-subjectivity", "--proxies", "params", "--targets", "test_accuracy",
                  "-o", str(tmp_path / "report")]) == 0
     assert len(pd.read_csv(tmp_path / "report" / "robustness.csv")) == 2
+
+
+def test_the_stored_spaces_are_listed_from_their_provenance_without_torch_or_pandas(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from discover.robustness.stored import stored_spaces
+    for task in ("subjectivity", "sentence_polarity"):
+        (tmp_path / f"{task}-enc-targets.json").write_text(json.dumps({"encoder": "enc", "request": {"task": task}}))
+    (tmp_path / "subjectivity-enc-features.json").write_text("{}")
+    (tmp_path / "damaged-enc-targets.json").write_text("{not json")
+    # polarity has no features yet, the damaged file is left out: one space
+    assert stored_spaces(tmp_path) == ["lonas:enc-subjectivity"]
+    code = ("import sys; from discover.robustness.stored import stored_spaces; stored_spaces(); "
+            "print(sorted({'torch', 'pandas'} & set(sys.modules)))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
 def test_a_materialized_sub_network_is_smaller_and_computes_the_same():

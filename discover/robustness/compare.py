@@ -27,38 +27,11 @@ from ..formula import Formula
 from ..proxies.evaluate import proxy_values
 from ..proxies.registry import ProxyContext
 from .space import space_table
+from .stored import PREFIX, space_paths, stored_spaces, values_root
 
-PREFIX = "lonas:"
 PROXIES = ("zerolm", "nsc", "params", "params_attention", "params_ffn", "flops")
 MEASURED = "dev accuracy (measured)"   # one pass over the dev split: a reference, not a zero-cost proxy
 COLUMNS = ["target", "proxy", "spearman", "low", "high", "kendall"]
-
-
-def values_root() -> Path:
-    """``data/values/robustness`` of the source tree (where the stored spaces are committed)."""
-    return Path(__file__).resolve().parents[2] / "data" / "values" / "robustness"
-
-
-def space_paths(encoder: str, task: str, root: str | os.PathLike | None = None) -> tuple[Path, Path]:
-    """(targets, features) values files of a space."""
-    folder = Path(root) if root is not None else values_root()
-    return (folder / f"{task}-{encoder}-targets.csv.gz", folder / f"{task}-{encoder}-features.csv.gz")
-
-
-def stored_spaces(root: str | os.PathLike | None = None) -> list[str]:
-    """The names (``lonas:ENCODER-TASK``) of the stored spaces with both their targets and features, from their
-    provenance files."""
-    folder = Path(root) if root is not None else values_root()
-    names = []
-    for path in sorted(folder.glob("*-targets.json")) if folder.is_dir() else []:
-        try:
-            meta = values.provenance(path.with_name(path.name[:-len(".json")] + ".csv.gz"))
-            encoder, task = meta["encoder"], meta["request"]["task"]
-        except (DataError, KeyError, TypeError):   # a damaged file is left out of the listing
-            continue
-        if values.provenance_path(space_paths(encoder, task, folder)[1]).is_file():
-            names.append(f"{PREFIX}{encoder}-{task}")
-    return names
 
 
 def parse_space(name: str, root: str | os.PathLike | None = None) -> tuple[str, str]:
