@@ -26,6 +26,9 @@ MAX_LITERAL = 1e15        # a number typed in a formula; larger constant parts a
 MAX_CONSTANT = 1e300
 # Identity and the quantity proxies are judged against: never a feature, whatever list of names a caller allows.
 RESERVED_NAMES = ("arch_id", "target")
+# Other targets a table carries for reporting (``target:<name>``, e.g. a robustness space's attacked accuracy): as
+# much a leak of the quantity judged as ``target`` itself.
+TARGET_PREFIX = "target:"
 # sympy prints these functions capitalised; accepting its spelling lets a printed formula be read back.
 SYMPY_ALIASES = {"Abs": "abs", "Min": "min", "Max": "max"}
 

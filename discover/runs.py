@@ -313,13 +313,13 @@ def load_run(path: str | Path) -> Run:
     RunFolderError
         When a file is missing or damaged; the formula is read by the whitelist parser, never evaluated as code.
     """
-    from .features import NOT_FEATURES
+    from .features import is_not_feature
     path = Path(path)
     if not path.is_dir():
         raise RunFolderError(f"{path} is not a folder; give the run folder a search wrote (-o RUN_DIR).")
     config = read_json(path / "config.json", "the search's configuration", schemas.RunConfig)
     metrics = read_json(path / "metrics.json", "the search's results", schemas.Metrics)
-    leaking = [f for f in metrics.features if f in NOT_FEATURES]
+    leaking = [f for f in metrics.features if is_not_feature(f)]
     if leaking:
         raise RunFolderError(f"{path / 'metrics.json'} names {', '.join(leaking)} as a feature; a formula never reads "
                              "the id or the target, so this run folder is refused (nothing in it was run)")

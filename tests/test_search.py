@@ -153,3 +153,13 @@ def test_batch_spearman_matches_scipy():
     values[0, :10] = 0.5  # ties
     expected = [stats.spearmanr(v, target).statistic for v in values]
     np.testing.assert_allclose(batch_correlation(values, target, "spearman"), expected)
+
+
+def test_targets_kept_beside_the_target_are_never_searched_features():
+    # a robustness space's table carries every other target as target:<name> for reporting; a search that read
+    # one would rank by the label itself
+    from discover.search.plan import search_features
+    table = pd.DataFrame({"arch_id": list("abcd"), "target": [1.0, 2, 3, 4], "target:dev_accuracy": [1.0, 2, 3, 4],
+                          "n_params": [4.0, 3, 2, 1], "constant": 1.0})
+    features, dropped = search_features({"space": table})
+    assert features == ["n_params"] and dropped == {"constant": "constant on every space"}

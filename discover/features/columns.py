@@ -4,11 +4,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from primitives.combinators import MATRIX_ROLES, feature_names
-from ..formula import RESERVED_NAMES
+from ..formula import RESERVED_NAMES, TARGET_PREFIX
 from primitives.structure import structural_counts
 
 # Identity and the quantity proxies are judged against: a formula may never read them.
 NOT_FEATURES = RESERVED_NAMES
+
+
+def is_not_feature(column: str) -> bool:
+    """Whether a column is the id, the target or another target kept beside it (``target:<name>``): never offered
+    to a search, never read by a formula."""
+    return column in NOT_FEATURES or str(column).startswith(TARGET_PREFIX)
 
 
 def table_columns() -> list[str]:
@@ -26,4 +32,4 @@ def structure_columns() -> list[str]:
 
 def formula_features(columns: Iterable[str]) -> list[str]:
     """Columns a formula may use: every measured feature, never the id or the target."""
-    return [c for c in columns if c not in NOT_FEATURES]
+    return [c for c in columns if not is_not_feature(c)]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..benchmarks import hf
 from ..features.table import featurize_model
+from ..formula import TARGET_PREFIX
 from .elastic import ElasticEncoder, SubNetwork, materialize
 
 
@@ -54,7 +55,7 @@ def space_table(features: pd.DataFrame, targets: pd.DataFrame, target: str) -> p
     if len(missing):
         raise KeyError(f"{len(missing)} sub-networks have features but no targets (first: {missing[0]})")
     joined = pd.concat([wide.loc[frame.index, [target]].rename(columns={target: "target"}),
-                        wide.loc[frame.index].add_prefix("target:"), frame], axis=1)
+                        wide.loc[frame.index].add_prefix(TARGET_PREFIX), frame], axis=1)
     return joined.reset_index()
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from ..metrics import fold_rows  # noqa: F401  (the folds every held-out estimate shares)
-from ..features import NOT_FEATURES
+from ..features import is_not_feature
 from .loop import Problem, SearchConfig
 
 
@@ -17,7 +17,7 @@ def search_features(tables: dict[str, pd.DataFrame]) -> tuple[list[str], dict[st
     dropped (and said so), as is one constant everywhere (it ranks nothing)."""
     names = list(tables)
     first = tables[names[0]]
-    candidates = list(dict.fromkeys(c for t in tables.values() for c in t.columns if c not in NOT_FEATURES))
+    candidates = list(dict.fromkeys(c for t in tables.values() for c in t.columns if not is_not_feature(c)))
     features, dropped = [], {}
     for column in candidates:
         lacking = [name for name, table in tables.items() if column not in table.columns]
