@@ -361,7 +361,7 @@ def compare_pruning(space: str, methods: list[str] | None = None, *, runs: list[
 
 def compare_robustness(space: str, proxies: list[str] | None = None, *, targets: list[str] | None = None,
                        runs: list[Run | str] | None = None, root: str | Path | None = None) -> pd.DataFrame:
-    """Weight proxies and discovered formulas against the robustness targets of a stored LoNAS space
+    """Zero-cost proxies and discovered formulas against the robustness targets of a stored LoNAS space
     (``lonas:ENCODER-TASK``, as ``zc-discover benchmarks`` lists them): how well each ranks a task's sub-networks by
     clean accuracy and by accuracy, success rate and perturbed fraction under each attack, from the stored values
     alone (no model, no text).
@@ -371,8 +371,10 @@ def compare_robustness(space: str, proxies: list[str] | None = None, *, targets:
     space : str
         ``lonas:roformer-6-sentence_polarity`` (or without the prefix).
     proxies : list of str, optional
-        Weight proxies (default: zerolm, nsc, params, params_attention, params_ffn, flops). The sub-network's
-        measured dev accuracy is always added as a reference (not zero-cost).
+        Weight proxies and, where the space stores them, data proxies (default: zerolm, nsc, params,
+        params_attention, params_ffn, flops, and every stored data proxy with a value: synflow, snip, grasp,
+        fisher, naswot, jacob_cov, ...). The sub-network's measured dev accuracy is always added as a reference
+        (not zero-cost).
     targets : list of str, optional
         Targets to report (default: every stored one but the query counts).
     runs : list of Run or str, optional

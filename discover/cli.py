@@ -316,9 +316,9 @@ def _list_robustness_spaces() -> None:
     from .robustness.stored import stored_spaces   # torch- and pandas-free, as the listing must be
     names = stored_spaces()
     if names:
-        print("\nrobustness spaces (stored; zc-discover compare NAME scores every weight proxy against clean and "
-              "attacked accuracy, success rate and perturbed fraction of each sub-network; higher accuracy is "
-              "better):")
+        print("\nrobustness spaces (stored; zc-discover compare NAME scores every weight proxy, and the stored data "
+              "proxies, against clean and attacked accuracy, success rate and perturbed fraction of each "
+              "sub-network; higher accuracy is better):")
         for name in names:
             print(f"  {name}")
 

@@ -8,12 +8,15 @@ targets.csv.gz) and the super-adapter they were measured on (refused when its we
 sub-network's weight features once (``discover.robustness.space``; stored beside the targets, with provenance),
 and writes to docs/tables:
 
-- ``robustness-<task>.md``: Spearman and Kendall of every zero-cost weight proxy (ZeroLM, NSC, the counts, FLOPs)
-  and of the sub-network's dev accuracy (a measured reference: one pass over the dev split, not zero-cost) with
-  every target, Spearman with its 95% bootstrap interval (over sub-networks, seeded);
+- ``robustness-<task>.md``: Spearman and Kendall of every zero-cost weight proxy (ZeroLM, NSC, the counts, FLOPs),
+  of every published data proxy that runs on these sub-networks (synflow, SNIP, GraSP, Fisher, NASWOT, Jacobian
+  covariance, LPZero's, EZNAS's, W-PCA, ...: one probe batch of 32 train sentences each, measured once and stored
+  beside the targets; ``--no-probes`` leaves them out) and of the sub-network's dev accuracy (a measured reference:
+  one pass over the dev split, not zero-cost) with every target, Spearman with its 95% bootstrap interval (over
+  sub-networks, seeded);
 - with the search (default): per target, the GP formula searched on the task (5-fold held out, mean over
   ``--seeds``), and leave one task out: searched on one task's sub-networks, scored unchanged on the other's,
-  against the best zero-cost proxy there (paired bootstrap of the Spearman difference).
+  against the best zero-cost proxy there, weight or data (paired bootstrap of the Spearman difference).
 """
 from __future__ import annotations
 
@@ -34,7 +37,10 @@ from discover.benchmarks.pruning.models import models_dir
 from discover.errors import DataError
 from discover.metrics import paired_difference
 from discover.robustness import superadapter as sa
-from discover.robustness.compare import PROXIES, correlation_table, proxy_scores, read_features, space_paths
+from discover.robustness.compare import (PROXIES, correlation_table, probe_names, proxy_scores, read_features,
+                                         space_paths)
+from discover.robustness.probes import probe_batch, probe_request, probe_values
+from discover.robustness.stored import probes_path
 from discover.robustness.elastic import SubNetwork
 from discover.robustness.space import features_table, space_table
 from discover.search.config import SearchConfig
@@ -51,9 +57,10 @@ TABLES = ROOT / "docs" / "tables"
 SEARCHED = ("test_accuracy", "deepwordbug_attacked_accuracy", "bae_attacked_accuracy")
 
 
-def load_task_values(task: str, encoder: str, root: Path = VALUES) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """The stored targets of ``task``, the features of its sub-networks (measured now when not stored for this
-    super-adapter and code) and the targets' provenance."""
+def load_task_values(task: str, encoder: str, root: Path = VALUES, probes: bool = True
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame | None]:
+    """The stored targets of ``task``, the weight features of its sub-networks and (``probes``) their data proxies,
+    each measured now when not stored for this super-adapter and code, and the targets' provenance."""
     path, features_path = space_paths(encoder, task, root)
     targets, meta = values.read_values([path]), values.provenance(path)
     folder = models_dir() / f"lonas-{encoder}-{task}"
@@ -78,7 +85,34 @@ def load_task_values(task: str, encoder: str, root: Path = VALUES) -> tuple[pd.D
                                                   "commit": code_commit(),
                                                   "wall_seconds": round(time.perf_counter() - started, 1)})
         logging.info("%s: features of %d sub-networks in %.0f s", task, len(subs), time.perf_counter() - started)
-    return targets, features, meta
+    return targets, features, meta, load_probes(task, model, targets, meta, want, root) if probes else None
+
+
+def load_probes(task: str, model, targets: pd.DataFrame, meta: dict, want: dict, root: Path) -> pd.DataFrame:
+    """The data proxies of every sub-network (``robustness.probes``), read back when stored for this super-adapter,
+    code and probe batch, else measured now (about 2.5 s per sub-network on two threads) and stored."""
+    from discover.text import load_task, tokenizer
+    path = probes_path(meta["encoder"], task, root)
+    want = {**want, "probe": probe_request()}
+    try:
+        stored = values.provenance(path)
+        if {k: stored.get(k) for k in want} != want:
+            raise DataError("other adapter, code or probe batch")
+        return _with_wall_time(values.read_values([path]), stored)
+    except DataError:
+        subs = [SubNetwork.parse(n) for n in dict.fromkeys(targets.arch_id)]
+        started = time.perf_counter()
+        long = probe_values(model, subs, probe_batch(load_task(task), tokenizer()))
+        wall = time.perf_counter() - started
+        values.write_values(long, path, {"benchmark": meta["benchmark"], "seed": 0, **want, "commit": code_commit(),
+                                         "count": len(subs), "wall_seconds": round(wall, 1)})
+        logging.info("%s: data proxies of %d sub-networks in %.0f s", task, len(subs), wall)
+        return _with_wall_time(values.read_values([path]), values.provenance(path))
+
+
+def _with_wall_time(probes: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    probes.attrs["wall_seconds"] = float(meta.get("wall_seconds", float("nan")))
+    return probes
 
 
 def bag_of_words_accuracy(task: str, seed: int = 0) -> float:
@@ -105,7 +139,7 @@ def targets_table(loaded: dict) -> str:
     test split can hold: the Spearman of each sub-network's dev accuracy with its test accuracy, two independent
     samples of the same quantity (no proxy can be expected to rank test accuracy better)."""
     rows = []
-    for task, (targets, _, meta) in loaded.items():
+    for task, (targets, _, meta, _) in loaded.items():
         wide = targets.pivot(index="arch_id", columns="proxy", values="value")
         rho = stats.spearmanr(wide["dev_accuracy"], wide["test_accuracy"]).statistic
         row = {"task": task, "sub-networks": str(len(wide)), "test accuracy": spread(wide["test_accuracy"]),
@@ -122,7 +156,7 @@ def targets_table(loaded: dict) -> str:
 def cost_table(loaded: dict, features_seconds: dict) -> str:
     """Seconds per sub-network of each measurement (median over sub-networks, one core each) and in all."""
     rows = []
-    for task, (targets, features, meta) in loaded.items():
+    for task, (targets, features, meta, probes) in loaded.items():
         per = targets.groupby(["arch_id", targets.proxy.str.split("_").str[0]]).seconds.sum().unstack()
         seconds = lambda x: f"{float(x):.1f}"   # noqa: E731 - cells are text: the table mixes seconds and counts
         row = {"task": task, "super-adapter training (s, 2 threads)": seconds(meta["adapter"]["train_seconds"])}
@@ -131,6 +165,9 @@ def cost_table(loaded: dict, features_seconds: dict) -> str:
                 f"{what} on {meta['request']['attack_sentences']} sentences"
             row[f"{label} (s per sub-network)"] = seconds(per[what].median())
         row["weight features (s per sub-network)"] = seconds(features_seconds.get(task, float("nan")))
+        if probes is not None:   # wall time of the whole probe (passes shared), over the sub-networks
+            row["every data proxy, one probe batch (s per sub-network, 2 threads)"] = seconds(
+                probes.attrs.get("wall_seconds", float("nan")) / max(probes.arch_id.nunique(), 1))
         row[f"targets of every sub-network, wall (s, {meta['jobs']} jobs)"] = seconds(meta["wall_seconds"])
         read_back = int(meta.get("read_back", 0))
         row["sub-networks read back from an interrupted run (not in that wall time)"] = str(read_back)
@@ -156,6 +193,19 @@ def reproduce(task: str, targets: pd.DataFrame, meta: dict, count: int) -> dict:
             if len(stored) else float("nan")}
 
 
+def _failed_probes(probes: pd.DataFrame) -> str:
+    """The data proxies left out of the table (no value on any sub-network) and why, in words."""
+    failed = sorted(set(probes.proxy) - set(probe_names(probes)))
+    if not failed:
+        return "every one has values."
+    why = {}
+    for name in failed:   # the reason without its exception type, cut at its first clause
+        reasons = probes[probes.proxy == name].failure.dropna()
+        text = str(reasons.iloc[0]).split(": ", 1)[-1] if len(reasons) else "no value"
+        why[name] = text.split(";")[0].split(" (")[0].rstrip(".")
+    return "left out, no value on these sub-networks: " + ", ".join(f"{n} ({w})" for n, w in why.items()) + "."
+
+
 def fmt(x) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:+.3f}"
 
@@ -166,6 +216,8 @@ def main(argv=None) -> int:
     parser.add_argument("--encoder", default="roformer-6")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--no-search", action="store_true")
+    parser.add_argument("--no-probes", action="store_true",
+                        help="leave the data proxies out (measuring them: about 2.5 s per sub-network)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--values", type=Path, default=VALUES, help="where the targets are stored")
     parser.add_argument("--tables", type=Path, default=TABLES, help="where the tables are written")
@@ -179,42 +231,44 @@ def main(argv=None) -> int:
     loaded = {}
     for task in args.tasks:
         try:
-            loaded[task] = load_task_values(task, args.encoder, args.values)
+            loaded[task] = load_task_values(task, args.encoder, args.values, probes=not args.no_probes)
         except DataError as why:
             logging.warning("%s: skipped (%s)", task, why)
     if not loaded:
         raise SystemExit("no stored robustness targets; run experiments/robustness_subnets.py first")
-    for task, (targets, features, meta) in loaded.items():
-        report = correlation_table(targets, features)
-        lines = ["| target | " + " | ".join(dict.fromkeys(report.proxy)) + " |",
-                 "|---|" + "---|" * report.proxy.nunique()]
-        for target, part in report.groupby("target", sort=False):
-            cells = {r.proxy: f"{fmt(r.spearman)} [{fmt(r.low)}, {fmt(r.high)}] / {fmt(r.kendall)}"
+    for task, (targets, features, meta, probes) in loaded.items():
+        report = correlation_table(targets, features, [*PROXIES, *probe_names(probes)], probes=probes)
+        names = list(dict.fromkeys(report.target))
+        lines = ["| proxy | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for proxy, part in report.groupby("proxy", sort=False):   # a row per proxy: there are more of them
+            cells = {r.target: f"{fmt(r.spearman)} [{fmt(r.low)}, {fmt(r.high)}] / {fmt(r.kendall)}"
                      for r in part.itertuples()}
-            lines.append(f"| {target} | " + " | ".join(cells.get(p, "-") for p in dict.fromkeys(report.proxy))
-                         + " |")
+            lines.append(f"| {proxy} | " + " | ".join(cells.get(t, "-") for t in names) + " |")
         request, adapter = meta["request"], meta["adapter"]
         extra = (f"Spearman [95% bootstrap interval] / Kendall over {meta['count']} sub-networks of the "
                  f"{task} super-adapter ({adapter['training']['steps']} steps; dev accuracy of the largest "
                  f"{adapter['dev_accuracy']['largest']:.3f}, of the smallest {adapter['dev_accuracy']['smallest']:.3f}); "
                  f"attacks on {request['attack_sentences']} test sentences, {request['max_queries']} queries each; "
-                 f"targets measured at commit {meta['commit']}.")
+                 f"targets measured at commit {meta['commit']}."
+                 + (f" Data proxies from one probe batch of {probe_request()['sentences']} train sentences; "
+                    + _failed_probes(probes) if probes is not None else ""))
         write_table(f"robustness-{task}", "\n".join(lines), "experiments/robustness_study.py", extra, args.tables)
         logging.info("%s: correlation table written", task)
     write_table("robustness-targets", targets_table(loaded), "experiments/robustness_study.py",
                 "Median [min, max] over the sub-networks; attacks on the same seeded test sentences for every "
                 "sub-network; words perturbed: mean fraction over the successful attacks.", args.tables)
-    features_seconds = {task: float(f["seconds"].median()) for task, (_, f, _) in loaded.items() if "seconds" in f}
+    features_seconds = {task: float(f["seconds"].median()) for task, (_, f, _, _) in loaded.items() if "seconds" in f}
     write_table("robustness-cost", cost_table(loaded, features_seconds), "experiments/robustness_study.py",
                 "Medians over the sub-networks of the seconds stored with each value, each on one core.", args.tables)
     if args.reproduce:
-        rows = [reproduce(task, t, m, args.reproduce) for task, (t, _, m) in loaded.items()]
+        rows = [reproduce(task, t, m, args.reproduce) for task, (t, _, m, _) in loaded.items()]
         write_table("robustness-reproduction", pd.DataFrame(rows).to_markdown(index=False),
                     "experiments/robustness_study.py",
                     "Every stored target of these sub-networks measured again, each in a fresh process.", args.tables)
     if args.no_search:
         return 0
-    tables = {(task, target): space_table(f, t, target) for task, (t, f, _) in loaded.items() for target in SEARCHED}
+    probe_sets = {task: probes for task, (_, _, _, probes) in loaded.items()}
+    tables = {(task, target): space_table(f, t, target) for task, (t, f, _, _) in loaded.items() for target in SEARCHED}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for (task, target), table in tables.items():
@@ -231,14 +285,16 @@ def main(argv=None) -> int:
                                         force=True, progress=False, n_jobs=args.jobs)
                     scores.append(np.asarray(run.formula.evaluate(table), float))
                     formulas.append(str(run.formula))
-                baselines = proxy_scores(table)
-                zero_cost = {n: v for n, v in baselines.items() if n in PROXIES}
+                baselines = proxy_scores(table, [*PROXIES, *probe_names(probe_sets[task])], measured=False,
+                                         probes=probe_sets[task])
+                # candidates: every published proxy with a value on each sub-network (a paired comparison)
+                zero_cost = {n: v for n, v in baselines.items() if np.isfinite(v).all()}
                 y = table["target"].to_numpy(float)
                 best = max(zero_cost, key=lambda n: np.nan_to_num(stats.spearmanr(zero_cost[n], y).statistic, nan=-9))
                 diff = paired_difference(np.vstack(scores), zero_cost[best], y, "spearman")
                 row.update({"left-out task (searched on the other)": float(np.mean(
                     [stats.spearmanr(s, y).statistic for s in scores])),
-                    "best zero-cost proxy": f"{best} {stats.spearmanr(zero_cost[best], y).statistic:+.3f}",
+                    "best published proxy": f"{best} {stats.spearmanr(zero_cost[best], y).statistic:+.3f}",
                     "difference [95%]": f"{diff['difference']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}]",
                     f"formula (seed {args.seeds[0]})": f"`{formulas[0]}`"})
             rows.append(row)
@@ -246,7 +302,10 @@ def main(argv=None) -> int:
     write_table("robustness-search", frame.to_markdown(index=False, floatfmt="+.3f"),
                 "experiments/robustness_study.py",
                 f"Spearman with each target; search seeds {' '.join(map(str, args.seeds))}, population 200, 25 "
-                "generations, weight features of the sub-networks only.", args.tables)
+                "generations, weight features of the sub-networks only. Best published proxy: the best on the "
+                "left-out task itself of the weight proxies and the data proxies with a value on every sub-network "
+                "(chosen knowing the answer: a bound the discovered formula has to beat unaided); difference: "
+                "discovered minus it, paired bootstrap over sub-networks.", args.tables)
     print(frame.to_string())
     return 0
 

@@ -185,7 +185,14 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     assert study.main(study_args) == 0
     assert (tmp_path / "out" / "subjectivity-tiny-encoder-features.csv.gz").is_file()
     written = (tmp_path / "tables" / "robustness-subjectivity.md").read_text()
-    assert "| bae_attacked_accuracy |" in written and "zerolm" in written and "dev accuracy (measured)" in written
+    assert "bae_attacked_accuracy |" in written and "| zerolm |" in written and "| dev accuracy (measured) |" in written
+    # the published data proxies, from one probe batch of train sentences, stored with why one has no value
+    probes = values.read_values([tmp_path / "out" / "subjectivity-tiny-encoder-probes.csv.gz"])
+    assert probes.arch_id.nunique() == 4 and {"synflow", "snip", "naswot", "jacob_cov"} <= set(probes.proxy)
+    assert np.isfinite(probes[probes.proxy == "synflow"].value).all() and "| synflow |" in written
+    assert probes[probes.proxy == "lpzero_synflow"].failure.str.contains("language-model head").all()
+    assert "lpzero_synflow (this model has no language-model head)" in written
+    assert values.provenance(tmp_path / "out" / "subjectivity-tiny-encoder-probes.csv.gz")["probe"]["split"] == "train"
     reproduced = (tmp_path / "tables" / "robustness-reproduction.md").read_text()
     assert "| subjectivity | " in reproduced and "|                24 |          24 |" in reproduced
     assert "TF-IDF logistic regression" in (tmp_path / "tables" / "robustness-targets.md").read_text()
@@ -212,7 +219,15 @@ def test_the_study_script_stores_each_sub_networks_accuracy_with_its_provenance(
     assert measured.spearman == pytest.approx(stats.spearmanr(dev, test).statistic, nan_ok=True)
     with pytest.raises(UnknownNameError, match="bae_attacked_accuracy"):
         compare_robustness("lonas:tiny-encoder-subjectivity", targets=["bae_attacked_acuracy"], root=out)
-    with pytest.raises(ConfigError, match="synflow runs the model on data"):
+    synflow = compare_robustness("lonas:tiny-encoder-subjectivity", ["synflow"], targets=["test_accuracy"], root=out)
+    scores = probes[probes.proxy == "synflow"].set_index("arch_id").value.loc[features.arch_id]
+    assert synflow.set_index("proxy").spearman["synflow"] == pytest.approx(
+        stats.spearmanr(scores, test).statistic, nan_ok=True)
+    assert "synflow" in set(compare_robustness("lonas:tiny-encoder-subjectivity", root=out).proxy)
+    with pytest.raises(ConfigError, match="lpzero_synflow has no value on any sub-network"):
+        compare_robustness("lonas:tiny-encoder-subjectivity", ["lpzero_synflow"], root=out)
+    (out / "subjectivity-tiny-encoder-probes.csv.gz").rename(tmp_path / "probes.csv.gz")
+    with pytest.raises(ConfigError, match="synflow runs the model on data, and this robustness space has no stored"):
         compare_robustness("lonas:tiny-encoder-subjectivity", ["synflow"], root=out)
     with pytest.raises(UnknownNameError, match="robustness space"):
         compare_robustness("lonas:tiny-encoder-subjectivty", root=out)

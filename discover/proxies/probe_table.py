@@ -78,6 +78,16 @@ def probe_arch(benchmark: Benchmark, arch_id: str, names: list[str], builder: st
         for name in names + ([FEATURES] if with_features else []):
             row.update({name: math.nan, f"{name}:error": _failure(exc), f"{name}:seconds": 0.0})
         return row
+    row.update(score_run(run, names, with_features))
+    return row
+
+
+def score_run(run, names: list[str], with_features: bool = False) -> dict[str, Any]:
+    """Every proxy of ``names`` (and, with ``with_features``, the activation features as ``FEATURES``) on one
+    probed model (``probing.run.ProbeRun``), sharing its passes: each value, ``:error`` (None, or why it failed:
+    one failing proxy does not stop the others) and ``:seconds`` (what it costs computed alone: its passes and its
+    own arithmetic)."""
+    row: dict[str, Any] = {}
     jobs = [(name, PROXIES[name].function, PROXIES[name].passes) for name in names]
     if with_features:
         jobs.append((FEATURES, activation_features, ACTIVATION_PASSES))
@@ -346,5 +356,5 @@ def records_to_long(records: dict[str, dict], names: list[str], with_features: b
 
 
 __all__ = ["FEATURES", "activation_table", "data_proxy_table", "entry_versions", "probe_arch", "probe_proxies",
-           "probe_records", "records_to_long", "request_difference", "requested_provenance", "stored_path",
+           "probe_records", "records_to_long", "request_difference", "requested_provenance", "score_run", "stored_path",
            "values_provenance"]

@@ -23,6 +23,12 @@ def space_paths(encoder: str, task: str, root: str | os.PathLike | None = None) 
     return (folder / f"{task}-{encoder}-targets.csv.gz", folder / f"{task}-{encoder}-features.csv.gz")
 
 
+def probes_path(encoder: str, task: str, root: str | os.PathLike | None = None) -> Path:
+    """The values file of the data proxies of a space's sub-networks (``robustness.probes``), when measured."""
+    folder = Path(root) if root is not None else values_root()
+    return folder / f"{task}-{encoder}-probes.csv.gz"
+
+
 def stored_spaces(root: str | os.PathLike | None = None) -> list[str]:
     """The names (``lonas:ENCODER-TASK``) of the stored spaces with both their targets and features, from their
     provenance files; a damaged provenance file leaves its space out of the list."""
@@ -40,4 +46,4 @@ def stored_spaces(root: str | os.PathLike | None = None) -> list[str]:
     return names
 
 
-__all__ = ["PREFIX", "space_paths", "stored_spaces", "values_root"]
+__all__ = ["PREFIX", "probes_path", "space_paths", "stored_spaces", "values_root"]
