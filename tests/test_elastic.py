@@ -312,6 +312,37 @@ def test_sub_network_features_are_those_of_its_own_weights_and_join_the_targets(
         space_table(features, targets, "dev_accuracy")
 
 
+def test_data_proxies_read_train_sentences_through_the_sub_networks_own_classifier(task_and_tokenizer):
+    from discover.robustness import probes
+    from discover.robustness.elastic import SubNetworkClassifier
+    task, tok = task_and_tokenizer
+    from discover.text import PAD_ID
+    batch = probes.probe_batch(task, tok, count=6, max_tokens=16)
+    assert batch.ids.shape == (6, 16) and torch.equal(batch.ids,
+                                                             probes.probe_batch(task, tok, 6, 16).ids)
+    assert not torch.equal(batch.ids, probes.probe_batch(task, tok, 6, 16, seed=1).ids)
+    # every row is a train sentence with its label: never a dev or test one, which judge the sub-networks
+    encoded, _ = sa.encode_sentences(tok, [e.text for e in task.train], 16)
+    train = {tuple(row.tolist()): e.label for row, e in zip(encoded, task.train)}
+    assert [train.get(tuple(row.tolist())) for row in batch.ids] == batch.labels.tolist()
+    model = ElasticEncoder(tiny_base(vocab=tok.vocab_size), 2)
+    _randomise_adapters(model)
+    sub = SubNetwork((8, 4), (64, 32), (3, 2))
+    probed = probes.probed_classifier(model, sub)
+    assert [layer.attention.zc_heads for layer in probed.encoder.encoder.layer] == [3, 2]
+    # the probe's task loss is the cross-entropy of what the sub-network's own classifier predicts
+    mask = (batch.ids != PAD_ID).long()
+    logits = SubNetworkClassifier(model, sub)(batch.ids, mask)
+    loss = probed(batch.ids, labels=batch.labels).loss
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(logits, batch.labels), atol=1e-6)
+    names = ["synflow", "snip", "naswot", "head_importance"]
+    first = probes.probe_values(model, [sub, largest(model.space, model.config)], batch, names)
+    again = probes.probe_values(model, [sub, largest(model.space, model.config)], batch, names)
+    assert first.value.fillna(-1).tolist() == again.value.fillna(-1).tolist()   # seeded, bit for bit
+    assert np.isfinite(first[first.proxy != "head_importance"].value).all()
+    assert first[first.proxy == "head_importance"].failure.notna().all()   # why it has no value, kept
+
+
 def _subnets_script():
     import importlib.util
     from pathlib import Path
