@@ -45,9 +45,11 @@ class ProbedClassifier(nn.Module):
         self.zc_task = "sequence-classification"
 
     def get_input_embeddings(self) -> nn.Module:
+        """The encoder's token embedding (what the probe's embedding-gradient proxies read)."""
         return self.encoder.get_input_embeddings()
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, output_hidden_states: bool = False):
+        """Logits of the mean-pooled encoding (mask from the padding id), the cross-entropy with ``labels``."""
         from transformers.modeling_outputs import SequenceClassifierOutput
         mask = (input_ids != PAD_ID).long()
         out = self.encoder(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
