@@ -251,3 +251,32 @@ def test_prune_ships_one_sub_network_per_method(tiny_reference, tmp_path, capsys
     assert "llm_pruner" in capsys.readouterr().out and len(pd.read_csv(out)) == 1
     assert main(["prune", str(folder), "--remove", "100%", "-o", str(tmp_path / "no.csv")]) == 2
     assert not (tmp_path / "no.csv").exists()
+
+
+def test_recovery_fine_tunes_a_seeded_subset_the_same_way_twice_and_checks_its_space(tiny_reference, tmp_path):
+    """Issue #27's recovery: every sampled candidate is fine-tuned (LoRA, merged back) on the same seeded batches,
+    which lowers its loss, the same to the last digit on a second run; a table made from another space is refused."""
+    from discover.pruning import recovery, space_values
+    folder, _ = tiny_reference
+    space_values.compute_space(folder, "depth", out=tmp_path, progress=False)
+    settings = {"count": 4, "steps": 3, "batch": 2}
+    table, provenance = recovery.compute_recovery(folder, "depth", settings=settings, root=tmp_path,
+                                                  progress=False)
+    assert len(table) == 4 and set(table["arch_id"]) <= set(space_values.space_ids("depth", 4, 2))
+    assert (table["recovered_loss"] < table["heldout_loss"]).all()
+    again = tmp_path / "again"
+    again.mkdir()
+    for path in tmp_path.glob("tiny-depth*"):
+        shutil.copy(path, again / path.name)
+    (again / "tiny-depth-recovered.json").unlink()
+    os_cache = recovery.cache.cache_dir().parent / "pruning-recovery"
+    shutil.rmtree(os_cache)                              # recomputed, not read back from the record store
+    second, _ = recovery.compute_recovery(folder, "depth", settings=settings, root=again, progress=False)
+    assert second["recovered_loss"].tolist() == table["recovered_loss"].tolist()
+    expected = recovery.recovery_request(folder, "depth", settings)
+    read, _ = recovery.read_recovery("tiny", "depth", tmp_path, expected=expected)
+    assert np.allclose(read["recovered_loss"], table["recovered_loss"], rtol=1e-9)   # as stored: 10 digits
+    with pytest.raises(DataError, match="another space, settings or code"):
+        recovery.read_recovery("tiny", "depth", tmp_path, expected={**expected, "version": -1})
+    with pytest.raises(DataError, match="pruning space provenance"):
+        recovery.compute_recovery(folder, "heads", settings=settings, root=tmp_path, progress=False)

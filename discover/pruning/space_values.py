@@ -167,9 +167,14 @@ def write_space(candidates: pd.DataFrame, units: pd.DataFrame, provenance: dict[
     req = provenance["request"]
     candidates_path, units_path, provenance_path = _paths(root, req["model"], req["kind"])
     for table, path in ((candidates, candidates_path), (units.reset_index(), units_path)):
-        buffer = io.BytesIO()
-        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as handle:
-            handle.write(table.to_csv(index=False, float_format="%.10g").encode())
-        files.write_text(path, buffer.getvalue())
+        files.write_text(path, gzip_csv(table))
     files.write_json(provenance_path, provenance)
     return provenance_path
+
+
+def gzip_csv(table: pd.DataFrame) -> bytes:
+    """A table as gzip-compressed CSV bytes with no timestamp in the header (the same rows give the same bytes)."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as handle:
+        handle.write(table.to_csv(index=False, float_format="%.10g").encode())
+    return buffer.getvalue()

@@ -1,0 +1,73 @@
+"""Does a pruned sub-network's loss as it is predict its loss after a short recovery fine-tune?
+
+    python experiments/pruning_recovery.py [--models llama-8 ...] [--kinds depth heads ffn] [--wait]
+
+For each stored pruning space of each reference model: fine-tune a seeded subset of its candidates
+(``discover.pruning.recovery``: LoRA on every block's linear layers, the same seeded batches for every candidate),
+store the table beside the space, and print, over that subset, the equal-size Kendall with the *recovered* loss of
+the loss before recovery and of every published criterion - so we learn whether ranking before recovery predicts
+after. Resumable; a stored table whose provenance matches is kept.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from discover.benchmarks import trained
+from discover.benchmarks.pruning.models import models_dir
+from discover.benchmarks.pruning.reference import REFERENCE_MODELS
+from discover.benchmarks.pruning.space import KINDS
+from discover.errors import DataError
+from discover.pruning.criteria import criteria_for
+from discover.pruning.recovery import compute_recovery, read_recovery, recovery_request
+from discover.pruning.space_values import read_space
+from discover.pruning.table import equal_size_kendall
+
+
+def recovery_kendalls(model: str, kind: str) -> dict[str, float]:
+    """Equal-size Kendall with the recovered loss, over the recovered subset: the loss before recovery and every
+    criterion of ``kind`` (higher score: lower loss, so each is scored against minus the loss)."""
+    table, _ = read_recovery(model, kind)
+    candidates, units, _ = read_space(model, kind)
+    subset = candidates.set_index("arch_id").loc[table["arch_id"]].reset_index()
+    target = -table["recovered_loss"].to_numpy(float)
+    removed = subset["removed"].to_numpy()
+    out = {"loss before recovery": equal_size_kendall(-subset["heldout_loss"].to_numpy(float), target, removed)}
+    for criterion in criteria_for(kind):
+        out[criterion.name] = equal_size_kendall(criterion.score(subset, units, kind), target, removed)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(REFERENCE_MODELS))
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--wait", action="store_true", help="wait for models still being built")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for name in args.models:
+        folder = models_dir() / name
+        while args.wait:
+            try:
+                trained.read_card(folder)
+                break
+            except DataError:
+                time.sleep(30)
+        for kind in args.kinds:
+            try:
+                read_recovery(name, kind, expected=recovery_request(folder, kind))
+                logging.info("%s %s: stored recovery kept", name, kind)
+            except DataError as why:
+                logging.info("%s %s: recovering (%s)", name, kind, str(why)[:120])
+                _, provenance = compute_recovery(folder, kind, threads=args.threads)
+                logging.info("%s %s: %d candidates in %.0f s", name, kind, provenance["candidates"],
+                             provenance["wall_seconds"])
+            figures = recovery_kendalls(name, kind)
+            print(f"{name} {kind}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
