@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 
-from discover.benchmarks import trained
-from discover.benchmarks.pruning.models import models_dir
+from discover.benchmarks.pruning.models import models_dir, wait_for_model
 from discover.benchmarks.pruning.reference import REFERENCE_MODELS
 from discover.benchmarks.pruning.space import KINDS
 from discover.errors import DataError
@@ -31,12 +29,8 @@ def main(argv=None) -> int:
     for kind in args.kinds:
         for name in args.models:
             folder = models_dir() / name
-            while args.wait:
-                try:
-                    trained.read_card(folder)
-                    break
-                except DataError:
-                    time.sleep(30)
+            if args.wait:
+                wait_for_model(folder)
             req = request(folder, kind)
             try:
                 read_space(name, kind, expected=req)

@@ -16,3 +16,17 @@ def models_dir(explicit: str | os.PathLike | None = None) -> Path:
     if os.environ.get(ENV_MODELS):
         return Path(os.environ[ENV_MODELS]).expanduser()
     return Path(platformdirs.user_cache_dir("zc-discover")) / "models"
+
+
+def wait_for_model(folder: str | os.PathLike, poll_seconds: float = 30.0) -> None:
+    """Return once ``folder`` holds a readable model card: for a study started beside the build of its models
+    (experiments/build_reference_models.py writes the card last)."""
+    import time
+    from .. import trained
+    from ...errors import DataError
+    while True:
+        try:
+            trained.read_card(folder)
+            return
+        except DataError:
+            time.sleep(poll_seconds)
