@@ -123,7 +123,7 @@ def compute_recovery(folder: str | os.PathLike, kind: str, *, settings: dict[str
     req = recovery_request(folder, kind, settings)
     settings = req["settings"]
     root = Path(root) if root is not None else values_root()
-    candidates, _, _ = read_space(req["space"]["model"], kind, root, expected=req["space"])
+    candidates, _, space_provenance = read_space(req["space"]["model"], kind, root, expected=req["space"])
     if threads:
         torch.set_num_threads(int(threads))
     torch.use_deterministic_algorithms(True)
@@ -149,7 +149,7 @@ def compute_recovery(folder: str | os.PathLike, kind: str, *, settings: dict[str
             log.info("%s %s recovery: %d/%d (%.0f s)", req["space"]["model"], kind, index + 1, len(ids),
                      time.perf_counter() - started)
     table = pd.DataFrame(rows)
-    provenance = {"request": req, "candidates": len(table), "full_heldout_loss": mean_loss(model, heldout),
+    provenance = {"request": req, "candidates": len(table), "full_heldout_loss": space_provenance["full_heldout_loss"],
                   "candidate_seconds": round(float(table["seconds"].mean()), 2),
                   "wall_seconds": round(time.perf_counter() - started, 1), "threads": torch.get_num_threads(),
                   "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
