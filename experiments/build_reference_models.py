@@ -55,14 +55,21 @@ def card_rows(root: Path, names: list[str]) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", default=list(REFERENCE_MODELS), choices=[*REFERENCE_MODELS, *ENCODER_MODELS],
-                        help="reference models (default: the pruning spaces' decoders)")
+    # checked below, not by ``choices``: Python 3.11's argparse checks an empty nargs="*" (or its list default)
+    # against the choices as one value and refuses the documented default
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"reference models, of {', '.join([*REFERENCE_MODELS, *ENCODER_MODELS])} "
+                             "(default: the pruning spaces' decoders)")
     parser.add_argument("--steps", type=int, default=TRAINING["steps"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--force", action="store_true", help="train again even where a matching folder exists")
     parser.add_argument("--table", action="store_true", help="write docs/tables/reference-models.md from the cards")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - {*REFERENCE_MODELS, *ENCODER_MODELS})
+    if unknown:
+        parser.error(f"unknown model {', '.join(unknown)}; choose from {', '.join([*REFERENCE_MODELS, *ENCODER_MODELS])}")
+    args.names = args.names or list(REFERENCE_MODELS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     root = models_dir()
     for name in args.names:
