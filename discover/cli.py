@@ -134,13 +134,15 @@ def build_parser() -> Parser:
                   "ship at a size, and its held-out loss", "zc-discover prune llama-8 --kind depth --remove 25%")
     prune.add_argument("model", metavar="MODEL", help="a reference model (llama-8, gpt2-8, llama-12) or a folder of a "
                        "trained Hugging Face causal LM (config.json + model.safetensors)")
-    prune.add_argument("--kind", choices=("depth", "heads", "ffn"), default="depth",
-                       help="what is removed: blocks, attention heads or feed-forward channel groups")
-    prune.add_argument("--remove", default="25%", help="share of the units removed, e.g. 25%%")
+    prune.add_argument("--kind", choices=("depth", "heads", "ffn", "mixed"), default="depth",
+                       help="what is removed: blocks, attention heads, feed-forward channel groups, or all three "
+                       "together at a weight budget (mixed)")
+    prune.add_argument("--remove", default="25%", help="share of the units removed, e.g. 25%% (mixed: of the "
+                       "blocks' weights)")
     prune.add_argument("--proxy", nargs="+", metavar="NAME", help="criteria and run:DIR formulas to compare "
                        "(default: every criterion of the kind)")
     prune.add_argument("--limit", type=_integer(1, "--limit", high=100_000), default=None,
-                       help="candidates scored (default 300 depth, 100 heads or ffn)")
+                       help="candidates scored (default 300 depth, 100 heads or ffn, 200 mixed)")
     prune.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of the candidate sample")
     prune.add_argument("-o", "--output", metavar="FILE.csv", help="also write the table as CSV")
     prune.add_argument("--json", action="store_true", help="print JSON records instead of the table")
@@ -626,8 +628,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(table.to_json(orient="records", indent=1))
     else:
         attrs = table.attrs
-        print(f"{attrs['kind']}: {attrs['removed']} of {attrs['units']} units removed, {attrs['candidates']} "
-              f"candidates; full model's held-out loss {attrs['full_heldout_loss']:.3f}")
+        what = f"{attrs['removed']}% of the blocks' weights" if attrs["kind"] == "mixed" else \
+            f"{attrs['removed']} of {attrs['units']} units"
+        print(f"{attrs['kind']}: {what} removed, {attrs['candidates']} candidates; full model's held-out loss "
+              f"{attrs['full_heldout_loss']:.3f}")
         print(table.drop(columns=["paper"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 

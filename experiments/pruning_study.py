@@ -7,7 +7,8 @@ the equal-size Kendall (``kendall_size_matched``: pairs of candidates of the sam
 of ZeroLM and NSC on the sub-network's weights, and of the discovered formula (5-fold held out, over the weights
 arm and the weights + calibration arm); leave-one-model-out (one formula searched on two models' spaces, scored
 unchanged on the third, against the best criterion there, with a paired-bootstrap interval); what each method costs;
-and, for depth, the held-out loss of the sub-network each method would ship at 25% and 50% of the blocks removed.
+and, for depth, the held-out loss of the sub-network each method would ship at 25% and 50% of the blocks removed
+(for a mixed space: at its weight budget, among all its candidates).
 Writes docs/tables/pruning-*.md. Needs no model and no text: everything is read from the stored values.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_table  # noqa: E402
 
 MODELS = ("llama-8", "gpt2-8", "llama-12")
-KINDS = ("depth", "heads", "ffn")
+KINDS = ("depth", "heads", "ffn", "mixed")
 WEIGHT_PROXIES = ("zerolm", "nsc")
 
 
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
                                               f"{versus_fixed['difference']:+.3f} [{versus_fixed['low']:+.3f}, "
                                               f"{versus_fixed['high']:+.3f}])")
                 row[f"formula ({arm}, seed {args.seeds[0]})"] = f"`{formulas[0]}`"
-                if kind == "depth":
+                if kind in ("depth", "mixed"):
                     ship_scores = np.mean([_ranks(s) for s in scores], axis=0)
                     baselines[held][f"discovered ({arm})"] = ship_scores
             lomo_rows.append(row)
@@ -148,15 +149,19 @@ def main(argv=None) -> int:
                               "unit statistics, per model (s)": provenance["unit_seconds"],
                               "calibration loss, per candidate (s)": round(per_candidate_loss, 3),
                               "weight features, per candidate (s)": round(features, 3)})
-            if kind != "depth":
+            if kind not in ("depth", "mixed"):
                 continue
             n_layers = int(units["block"].max()) + 1
             target = candidates["heldout_loss"].to_numpy()
-            for share, count in (("25%", max(1, round(n_layers / 4))), ("50%", n_layers // 2)):
-                rows = np.flatnonzero(candidates["removed"].to_numpy() == count)
+            removed = candidates["removed"].to_numpy()
+            choices = ((f"{removed[0]}% of the blocks' weights (mixed)", np.arange(len(candidates))),) \
+                if kind == "mixed" else \
+                tuple((f"{share} ({count} of {n_layers} blocks)", np.flatnonzero(removed == count))
+                      for share, count in (("25%", max(1, round(n_layers / 4))), ("50%", n_layers // 2)))
+            for label, rows in choices:
                 if not len(rows):
                     continue
-                row = {"model": m, "removed": f"{share} ({count} of {n_layers})",
+                row = {"model": m, "removed": label,
                        "full model": f"{provenance['full_heldout_loss']:.3f}",
                        "best candidate (oracle)": f"{target[rows].min():.3f}",
                        "median candidate": f"{np.median(target[rows]):.3f}"}
@@ -182,9 +187,10 @@ def main(argv=None) -> int:
     write_table("pruning-cost", "Measured cost, seconds on this machine.\n\n" +
                 pd.DataFrame(cost_rows).to_markdown(index=False), "experiments/pruning_study.py", extra)
     if ship_rows:
-        write_table("pruning-ship", "Depth pruning: held-out loss of the sub-network each method would ship at a "
-                    "removal count (the best-scoring candidate of the space; discovered: the leave-one-model-out "
-                    "formula, mean rank over seeds).\n\n" + pd.DataFrame(ship_rows).to_markdown(index=False),
+        write_table("pruning-ship", "Depth and mixed pruning: held-out loss of the sub-network each method would "
+                    "ship at a removal count (the best-scoring candidate of the space; discovered: the "
+                    "leave-one-model-out formula, mean rank over seeds, where another model has the space).\n\n" +
+                    pd.DataFrame(ship_rows).to_markdown(index=False),
                     "experiments/pruning_study.py", extra)
     print(pd.DataFrame(within_rows).to_string())
     print(pd.DataFrame(lomo_rows).to_string())

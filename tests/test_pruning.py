@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from discover.benchmarks import trained
-from discover.benchmarks.pruning.space import blocks_of, parse_id, space_ids, subnetwork
+from discover.benchmarks.pruning.mixed import TOLERANCE, compositions, mixed_ids, unit_weights
+from discover.benchmarks.pruning.space import blocks_of, make_id, parse_id, space_ids, subnetwork
 from discover.cli import main
 from discover.errors import ConfigError, DataError
-from discover.pruning.criteria import CRITERIA, criteria_for
+from discover.pruning.calibration import unit_statistics
+from discover.pruning.criteria import CRITERIA, criteria_for, removed_units
 from discover.pruning.ship import parse_share, removal_count
 from discover.pruning.table import equal_size_difference, equal_size_kendall, space_table
 
@@ -280,3 +282,73 @@ def test_recovery_fine_tunes_a_seeded_subset_the_same_way_twice_and_checks_its_s
         recovery.read_recovery("tiny", "depth", tmp_path, expected={**expected, "version": -1})
     with pytest.raises(DataError, match="pruning space provenance"):
         recovery.compute_recovery(folder, "heads", settings=settings, root=tmp_path, progress=False)
+
+
+# --- mixed sub-networks at a fixed weight budget (pruning kind (d)) ----------------------------------------------
+
+def weights(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_a_mixed_id_reads_back_and_refuses_overlap_and_disorder():
+    units = (("depth", 1), ("heads", (0, 1)), ("heads", (2, 0)), ("ffn", (3, 2)))
+    assert make_id("mixed", units[::-1]) == "mix-d1-h0.1-h2.0-f3.2"
+    assert parse_id("mix-d1-h0.1-h2.0-f3.2") == ("mixed", units)
+    with pytest.raises(DataError, match="removes whole"):
+        parse_id("mix-d1-h1.0")
+    with pytest.raises(DataError, match="increasing order"):
+        parse_id("mix-h2.0-h0.1")
+    with pytest.raises(DataError, match="not a sub-network id"):
+        parse_id("mix-f0.1-d2")     # kinds in the order d, h, f
+    with pytest.raises(DataError, match="removes nothing"):
+        parse_id("mix")
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_mixed_surgery_is_the_three_removals_in_turn_depth_last(family):
+    model = random_model(family)
+    ids = torch.randint(0, 4096, (2, 12))
+    mixed = subnetwork(model, "mix-d1-h0.1-h2.0-f3.2", 2)
+    # the same units one kind at a time, block numbers of the full model, the block removed last
+    stepwise = subnetwork(subnetwork(subnetwork(model, "heads-0.1-2.0", 2), "ffn-3.2", 2), "drop-1", 2)
+    assert torch.allclose(mixed(input_ids=ids).logits, stepwise(input_ids=ids).logits, atol=1e-6)
+    assert len(blocks_of(mixed)) == 3 and len(blocks_of(model)) == 4
+    unit = unit_weights(model, 2)
+    assert weights(model) - weights(mixed) == unit.removed(1, 2, 1)
+    with pytest.raises(DataError, match="every head of block 0"):
+        subnetwork(model, "mix-h0.0-h0.1", 2)
+
+
+# shares at which these tiny models have mixes within 1% (GPT-2's biases make its units' sizes less commensurate)
+@pytest.mark.parametrize("family, share", [("llama", 0.25), ("gpt2", 0.4)])
+def test_mixed_candidates_are_seeded_distinct_and_of_one_size(family, share):
+    model = random_model(family)
+    ids = mixed_ids(model, 2, share=share, limit=30, seed=0)
+    assert ids == mixed_ids(model, 2, share=share, limit=30, seed=0)
+    assert ids != mixed_ids(model, 2, share=share, limit=30, seed=1)
+    assert len(ids) == len(set(ids)) > 5
+    budget = share * sum(weights(b) for b in blocks_of(model))
+    kinds_seen = set()
+    for arch_id in ids:
+        removed = weights(model) - weights(subnetwork(model, arch_id, 2))   # surgery itself: no block emptied
+        assert abs(removed - budget) <= TOLERANCE * budget, arch_id
+        kinds_seen |= {k for k, _ in parse_id(arch_id)[1]}
+    assert kinds_seen == {"depth", "heads", "ffn"}
+    with pytest.raises(ConfigError, match="no mix"):
+        compositions(unit_weights(model, 2), 0.01)
+
+
+def test_the_mixed_unit_table_keys_every_kind_and_the_criteria_sum_over_them():
+    model = random_model("llama")
+    batch = torch.randint(0, 4096, (2, 17))
+    units = unit_statistics(model, batch, "mixed")
+    assert list(units.index[:5]) == ["d0", "d1", "d2", "d3", "h0.0"] and len(units) == 4 + 4 * 2 + 4 * 4
+    assert set(units["unit_kind"]) == {"depth", "heads", "ffn"}
+    assert units["removal_loss"].notna().all() and units.loc["d0", "taylor_group"] != units.loc["d0", "taylor_group"]
+    candidates = pd.DataFrame({"arch_id": ["mix-d1", "mix-h0.1-h2.0-f3.2"], "removed": 25,
+                               "calibration_loss": [1.0, 2.0]})
+    assert removed_units(candidates["arch_id"], "mixed") == [["d1"], ["h0.1", "h2.0", "f3.2"]]
+    by_hand = -units.loc[["h0.1", "h2.0", "f3.2"], "removal_loss"].sum()
+    assert np.isclose(CRITERIA["shortened_ppl"].score(candidates, units, "mixed")[1], by_hand)
+    names = {c.name for c in criteria_for("mixed")}
+    assert {"sleb", "shortened_ppl", "magnitude", "wanda", "flap", "taylor"} == names

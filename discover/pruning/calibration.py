@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from ..benchmarks.pruning.evaluate import mean_loss
-from ..benchmarks.pruning.space import FFN_GROUPS, blocks_of, make_id, subnetwork
+from ..benchmarks.pruning.space import FFN_GROUPS, MIXED_PREFIX, UNIT_KINDS, blocks_of, make_id, subnetwork
 
 BLOCK_STATS = ("block_influence", "angular_distance", "update_ratio", "activation_norm", "attention_entropy",
                "fluctuation", "wanda", "magnitude", "taylor", "removal_loss")
@@ -89,7 +89,15 @@ def _heads(model: nn.Module) -> int:
 def unit_statistics(model: nn.Module, batch: torch.Tensor, kind: str, with_removal: bool = True) -> pd.DataFrame:
     """One row per unit of ``kind`` (``depth``: blocks; ``heads``; ``ffn``: channel groups) with the statistics of
     the module docstring, measured on ``batch`` (rows of ``seq_len + 1`` tokens). Index: ``unit`` (the block, or
-    ``block.index``); columns: ``block``, ``position`` (the block's depth in [0, 1]) and the statistics."""
+    ``block.index``); columns: ``block``, ``position`` (the block's depth in [0, 1]) and the statistics. For
+    ``mixed``: the three kinds' rows together, keyed as a mixed id names them (``d3``, ``h2.1``, ``f0.3``), with
+    ``unit_kind``; a statistic a kind does not have (a block's influence, a group's entropy) is empty there."""
+    if kind == "mixed":
+        tables = {k: unit_statistics(model, batch, k, with_removal) for k in UNIT_KINDS}
+        table = pd.concat([t.reset_index().assign(unit=MIXED_PREFIX[k] + t.index.astype(str), unit_kind=k)
+                           for k, t in tables.items()], ignore_index=True).set_index("unit")
+        table.attrs["calibration_loss"] = tables["depth"].attrs["calibration_loss"]
+        return table
     model.eval()
     blocks = blocks_of(model)
     n_heads = _heads(model)

@@ -2,7 +2,10 @@
 
 Each criterion scores a unit (``calibration.unit_statistics``) or a whole candidate; a candidate that removes
 several units gets minus the sum of their importance, as the papers do when they remove units one by one by their
-scores. Each names its paper and what it costs on top of the weights: forward (F) and backward (B) passes over the
+scores. On a mixed space (blocks, heads and groups removed together) the criteria whose statistic every unit kind
+has sum it over all the removed units, as the papers that rank units of several kinds globally do (LLM-Pruner,
+FLAP); the statistics are not rescaled per kind - removal loss is in nats for every unit, so it adds exactly.
+Each names its paper and what it costs on top of the weights: forward (F) and backward (B) passes over the
 calibration batch, per model (a fixed cost, whatever the number of candidates) or per candidate.
 """
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..benchmarks.pruning.space import parse_id
+from ..benchmarks.pruning.space import MIXED_PREFIX, parse_id
 from ..errors import UnknownNameError
 
 
@@ -30,10 +33,13 @@ class Criterion:
 
 def removed_units(arch_ids, kind: str) -> list[list[str]]:
     """The unit keys (``units`` index of ``unit_statistics``) each candidate removes."""
+    def key(unit_kind, unit) -> str:
+        return str(unit) if unit_kind == "depth" else f"{unit[0]}.{unit[1]}"
     out = []
     for arch_id in arch_ids:
         _, units = parse_id(arch_id)
-        out.append([str(u) if kind == "depth" else f"{u[0]}.{u[1]}" for u in units])
+        out.append([MIXED_PREFIX[k] + key(k, u) for k, u in units] if kind == "mixed" else
+                   [key(kind, u) for u in units])
     return out
 
 
@@ -53,7 +59,7 @@ def _candidate_loss(candidates: pd.DataFrame, units: pd.DataFrame, kind: str) ->
     return -candidates["calibration_loss"].to_numpy(float)
 
 
-ALL = ("depth", "heads", "ffn")
+ALL = ("depth", "heads", "ffn", "mixed")
 CRITERIA: dict[str, Criterion] = {c.name: c for c in [
     Criterion("sleb", "SLEB (Song et al., ICML 2024): a candidate's calibration perplexity", "1 F per candidate",
               ALL, False, _candidate_loss),
@@ -72,7 +78,7 @@ CRITERIA: dict[str, Criterion] = {c.name: c for c in [
     Criterion("flap", "FLAP (An et al., AAAI 2024): fluctuation of the output projection's input channels",
               "1 F per model", ALL, False, _sum_removed("fluctuation")),
     Criterion("taylor", "first-order Taylor, sum |w dL/dw| over the unit's weights", "1 F + 1 B per model",
-              ("heads", "ffn"), False, _sum_removed("taylor")),
+              ("heads", "ffn", "mixed"), False, _sum_removed("taylor")),
     Criterion("llm_pruner", "LLM-Pruner (Ma et al., NeurIPS 2023): |sum w dL/dw| over the unit (first order)",
               "1 F + 1 B per model", ("heads", "ffn"), False, _sum_removed("taylor_group")),
 ]}

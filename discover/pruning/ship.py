@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..benchmarks import hf, trained
 from ..benchmarks.pruning.evaluate import mean_loss, windows
+from ..benchmarks.pruning.mixed import mixed_ids
 from ..benchmarks.pruning.models import models_dir
 from ..benchmarks.pruning.reference import REFERENCE_MODELS
 from ..benchmarks.pruning.space import FFN_GROUPS, KINDS, blocks_of, make_id, space_ids, subnetwork
@@ -105,9 +106,10 @@ def prune_model(model: str | os.PathLike, kind: str = "depth", remove: float = 0
         A reference model's name (``llama-8``, ``gpt2-8``, ``llama-12``), or a folder of a trained Hugging Face
         causal language model (``config.json`` + ``model.safetensors``; a ``tokenizer.json`` where it was not
         trained on this project's tokenizer).
-    kind : {"depth", "heads", "ffn"}
+    kind : {"depth", "heads", "ffn", "mixed"}
     remove : float
-        Share of the units removed, in (0, 1).
+        Share of the units removed, in (0, 1); for ``mixed``, the share of the blocks' weights every candidate
+        removes (blocks, heads and channel groups together, ``benchmarks.pruning.mixed``).
     methods : iterable of str, optional
         Criteria (``pruning.criteria.CRITERIA``) and ``run:DIR`` for a discovered formula (default: every criterion
         of ``kind``).
@@ -135,13 +137,18 @@ def prune_model(model: str | os.PathLike, kind: str = "depth", remove: float = 0
     folder = resolve_model(model)
     loaded, _ = trained.load_model(folder, task="causal-lm")
     n_heads, n_layers = _heads(loaded), len(blocks_of(loaded))
-    units_total = n_layers * {"depth": 1, "heads": n_heads, "ffn": FFN_GROUPS}[kind]
-    count = removal_count(remove, units_total, kind)
+    if kind == "mixed":   # the share is of the blocks' weights; every candidate removes that much
+        removal_count(remove, 100, kind)
+        ids = mixed_ids(loaded, n_heads, float(remove), limit or LIMITS[kind], seed)
+        count, units_total = round(100 * float(remove)), 100
+    else:
+        units_total = n_layers * {"depth": 1, "heads": n_heads, "ffn": FFN_GROUPS}[kind]
+        count = removal_count(remove, units_total, kind)
+        ids = space_ids(kind, n_layers, n_heads, counts=(count,), limit=limit or LIMITS[kind], seed=seed)
     heldout, calibration = _text_windows(folder)
     started = time.perf_counter()
     units = unit_statistics(loaded, calibration, kind)
     unit_seconds = time.perf_counter() - started
-    ids = space_ids(kind, n_layers, n_heads, counts=(count,), limit=limit or LIMITS[kind], seed=seed)
     candidates = pd.DataFrame({"arch_id": ids, "removed": count})
     picks: dict[str, tuple[str, float]] = {}
     for name in methods:

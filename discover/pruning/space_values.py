@@ -27,6 +27,7 @@ import torch
 from .. import cache, files
 from ..benchmarks import hf, trained
 from ..benchmarks.pruning.evaluate import mean_loss, windows
+from ..benchmarks.pruning.mixed import mixed_ids
 from ..benchmarks.pruning.space import KINDS, blocks_of, parse_id, space_ids, subnetwork
 from ..errors import DataError
 from ..features.table import featurize_model
@@ -35,10 +36,12 @@ from .calibration import _heads, unit_statistics
 
 log = logging.getLogger(__name__)
 VALUES_VERSION = 1          # bump when a stored column's definition changes
+MIXED_VERSION = 1           # bump when the mixed sampler or its budget changes (only mixed spaces are recomputed)
 HELDOUT_WINDOWS = 48
 CALIBRATION_WINDOWS = 32
 SEQ_LEN = 128
-LIMITS = {"depth": 300, "heads": 100, "ffn": 100}
+LIMITS = {"depth": 300, "heads": 100, "ffn": 100, "mixed": 200}
+MIXED_SHARE = 0.25          # a mixed space's candidates each remove this share of the blocks' weights
 MAX_VALUES_BYTES = 32 * 2**20     # a stored space, compressed and expanded
 
 
@@ -55,7 +58,8 @@ def request(folder: str | os.PathLike, kind: str, limit: int | None = None, seed
     return {"model": card.name, "kind": kind, "weights_sha256": trained.weights_digest(folder),
             "corpus": card.corpus, "tokenizer": card.tokenizer, "heldout_windows": HELDOUT_WINDOWS,
             "calibration_windows": CALIBRATION_WINDOWS, "seq_len": SEQ_LEN,
-            "limit": LIMITS[kind] if limit is None else int(limit), "seed": int(seed), "version": VALUES_VERSION}
+            "limit": LIMITS[kind] if limit is None else int(limit), "seed": int(seed), "version": VALUES_VERSION,
+            **({"share": MIXED_SHARE, "mixed_version": MIXED_VERSION} if kind == "mixed" else {})}
 
 
 def _paths(root: Path, model: str, kind: str) -> tuple[Path, Path, Path]:
@@ -127,7 +131,9 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
     unit_started = time.perf_counter()
     units = unit_statistics(model, calibration, kind)
     unit_seconds = time.perf_counter() - unit_started
-    ids = space_ids(kind, len(blocks_of(model)), n_heads, limit=req["limit"], seed=seed)
+    ids = mixed_ids(model, n_heads, req["share"], req["limit"], seed) if kind == "mixed" else \
+        space_ids(kind, len(blocks_of(model)), n_heads, limit=req["limit"], seed=seed)
+    full_weights = sum(p.numel() for p in model.parameters())
     store = cache.RecordStore(cache.cache_dir().parent / "pruning" / _store_key(req), req)
     rows = []
     for index, arch_id in enumerate(ids):
@@ -140,8 +146,11 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
             seconds_loss = time.perf_counter() - t0
             hf.tag_model(sub)
             features = featurize_model(sub)
+            # a mixed space's candidates are one size (its budget, in percent): one equal-size group
             record = {"heldout_loss": heldout_loss, "calibration_loss": calibration_loss,
-                      "removed": len(parse_id(arch_id)[1]), "loss_seconds": seconds_loss,
+                      "removed": round(100 * req["share"]) if kind == "mixed" else len(parse_id(arch_id)[1]),
+                      "removed_weights": full_weights - sum(p.numel() for p in sub.parameters()),
+                      "loss_seconds": seconds_loss,
                       "seconds": time.perf_counter() - t0,
                       **{k: float(v) for k, v in features.items() if np.isfinite(v)}}
             store.write(arch_id, record)

@@ -17,7 +17,7 @@ from .criteria import removed_units
 
 ARMS = ("weights", "calibration")
 ZERO_COST_UNIT_STATS = ("magnitude", "position")
-NOT_COLUMNS = ("heldout_loss", "calibration_loss", "removed", "loss_seconds", "seconds")
+NOT_COLUMNS = ("heldout_loss", "calibration_loss", "removed", "removed_weights", "loss_seconds", "seconds")
 
 
 def space_table(candidates: pd.DataFrame, units: pd.DataFrame, kind: str, arm: str = "weights") -> pd.DataFrame:

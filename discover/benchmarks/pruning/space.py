@@ -5,7 +5,11 @@ An id names what is removed, so it reads the same for every reference model:
 - ``drop-3-7``: blocks 3 and 7 removed (depth pruning; blocks counted from 0 at the input);
 - ``heads-2.1-5.0``: head 1 of block 2 and head 0 of block 5 removed;
 - ``ffn-0.3-6.1``: channel group 3 of block 0's feed-forward and group 1 of block 6's removed (``FFN_GROUPS`` equal
-  groups of contiguous hidden channels per block).
+  groups of contiguous hidden channels per block);
+- ``mix-d3-h2.1-f0.3``: a mixed sub-network - block 3, head 1 of block 2 and channel group 3 of block 0 removed
+  (``d``, ``h`` and ``f`` units, in that order, each in increasing order; no head or group of a removed block).
+  Mixed candidates remove the same share of the blocks' weights (``mixed.mixed_ids``), so they are of equal size
+  by construction whatever mix of units they remove.
 
 Removal is surgery on a copy of the reference model, never retraining: a block leaves the layer list (the residual
 stream passes it by); a head's query, key and value rows and its output-projection columns are cut; a channel
@@ -28,17 +32,24 @@ from torch import nn
 
 from ...errors import ConfigError, DataError
 
-KINDS = ("depth", "heads", "ffn")
+UNIT_KINDS = ("depth", "heads", "ffn")       # one kind of unit removed per candidate
+KINDS = (*UNIT_KINDS, "mixed")               # mixed: blocks, heads and groups together, at a weight budget
 FFN_GROUPS = 4
 ID_PATTERN = {"depth": re.compile(r"drop(-\d{1,4})+"), "heads": re.compile(r"heads(-\d{1,4}\.\d{1,4})+"),
-              "ffn": re.compile(r"ffn(-\d{1,4}\.\d{1,4})+")}
+              "ffn": re.compile(r"ffn(-\d{1,4}\.\d{1,4})+"),
+              "mixed": re.compile(r"mix(-d\d{1,4})*(-h\d{1,4}\.\d{1,4})*(-f\d{1,4}\.\d{1,4})*")}
+PLAIN_PREFIX = {"depth": "drop", "heads": "heads", "ffn": "ffn"}
+MIXED_PREFIX = {"depth": "d", "heads": "h", "ffn": "f"}   # a mixed id's (and unit table's) key of each unit kind
 
 
 def parse_id(arch_id: str) -> tuple[str, tuple]:
-    """(kind, removed units) of a sub-network id: blocks as ints, heads and groups as (block, index) pairs."""
+    """(kind, removed units) of a sub-network id: blocks as ints, heads and groups as (block, index) pairs; for a
+    mixed id, (unit kind, unit) pairs."""
     for kind, pattern in ID_PATTERN.items():
         if pattern.fullmatch(arch_id):
             parts = arch_id.split("-")[1:]
+            if kind == "mixed":
+                return kind, _parse_mixed(arch_id, parts)
             units = tuple(int(p) for p in parts) if kind == "depth" else \
                 tuple(tuple(int(x) for x in p.split(".")) for p in parts)
             if len(set(units)) != len(units) or list(units) != sorted(units):
@@ -47,13 +58,32 @@ def parse_id(arch_id: str) -> tuple[str, tuple]:
     raise DataError(f"{arch_id!r} is not a sub-network id (drop-3-7, heads-2.1-5.0 or ffn-0.3-6.1)")
 
 
+def _parse_mixed(arch_id: str, parts: list[str]) -> tuple:
+    if not parts:
+        raise DataError(f"sub-network id {arch_id!r} removes nothing")
+    units = []
+    for kind in UNIT_KINDS:     # each kind's units read (and checked) as that kind's own id
+        texts = [p[1:] for p in parts if p[0] == MIXED_PREFIX[kind]]
+        if texts:
+            units += [(kind, u) for u in parse_id(PLAIN_PREFIX[kind] + "-" + "-".join(texts))[1]]
+    dropped = {u for k, u in units if k == "depth"}
+    inside = [u for k, u in units if k != "depth" and u[0] in dropped]
+    if inside:
+        raise DataError(f"sub-network id {arch_id!r} removes a head or group of block {inside[0][0]}, which it "
+                        "removes whole; name the block once")
+    return tuple(units)
+
+
 def make_id(kind: str, units) -> str:
-    """The id of removing ``units`` (sorted) of ``kind``."""
+    """The id of removing ``units`` (sorted) of ``kind`` (for ``mixed``: (unit kind, unit) pairs)."""
+    if kind == "mixed":
+        parts = [MIXED_PREFIX[k] + (str(u) if k == "depth" else f"{u[0]}.{u[1]}")
+                 for k in UNIT_KINDS for u in sorted(u for kk, u in units if kk == k)]
+        return "-".join(["mix", *parts])
     units = sorted(units)
     if kind == "depth":
         return "drop-" + "-".join(str(u) for u in units)
-    prefix = "heads" if kind == "heads" else "ffn"
-    return prefix + "-" + "-".join(f"{b}.{i}" for b, i in units)
+    return PLAIN_PREFIX[kind] + "-" + "-".join(f"{b}.{i}" for b, i in units)
 
 
 def _leaves_every_block(units: tuple, width: int) -> bool:
@@ -186,8 +216,30 @@ def _remove_groups(block: nn.Module, groups: list[int]) -> None:
 def subnetwork(model: nn.Module, arch_id: str, n_heads: int) -> nn.Module:
     """A copy of ``model`` with the units ``arch_id`` names removed (see the module docstring)."""
     kind, units = parse_id(arch_id)
-    blocks = blocks_of(model)
-    n_layers = len(blocks)
+    by_kind = {k: [u for kk, u in units if kk == k] for k in UNIT_KINDS} if kind == "mixed" else {kind: list(units)}
+    n_layers = len(blocks_of(model))
+    for unit_kind, kind_units in by_kind.items():
+        _check_units(arch_id, unit_kind, kind_units, n_layers, n_heads)
+    sub = copy.deepcopy(model)
+    sub_blocks = blocks_of(sub)
+    for unit_kind in ("heads", "ffn"):   # within the blocks first, by the full model's block numbers
+        by_block: dict[int, list[int]] = {}
+        for b, i in by_kind.get(unit_kind, []):
+            by_block.setdefault(b, []).append(i)
+        for b, which in by_block.items():
+            if unit_kind == "heads":
+                _remove_heads(sub_blocks[b], which, n_heads)
+            else:
+                _remove_groups(sub_blocks[b], which)
+    dropped = by_kind.get("depth", [])
+    if dropped:                          # blocks last: the numbers above still name the same blocks
+        _set_blocks(sub, nn.ModuleList([b for i, b in enumerate(sub_blocks) if i not in dropped]))
+    sub.eval()
+    return sub
+
+
+def _check_units(arch_id: str, kind: str, units: list, n_layers: int, n_heads: int) -> None:
+    """A DataError for a unit the model does not have, or a removal that leaves a block (or the model) empty."""
     bad = [u for u in units if (u if kind == "depth" else u[0]) >= n_layers]
     if kind != "depth":
         width = n_heads if kind == "heads" else FFN_GROUPS
@@ -196,23 +248,12 @@ def subnetwork(model: nn.Module, arch_id: str, n_heads: int) -> nn.Module:
         raise DataError(f"sub-network {arch_id!r} names unit {bad[0]} of a model with {n_layers} blocks")
     if kind == "depth" and len(units) >= n_layers:
         raise DataError(f"sub-network {arch_id!r} removes every block; at least one must stay")
-    sub = copy.deepcopy(model)
-    sub_blocks = blocks_of(sub)
-    if kind == "depth":
-        _set_blocks(sub, nn.ModuleList([b for i, b in enumerate(sub_blocks) if i not in units]))
-    else:
-        by_block: dict[int, list[int]] = {}
-        for b, i in units:
-            by_block.setdefault(b, []).append(i)
-        for b, which in by_block.items():
-            if kind == "heads":
-                if len(which) >= n_heads:
-                    raise DataError(f"sub-network {arch_id!r} removes every head of block {b}; keep one or "
-                                    "remove the block (depth pruning)")
-                _remove_heads(sub_blocks[b], which, n_heads)
-            else:
-                if len(which) >= FFN_GROUPS:
-                    raise DataError(f"sub-network {arch_id!r} removes every channel group of block {b}")
-                _remove_groups(sub_blocks[b], which)
-    sub.eval()
-    return sub
+    per_block: dict[int, int] = {}
+    for b, _ in units if kind != "depth" else []:
+        per_block[b] = per_block.get(b, 0) + 1
+    full = [b for b, n in per_block.items() if n >= (n_heads if kind == "heads" else FFN_GROUPS)]
+    if full and kind == "heads":
+        raise DataError(f"sub-network {arch_id!r} removes every head of block {full[0]}; keep one or remove the "
+                        "block (depth pruning)")
+    if full:
+        raise DataError(f"sub-network {arch_id!r} removes every channel group of block {full[0]}")
