@@ -282,6 +282,8 @@ def test_recovery_fine_tunes_a_seeded_subset_the_same_way_twice_and_checks_its_s
         recovery.read_recovery("tiny", "depth", tmp_path, expected={**expected, "version": -1})
     with pytest.raises(DataError, match="pruning space provenance"):
         recovery.compute_recovery(folder, "heads", settings=settings, root=tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="unknown recovery setting 'stpes'"):
+        recovery.recovery_request(folder, "depth", {"stpes": 3})
 
 
 # --- mixed sub-networks at a fixed weight budget (pruning kind (d)) ----------------------------------------------

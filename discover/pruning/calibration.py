@@ -81,7 +81,8 @@ def calibration_batch(ids: np.ndarray, seq_len: int = 128, count: int = 32) -> t
     return windows(ids, seq_len, count)
 
 
-def _heads(model: nn.Module) -> int:
+def head_count(model: nn.Module) -> int:
+    """The attention heads per block of a Hugging Face model, from its config (Llama's or GPT-2's name)."""
     config = model.config
     return int(getattr(config, "num_attention_heads", None) or getattr(config, "n_head"))
 
@@ -100,7 +101,7 @@ def unit_statistics(model: nn.Module, batch: torch.Tensor, kind: str, with_remov
         return table
     model.eval()
     blocks = blocks_of(model)
-    n_heads = _heads(model)
+    n_heads = head_count(model)
     recorder = _Recorder()
     handles = []
     for index, block in enumerate(blocks):

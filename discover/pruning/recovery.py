@@ -26,10 +26,10 @@ from .. import cache, files
 from ..benchmarks import trained
 from ..benchmarks.pruning.evaluate import mean_loss, windows
 from ..benchmarks.pruning.space import subnetwork
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..text import token_ids, tokenizer
-from .calibration import _heads
-from .space_values import (HELDOUT_WINDOWS, SEQ_LEN, _read_csv_gz, _store_key, gzip_csv, read_space, request,
+from .calibration import head_count
+from .space_values import (HELDOUT_WINDOWS, SEQ_LEN, gzip_csv, read_csv_gz, read_space, request, store_key,
                            values_root)
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,11 @@ def recovery_ids(arch_ids: list[str], count: int, seed: int) -> list[str]:
 
 
 def recovery_request(folder: str | os.PathLike, kind: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The provenance a recovery table must carry: the space it samples and the fine-tune's settings."""
+    """The provenance a recovery table must carry: the space it samples and the fine-tune's settings (``RECOVERY``,
+    updated by ``settings``; a ConfigError for a key it does not have)."""
+    unknown = sorted(set(settings or {}) - set(RECOVERY))
+    if unknown:
+        raise ConfigError(f"unknown recovery setting {unknown[0]!r}; the settings are {', '.join(RECOVERY)}")
     return {"space": request(folder, kind), "settings": {**RECOVERY, **(settings or {})},
             "version": RECOVERY_VERSION}
 
@@ -107,7 +111,7 @@ def read_recovery(model: str, kind: str, root: str | os.PathLike | None = None,
                                                                                      sort_keys=True):
         raise DataError(f"{provenance_path}: made from another space, settings or code version than requested; "
                         "run experiments/pruning_recovery.py again")
-    table = _read_csv_gz(table_path, "recovery table")
+    table = read_csv_gz(table_path, "recovery table")
     if len(table) != provenance.get("candidates") or not np.isfinite(table["recovered_loss"]).all():
         raise DataError(f"{table_path}: {len(table)} rows where its provenance counts {provenance.get('candidates')}"
                         ", or a loss that is not finite; the file is damaged")
@@ -132,10 +136,10 @@ def compute_recovery(folder: str | os.PathLike, kind: str, *, settings: dict[str
     tok = tokenizer()
     heldout = windows(token_ids("heldout", tok), SEQ_LEN, HELDOUT_WINDOWS)
     batches = train_windows(token_ids("train", tok), settings)
-    n_heads = _heads(model)
+    n_heads = head_count(model)
     before = dict(zip(candidates["arch_id"], candidates["heldout_loss"]))
     ids = recovery_ids(list(candidates["arch_id"]), settings["count"], settings["seed"])
-    store = cache.RecordStore(cache.cache_dir().parent / "pruning-recovery" / _store_key(req), req)
+    store = cache.RecordStore(cache.cache_dir().parent / "pruning-recovery" / store_key(req), req)
     rows = []
     for index, arch_id in enumerate(ids):
         record = store.read(arch_id)

@@ -26,7 +26,7 @@ from ..benchmarks.pruning.space import FFN_GROUPS, KINDS, blocks_of, make_id, sp
 from ..errors import ConfigError, DataError
 from ..features.table import featurize_model
 from ..text import token_ids, tokenizer
-from .calibration import _heads, unit_statistics
+from .calibration import head_count, unit_statistics
 from .criteria import CRITERIA, criteria_for, get_criterion
 from .space_values import CALIBRATION_WINDOWS, HELDOUT_WINDOWS, LIMITS, SEQ_LEN
 from .table import space_table
@@ -90,7 +90,7 @@ def _sleb_depth(model, batch, count: int) -> str:
     removed: list[int] = []
     n = len(blocks_of(model))
     for _ in range(count):
-        trials = {b: mean_loss(subnetwork(model, make_id("depth", removed + [b]), _heads(model)), batch)
+        trials = {b: mean_loss(subnetwork(model, make_id("depth", removed + [b]), head_count(model)), batch)
                   for b in range(n) if b not in removed}
         removed.append(min(trials, key=lambda b: (trials[b], b)))
     return make_id("depth", removed)
@@ -136,7 +136,7 @@ def prune_model(model: str | os.PathLike, kind: str = "depth", remove: float = 0
                               f"{', '.join(get_criterion(name).kinds)})")
     folder = resolve_model(model)
     loaded, _ = trained.load_model(folder, task="causal-lm")
-    n_heads, n_layers = _heads(loaded), len(blocks_of(loaded))
+    n_heads, n_layers = head_count(loaded), len(blocks_of(loaded))
     if kind == "mixed":   # the share is of the blocks' weights; every candidate removes that much
         removal_count(remove, 100, kind)
         ids = mixed_ids(loaded, n_heads, float(remove), limit or LIMITS[kind], seed)

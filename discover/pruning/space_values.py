@@ -32,7 +32,7 @@ from ..benchmarks.pruning.space import KINDS, blocks_of, parse_id, space_ids, su
 from ..errors import DataError
 from ..features.table import featurize_model
 from ..text import token_ids, tokenizer
-from .calibration import _heads, unit_statistics
+from .calibration import head_count, unit_statistics
 
 log = logging.getLogger(__name__)
 VALUES_VERSION = 1          # bump when a stored column's definition changes
@@ -67,7 +67,9 @@ def _paths(root: Path, model: str, kind: str) -> tuple[Path, Path, Path]:
     return stem.with_suffix(".csv.gz"), root / f"{model}-{kind}-units.csv.gz", stem.with_suffix(".json")
 
 
-def _read_csv_gz(path: Path, what: str) -> pd.DataFrame:
+def read_csv_gz(path: Path, what: str) -> pd.DataFrame:
+    """A stored gzip CSV this project wrote, bounded in size compressed and expanded; a DataError naming ``path``
+    and ``what`` it should hold for a file that is not one."""
     raw = files.read_bytes(path, what, MAX_VALUES_BYTES)
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
@@ -98,15 +100,17 @@ def read_space(model: str, kind: str, root: str | os.PathLike | None = None,
             raise DataError(f"{provenance_path}: made with other {', '.join(differ)} than requested "
                             f"({differ[0]}: stored {provenance['request'].get(differ[0])!r}, requested "
                             f"{expected.get(differ[0])!r}); compute the space again")
-    candidates = _read_csv_gz(candidates_path, "pruning candidates")
-    units = _read_csv_gz(units_path, "pruning units").set_index("unit")
+    candidates = read_csv_gz(candidates_path, "pruning candidates")
+    units = read_csv_gz(units_path, "pruning units").set_index("unit")
     if len(candidates) != provenance.get("candidates") or not np.isfinite(candidates["heldout_loss"]).all():
         raise DataError(f"{candidates_path}: {len(candidates)} rows where its provenance counts "
                         f"{provenance.get('candidates')}, or a loss that is not finite; the file is damaged")
     return candidates, units, provenance
 
 
-def _store_key(req: dict[str, Any]) -> str:
+def store_key(req: dict[str, Any]) -> str:
+    """The record folder's name of a computation: a digest of its whole request, so another request never resumes
+    from its records."""
     return hashlib.sha256(json.dumps(req, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -127,14 +131,14 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
                         f"{tok.digest[:12]}; rebuild the model (python experiments/build_reference_models.py)")
     heldout = windows(token_ids("heldout", tok), SEQ_LEN, HELDOUT_WINDOWS)
     calibration = windows(token_ids("calibration", tok), SEQ_LEN, CALIBRATION_WINDOWS)
-    n_heads = _heads(model)
+    n_heads = head_count(model)
     unit_started = time.perf_counter()
     units = unit_statistics(model, calibration, kind)
     unit_seconds = time.perf_counter() - unit_started
     ids = mixed_ids(model, n_heads, req["share"], req["limit"], seed) if kind == "mixed" else \
         space_ids(kind, len(blocks_of(model)), n_heads, limit=req["limit"], seed=seed)
     full_weights = sum(p.numel() for p in model.parameters())
-    store = cache.RecordStore(cache.cache_dir().parent / "pruning" / _store_key(req), req)
+    store = cache.RecordStore(cache.cache_dir().parent / "pruning" / store_key(req), req)
     rows = []
     for index, arch_id in enumerate(ids):
         record = store.read(arch_id)
