@@ -253,6 +253,11 @@ def test_prune_ships_one_sub_network_per_method(tiny_reference, tmp_path, capsys
     assert "llm_pruner" in capsys.readouterr().out and len(pd.read_csv(out)) == 1
     assert main(["prune", str(folder), "--remove", "100%", "-o", str(tmp_path / "no.csv")]) == 2
     assert not (tmp_path / "no.csv").exists()
+    # mixed: every pick removes the share of the blocks' weights, whatever units it chose
+    mixed = prune_model(folder, "mixed", 0.4, methods=["sleb", "shortened_ppl", "magnitude"], limit=12)
+    assert mixed.attrs["candidates"] == 12 and all(parse_id(i)[0] == "mixed" for i in mixed["sub_network"])
+    assert main(["prune", str(folder), "--kind", "mixed", "--remove", "40%", "--proxy", "taylor_plus"]) == 2
+    assert "does not apply to mixed pruning" in capsys.readouterr().err
 
 
 def test_recovery_fine_tunes_a_seeded_subset_the_same_way_twice_and_checks_its_space(tiny_reference, tmp_path):
@@ -352,5 +357,8 @@ def test_the_mixed_unit_table_keys_every_kind_and_the_criteria_sum_over_them():
     assert removed_units(candidates["arch_id"], "mixed") == [["d1"], ["h0.1", "h2.0", "f3.2"]]
     by_hand = -units.loc[["h0.1", "h2.0", "f3.2"], "removal_loss"].sum()
     assert np.isclose(CRITERIA["shortened_ppl"].score(candidates, units, "mixed")[1], by_hand)
+    table = space_table(candidates, units, "mixed", "calibration")
+    assert "removed_sum_removal_loss" in table and not any("unit_kind" in c for c in table.columns)
+    assert "removed_sum_block_influence" not in table   # blocks only: no value for a head or a group
     names = {c.name for c in criteria_for("mixed")}
     assert {"sleb", "shortened_ppl", "magnitude", "wanda", "flap", "taylor"} == names

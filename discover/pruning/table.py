@@ -28,7 +28,8 @@ def space_table(candidates: pd.DataFrame, units: pd.DataFrame, kind: str, arm: s
     target = -candidates["heldout_loss"].to_numpy(float) if "heldout_loss" in candidates else np.nan
     table.insert(1, "target", target)   # unknown (NaN) when candidates are only being scored
     wanted = ZERO_COST_UNIT_STATS if arm == "weights" else \
-        [c for c in units.columns if c not in ("block", "index") and units[c].notna().all()]
+        [c for c in units.columns if c not in ("block", "index") and units[c].notna().all() and
+         pd.api.types.is_numeric_dtype(units[c])]   # a mixed table's unit_kind names the kind, it is no statistic
     removed = removed_units(candidates["arch_id"], kind)
     extra = {}
     for statistic in wanted:
