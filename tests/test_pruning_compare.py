@@ -11,6 +11,7 @@ from discover.cli import main
 from discover.errors import ConfigError, DataError, UnknownNameError
 from discover.formula import Formula
 from discover.pruning.compare import compare_space, parse_space, stored_spaces
+from discover.pruning.criteria import criteria_for
 from discover.pruning.table import space_table
 from discover.pruning.space_values import read_space
 from tests.test_faults import one_clean_line
@@ -29,14 +30,15 @@ def published_within(kind: str, model: str) -> dict[str, float]:
     raise AssertionError(f"no row {kind} {model}")
 
 
-@pytest.mark.parametrize("space", ["pruning:llama-8-depth", "pruning:gpt2-8-heads", "pruning:llama-12-ffn"])
+@pytest.mark.parametrize("space", ["pruning:llama-8-depth", "pruning:gpt2-8-heads", "pruning:llama-12-ffn",
+                                   "pruning:llama-8-mixed"])
 def test_compare_gives_the_studys_figures_for_every_method(space):
     model, kind = parse_space(space)
     report = compare_pruning(space)
     published = published_within(kind, model)
     figures = dict(zip(report["method"], report["kendall_equal_size"]))
     shared = [m for m in published if m in figures]
-    assert len(shared) >= 9
+    assert len(shared) >= len(criteria_for(kind)) + 2   # every criterion of the kind, ZeroLM and NSC
     for method in shared:
         assert figures[method] == pytest.approx(published[method], abs=5e-4), method
     assert report["kendall_equal_size"].dropna().is_monotonic_decreasing
@@ -67,7 +69,7 @@ def test_a_formula_reading_columns_a_pruning_space_lacks_is_one_clear_error():
 
 
 def test_names_are_checked_with_what_is_stored():
-    assert "pruning:llama-8-depth" in stored_spaces() and len(stored_spaces()) == 9
+    assert "pruning:llama-8-depth" in stored_spaces() and len(stored_spaces()) == 10
     with pytest.raises(UnknownNameError, match="Did you mean 'pruning:llama-8-depth'"):
         parse_space("pruning:llama-8-dpth")
     with pytest.raises(DataError, match="pruning_values.py --models llama-9 --kinds depth"):
