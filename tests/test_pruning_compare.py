@@ -42,7 +42,8 @@ def test_compare_gives_the_studys_figures_for_every_method(space):
     for method in shared:
         assert figures[method] == pytest.approx(published[method], abs=5e-4), method
     assert report["kendall_equal_size"].dropna().is_monotonic_decreasing
-    assert np.isnan(figures["params"])   # a count is constant among equal-size candidates
+    if kind != "mixed":   # a count is constant among equal-size candidates (a mixed space's vary within 1%)
+        assert np.isnan(figures["params"])
     assert report.set_index("method").loc["magnitude", "zero_cost"] and \
         not report.set_index("method").loc["sleb", "zero_cost"]
 
