@@ -85,7 +85,7 @@ def test_the_compare_verb_prints_and_writes_a_pruning_space(tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["compare", "pruning:llama-8-ffn", "--proxies", "sleb", "wanda", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert re.search(r"\| sleb .*\|\s+0\.873 \|", printed) and "wanda" in printed
+    assert re.search(r"\| sleb .*\|\s+0\.874 \|", printed) and "wanda" in printed
     assert sorted(p.name for p in out.iterdir()) == ["compare.csv", "compare.json", "compare.md"]
     assert len(pd.read_csv(out / "compare.csv")) == 2
     assert "pruning:llama-8-ffn (100 sub-networks" in (out / "compare.md").read_text()
