@@ -18,8 +18,6 @@ from pathlib import Path
 import pandas as pd
 
 from discover.benchmarks.pruning.models import models_dir, wait_for_model
-from discover.benchmarks.pruning.reference import REFERENCE_MODELS
-from discover.benchmarks.pruning.space import KINDS
 from discover.errors import DataError
 from discover.pruning.criteria import criteria_for
 from discover.pruning.recovery import compute_recovery, read_recovery, recovery_request
@@ -27,7 +25,7 @@ from discover.pruning.space_values import read_space
 from discover.pruning.table import equal_size_kendall
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import write_table  # noqa: E402
+from report import pruning_arguments, write_table  # noqa: E402
 
 CAPTION = ("Recovery after pruning: a seeded 50 candidates of each stored space, each fine-tuned with LoRA (rank 8, "
            "alpha 16, every linear layer of its blocks, 40 steps of 8 x 128 train tokens at lr 1e-3, the same seeded "
@@ -53,10 +51,7 @@ def recovery_kendalls(model: str, kind: str) -> dict[str, float]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(REFERENCE_MODELS))
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    parser.add_argument("--wait", action="store_true", help="wait for models still being built")
-    parser.add_argument("--threads", type=int, default=None)
+    pruning_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     rows = []

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from pathlib import Path
 
 from discover.benchmarks.pruning.models import models_dir, wait_for_model
-from discover.benchmarks.pruning.reference import REFERENCE_MODELS
-from discover.benchmarks.pruning.space import KINDS
 from discover.errors import DataError
 from discover.pruning.space_values import compute_space, read_space, request
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import pruning_arguments  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(REFERENCE_MODELS))
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    parser.add_argument("--wait", action="store_true", help="wait for models still being built")
-    parser.add_argument("--threads", type=int, default=None)
+    pruning_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for kind in args.kinds:

@@ -61,3 +61,14 @@ def update_readme(name: str, markdown: str, readme: Path = ROOT / "README.md") -
     _, tail = rest.split(end, 1)
     readme.write_text(f"{head}{start}\n{markdown.rstrip()}\n{end}{tail}")
     return True
+
+
+def pruning_arguments(parser) -> None:
+    """The options every pruning script over the reference models takes: which models and kinds, whether to wait
+    for models still being built, and the thread count."""
+    from discover.benchmarks.pruning.reference import REFERENCE_MODELS
+    from discover.benchmarks.pruning.space import KINDS
+    parser.add_argument("--models", nargs="+", default=list(REFERENCE_MODELS))
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--wait", action="store_true", help="wait for models still being built")
+    parser.add_argument("--threads", type=int, default=None)
