@@ -11,6 +11,8 @@ import hashlib
 import json
 import logging
 import os
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,22 @@ class RecordStore:
             _warn_once(path, "is damaged or foreign")
             return None
         return record
+
+    def measure_all(self, ids: Iterable[str], measure: Callable[[str], dict], *, label: str = "",
+                    every: int = 0) -> list[tuple[str, dict]]:
+        """(arch_id, record) for every id, in order: the stored record where there is one, else ``measure(arch_id)``,
+        written as soon as it is made (so an interrupted loop resumes where it stopped). With ``every``, one log
+        line per ``every`` ids, starting with ``label``."""
+        ids, started, out = list(ids), time.perf_counter(), []
+        for index, arch_id in enumerate(ids):
+            record = self.read(arch_id)
+            if record is None:
+                record = measure(arch_id)
+                self.write(arch_id, record)
+            out.append((arch_id, record))
+            if every and (index + 1) % every == 0:
+                log.info("%s: %d/%d (%.0f s)", label, index + 1, len(ids), time.perf_counter() - started)
+        return out
 
     def write(self, arch_id: str, record: dict) -> None:
         """Store ``record`` (JSON-serialisable, finite numbers) for ``arch_id``, replacing any older one."""

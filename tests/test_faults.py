@@ -202,6 +202,27 @@ def test_byte_flips_in_a_probe_record_are_detected(tmp_path):
         assert read is None or read == record
 
 
+
+def test_measure_all_resumes_from_the_records_it_wrote(tmp_path):
+    """A loop stopped part-way measures only what it had not stored; a record of another key is measured again."""
+    calls = []
+
+    def measure(arch_id):
+        calls.append(arch_id)
+        if arch_id == "c" and len(calls) == 3:
+            raise KeyboardInterrupt     # the first run is stopped while measuring "c"
+        return {"value": float(ord(arch_id))}
+
+    store = cache.RecordStore(tmp_path / "space", {"weights": "x"})
+    with pytest.raises(KeyboardInterrupt):
+        store.measure_all("abcd", measure)
+    assert calls == ["a", "b", "c"]
+    assert store.measure_all("abcd", measure) == [(i, {"value": float(ord(i))}) for i in "abcd"]
+    assert calls[3:] == ["c", "d"]
+    other = cache.RecordStore(tmp_path / "space", {"weights": "y"})
+    other.measure_all("ab", measure)
+    assert calls[5:] == ["a", "b"]
+
 # --- kill -9 and resume -----------------------------------------------------------------------------------------
 
 SCRIPT = """

@@ -140,18 +140,15 @@ def compute_recovery(folder: str | os.PathLike, kind: str, *, settings: dict[str
     before = dict(zip(candidates["arch_id"], candidates["heldout_loss"]))
     ids = recovery_ids(list(candidates["arch_id"]), settings["count"], settings["seed"])
     store = cache.RecordStore(cache.cache_dir().parent / "pruning-recovery" / store_key(req), req)
-    rows = []
-    for index, arch_id in enumerate(ids):
-        record = store.read(arch_id)
-        if record is None:
-            t0 = time.perf_counter()
-            recovered = recover(subnetwork(model, arch_id, n_heads), batches, settings)
-            record = {"recovered_loss": mean_loss(recovered, heldout), "seconds": time.perf_counter() - t0}
-            store.write(arch_id, record)
-        rows.append({"arch_id": arch_id, "heldout_loss": float(before[arch_id]), **record})
-        if progress and (index + 1) % 10 == 0:
-            log.info("%s %s recovery: %d/%d (%.0f s)", req["space"]["model"], kind, index + 1, len(ids),
-                     time.perf_counter() - started)
+
+    def measure(arch_id: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        recovered = recover(subnetwork(model, arch_id, n_heads), batches, settings)
+        return {"recovered_loss": mean_loss(recovered, heldout), "seconds": time.perf_counter() - t0}
+
+    measured = store.measure_all(ids, measure, label=f"{req['space']['model']} {kind} recovery",
+                                 every=10 if progress else 0)
+    rows = [{"arch_id": arch_id, "heldout_loss": float(before[arch_id]), **record} for arch_id, record in measured]
     table = pd.DataFrame(rows)
     provenance = {"request": req, "candidates": len(table), "full_heldout_loss": space_provenance["full_heldout_loss"],
                   "candidate_seconds": round(float(table["seconds"].mean()), 2),

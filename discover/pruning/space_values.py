@@ -139,29 +139,24 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
         space_ids(kind, len(blocks_of(model)), n_heads, limit=req["limit"], seed=seed)
     full_weights = sum(p.numel() for p in model.parameters())
     store = cache.RecordStore(cache.cache_dir().parent / "pruning" / store_key(req), req)
-    rows = []
-    for index, arch_id in enumerate(ids):
-        record = store.read(arch_id)
-        if record is None:
-            t0 = time.perf_counter()
-            sub = subnetwork(model, arch_id, n_heads)
-            heldout_loss = mean_loss(sub, heldout)
-            calibration_loss = mean_loss(sub, calibration)
-            seconds_loss = time.perf_counter() - t0
-            hf.tag_model(sub)
-            features = featurize_model(sub)
-            # a mixed space's candidates are one size (its budget, in percent): one equal-size group
-            record = {"heldout_loss": heldout_loss, "calibration_loss": calibration_loss,
-                      "removed": round(100 * req["share"]) if kind == "mixed" else len(parse_id(arch_id)[1]),
-                      "removed_weights": full_weights - sum(p.numel() for p in sub.parameters()),
-                      "loss_seconds": seconds_loss,
-                      "seconds": time.perf_counter() - t0,
-                      **{k: float(v) for k, v in features.items() if np.isfinite(v)}}
-            store.write(arch_id, record)
-        rows.append({"arch_id": arch_id, **record})
-        if progress and (index + 1) % 25 == 0:
-            log.info("%s %s: %d/%d candidates (%.0f s)", req["model"], kind, index + 1, len(ids),
-                     time.perf_counter() - started)
+
+    def measure(arch_id: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        sub = subnetwork(model, arch_id, n_heads)
+        heldout_loss = mean_loss(sub, heldout)
+        calibration_loss = mean_loss(sub, calibration)
+        seconds_loss = time.perf_counter() - t0
+        hf.tag_model(sub)
+        features = featurize_model(sub)
+        # a mixed space's candidates are one size (its budget, in percent): one equal-size group
+        return {"heldout_loss": heldout_loss, "calibration_loss": calibration_loss,
+                "removed": round(100 * req["share"]) if kind == "mixed" else len(parse_id(arch_id)[1]),
+                "removed_weights": full_weights - sum(p.numel() for p in sub.parameters()),
+                "loss_seconds": seconds_loss, "seconds": time.perf_counter() - t0,
+                **{k: float(v) for k, v in features.items() if np.isfinite(v)}}
+
+    measured = store.measure_all(ids, measure, label=f"{req['model']} {kind} candidates", every=25 if progress else 0)
+    rows = [{"arch_id": arch_id, **record} for arch_id, record in measured]
     candidates = pd.DataFrame(rows)
     provenance = {"request": req, "candidates": len(candidates), "units": len(units),
                   "calibration_loss": units.attrs["calibration_loss"],
