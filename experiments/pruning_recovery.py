@@ -40,7 +40,8 @@ def recovery_kendalls(model: str, kind: str) -> dict[str, float]:
     criterion of ``kind`` (higher score: lower loss, so each is scored against minus the loss)."""
     table, _ = read_recovery(model, kind)
     candidates, units, _ = read_space(model, kind)
-    subset = candidates.set_index("arch_id").loc[table["arch_id"]].reset_index()
+    # the recovered candidates, in the table's order (a merge: indexing by id and back fragments a wide frame)
+    subset = table[["arch_id"]].merge(candidates, on="arch_id", how="left", validate="one_to_one")
     target = -table["recovered_loss"].to_numpy(float)
     removed = subset["removed"].to_numpy()
     out = {"loss before recovery": equal_size_kendall(-subset["heldout_loss"].to_numpy(float), target, removed)}
