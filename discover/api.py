@@ -30,6 +30,7 @@ from .limits import DEVICE_NAME
 from .metrics import table_quality
 from .probe_writer import probe_values
 from .pruning import parse_share, prune_model
+from .pruning.searched import is_pruning_space, pruning_search_table
 from .runs import Run, check_output, load_run
 from .scoring import score_table, select_ids
 from .search.driver import search_tables
@@ -74,6 +75,11 @@ def check_device(device: str) -> str:
 
 def _benchmark(benchmark: Benchmark | str) -> Benchmark:
     return load_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
+
+
+def _source_name(source: Benchmark | tuple[str, pd.DataFrame, str]) -> str:
+    """The name a search reports a benchmark or a stored pruning space's table under."""
+    return source.name if isinstance(source, Benchmark) else source[0]
 
 
 def featurize(benchmark: Benchmark | str, builder: str | None = None, seed: int = 0, n_jobs: int = -1,
@@ -771,7 +777,9 @@ class ProxySearch:
         Parameters
         ----------
         benchmarks : Benchmark, str, or a sequence of them
-            Several: one formula for all, their correlations combined by ``aggregate``.
+            Several: one formula for all, their correlations combined by ``aggregate``. A stored pruning space's
+            name (``pruning:llama-8-depth``) searches its sub-networks' table (``pruning.searched``; with
+            ``with_activations``, the removed units' calibration statistics too); ``transfer`` takes them as well.
 
         Returns
         -------
@@ -781,10 +789,10 @@ class ProxySearch:
         config = self.check()
         if isinstance(benchmarks, (Benchmark, str)):
             benchmarks = [benchmarks]
-        benchmarks = [_benchmark(b) for b in benchmarks]
-        if not benchmarks:
+        sources = [self._source(b) for b in benchmarks]
+        if not sources:
             raise ConfigError("fit needs at least one benchmark")
-        names = [b.name for b in benchmarks]
+        names = [_source_name(b) for b in sources]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ConfigError(f"{', '.join(twice)} is given more than once; a multi-space search takes each space once")
@@ -793,33 +801,49 @@ class ProxySearch:
             import tempfile
             Path("runs").mkdir(exist_ok=True)
             output, force = tempfile.mkdtemp(prefix="search-", dir="runs"), True
-        transfer = [_benchmark(t) for t in self.transfer]
-        same = sorted({t.name for t in transfer} & set(names))
+        transfer = [self._source(t) for t in self.transfer]
+        same = sorted({_source_name(t) for t in transfer} & set(names))
         if same:
             raise ConfigError(f"--transfer {', '.join(same)}: the search is run on it, so its figure would be "
                               "in-sample, not transfer; its held-out figure is the folds' (leave it out of --transfer)")
-        if self.builder is not None and not any(self.builder in b.family.builders for b in benchmarks):
+        families = [b.family for b in sources if isinstance(b, Benchmark)]
+        if self.builder is not None and not any(self.builder in f.builders for f in families):
             from .errors import UnknownNameError
-            raise UnknownNameError("builder", str(self.builder), sorted({x for b in benchmarks
-                                                                         for x in b.family.builders}))
+            raise UnknownNameError("builder", str(self.builder), sorted({x for f in families for x in f.builders}))
         if self.train_ids is None and not self.resume:   # before any model is measured
             from .search.plan import check_folds
-            for b in benchmarks:
-                check_folds(b.name, len(b), self.folds)
-        tables = {b.name: self._table(b) for b in benchmarks}
-        transfer = {b.name: self._table(b) for b in transfer}
-        builder = self.builder if any(self.builder in b.family.builders for b in benchmarks) else None
+            for b in sources:
+                check_folds(_source_name(b), len(b) if isinstance(b, Benchmark) else len(b[1]), self.folds)
+        tables = {_source_name(b): self._source_table(b) for b in sources}
+        transfer = {_source_name(b): self._source_table(b) for b in transfer}
+        builder = self.builder if any(self.builder in f.builders for f in families) else None
+        checksums = {_source_name(b): b.checksum if isinstance(b, Benchmark) else b[2] for b in sources}
         run = search_tables(tables, output, config, self.folds, self.train_ids, transfer, self.jobs,
-                            self.resume, force, self.progress, {b.name: b.checksum for b in benchmarks},
-                            builder, self.model_seed, self.with_activations, self.with_steps,
-                            self.step_details)
+                            self.resume, force, self.progress, checksums, builder, self.model_seed,
+                            self.with_activations, self.with_steps, self.step_details)
         self._set(run)
         return self
+
+    def _source(self, item: Benchmark | str) -> Benchmark | tuple[str, pd.DataFrame, str]:
+        """A benchmark, or for ``pruning:MODEL-KIND`` the stored pruning space's (name, search table, digest):
+        ``with_activations`` adds the removed units' calibration statistics (activations of real text) there."""
+        if not is_pruning_space(item):
+            return _benchmark(item)
+        if self.with_steps is not None:
+            raise ConfigError(f"{item}: a stored pruning space has no few-step training signals; leave with_steps "
+                              "(--with-steps) out")
+        return pruning_search_table(item, with_calibration=bool(self.with_activations))
+
+    def _source_table(self, source: Benchmark | tuple[str, pd.DataFrame, str]) -> pd.DataFrame:
+        return self._table(source) if isinstance(source, Benchmark) else source[1]
 
     def _set(self, run: Run) -> None:
         self.run_, self.formula_, self.metrics_, self.equations_ = run, run.formula, run.metrics, run.equations
 
-    def _scored_table(self, benchmark: Benchmark | str, ids: list[str] | None) -> tuple[Benchmark, pd.DataFrame]:
+    def _scored_table(self, benchmark: Benchmark | str, ids: list[str] | None) -> tuple[str, pd.DataFrame]:
+        if is_pruning_space(benchmark):   # every column a pruning formula may read, calibration statistics included
+            name, table, _ = pruning_search_table(benchmark, with_calibration=True)
+            return name, select_ids(table, ids, name)
         benchmark = _benchmark(benchmark)
         step_count = reads_steps(self.formula_)   # the step columns it reads, not necessarily the search's
         table = select_ids(self._table(benchmark, with_activations=False, with_steps=step_count or 0,
@@ -827,7 +851,7 @@ class ProxySearch:
         if reads_activations(self.formula_):
             builder = self.builder if self.builder in benchmark.family.builders else None
             table = _add_activations(benchmark, table, builder, self.model_seed, self.jobs, device=self.device)
-        return benchmark, table
+        return benchmark.name, table
 
     def predict(self, benchmark: Benchmark | str, ids: list[str] | None = None) -> np.ndarray:
         """The discovered formula's score of every architecture of ``benchmark`` (or of ``ids``), in order.
@@ -860,10 +884,10 @@ class ProxySearch:
             As ``score_proxy``: Spearman, Kendall, size-matched Kendall, partial Spearman, ... and ``reason``.
         """
         self._check_fitted()
-        benchmark, table = self._scored_table(benchmark, ids)
+        name, table = self._scored_table(benchmark, ids)
         values, reason = self.formula_.evaluate_with_reason(table)
         quality = table_quality(values, table).as_dict()
-        return {"benchmark": benchmark.name, "proxy": str(self.formula_), **quality,
+        return {"benchmark": name, "proxy": str(self.formula_), **quality,
                 "reason": quality["reason"] or reason}
 
     def export(self, fmt: str = "python") -> str:

@@ -180,8 +180,9 @@ def build_parser() -> Parser:
 
     search = _verb(verbs, "search", [common, work], "discover a proxy formula (held-out folds, run folder)",
                    "zc-discover search lts-gpt2-wt103 lts-txl-wt103 -o runs/lts --transfer nas-bench-bert")
-    search.add_argument("names", nargs="*", metavar="NAME", help="benchmark(s) to search on; several: one formula "
-                        "for all, their correlations combined by --aggregate (with --resume: the run's own)")
+    search.add_argument("names", nargs="*", metavar="NAME", help="benchmark(s) or stored pruning space(s) "
+                        "(pruning:llama-8-depth) to search on; several: one formula for all, their correlations "
+                        "combined by --aggregate (with --resume: the run's own)")
     search.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
     search.add_argument("--folds", type=FOLDS, default=5, help="cross-validation folds for the held-out "
                         "estimate (1: no folds)")
@@ -199,7 +200,8 @@ def build_parser() -> Parser:
     search.add_argument("--aggregate", choices=AGGREGATES, default=SearchConfig.aggregate,
                         help="how several benchmarks' correlations combine")
     search.add_argument("--with-activations", action="store_true",
-                        help="also search over data-dependent activation and gradient features")
+                        help="also search over data-dependent activation and gradient features (on a pruning "
+                             "space: the removed units' calibration-batch statistics)")
     search.add_argument("--with-steps", type=_integer(1, "--with-steps", high=10_000), metavar="K",
                         help="also search over the few-step training signals after K steps (1, 4, 16 or 64: stored "
                              "for a seeded subset of each shipped space; others are trained), on the architectures "
@@ -269,6 +271,11 @@ def _benchmark(args: argparse.Namespace, name: str):
     return load_benchmark(name, args.data_dir, offline=args.offline or None)
 
 
+def _search_source(args: argparse.Namespace, name: str):
+    """What ``search`` takes for NAME: a stored pruning space's name as it is, else the loaded benchmark."""
+    return name if name.startswith("pruning:") else _benchmark(args, name)
+
+
 def cmd_benchmarks(args: argparse.Namespace) -> int:
     """``zc-discover benchmarks`` (from ``benchmarks.listing``: no model code is loaded)."""
     from .benchmarks.listing import FAMILY_FACTS, SPEC_ROWS
@@ -307,8 +314,8 @@ def _list_pruning_spaces() -> None:
             continue
     if spaces:
         print("\npruning spaces of the trained reference models (stored; zc-discover compare NAME ranks every method "
-              "on one, zc-discover prune MODEL --kind KIND ships a sub-network; target: held-out loss of each "
-              "sub-network, lower is better):")
+              "on one, zc-discover search NAME discovers a formula on it, zc-discover prune MODEL --kind KIND ships "
+              "a sub-network; target: held-out loss of each sub-network, lower is better):")
         for name, count in spaces:
             print(f"  {name:<25} {count:>5} sub-networks")
 
@@ -575,8 +582,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if twice:
         raise ZcDiscoverError(f"{', '.join(twice)} is given more than once; a multi-space search takes each space once")
     search.check()   # options and the run folder are checked before anything is loaded
-    search.transfer = [_benchmark(args, name) for name in args.transfer]
-    benchmarks = [_benchmark(args, name) for name in args.names]
+    # a stored pruning space (pruning:MODEL-KIND) is read by the search itself; a benchmark is loaded here
+    search.transfer = [_search_source(args, name) for name in args.transfer]
+    benchmarks = [_search_source(args, name) for name in args.names]
     try:
         search.fit(benchmarks)
     except KeyboardInterrupt:

@@ -67,6 +67,11 @@ def _paths(root: Path, model: str, kind: str) -> tuple[Path, Path, Path]:
     return stem.with_suffix(".csv.gz"), root / f"{model}-{kind}-units.csv.gz", stem.with_suffix(".json")
 
 
+def space_files(model: str, kind: str, root: str | os.PathLike | None = None) -> tuple[Path, Path, Path]:
+    """The candidates, units and provenance files of a stored space (under ``root``, default ``values_root()``)."""
+    return _paths(Path(root) if root is not None else values_root(), model, kind)
+
+
 def read_csv_gz(path: Path, what: str) -> pd.DataFrame:
     """A stored gzip CSV this project wrote, bounded in size compressed and expanded; a DataError naming ``path``
     and ``what`` it should hold for a file that is not one."""

@@ -1,0 +1,35 @@
+"""A stored pruning space as a table the formula search reads: ``zc-discover search pruning:MODEL-KIND``.
+
+The table is ``table.space_table`` of the stored space: the kept sub-network's weight features, and the removed
+units' statistics - the zero-cost ones alone (``weights``) or with every statistic of the calibration batch
+(``calibration``, what ``--with-activations`` asks for on a pruning space: activations of real text). Its digest
+(of the stored files' bytes) goes into the run folder, as a benchmark's checksum does.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pandas as pd
+
+from .compare import PREFIX, parse_space
+from .space_values import read_space, space_files
+from .table import space_table
+
+
+def is_pruning_space(name: object) -> bool:
+    """Whether ``name`` names a stored pruning space (``pruning:MODEL-KIND``) rather than a benchmark."""
+    return isinstance(name, str) and name.startswith(PREFIX)
+
+
+def pruning_search_table(name: str, with_calibration: bool = False,
+                         root: str | os.PathLike | None = None) -> tuple[str, pd.DataFrame, str]:
+    """(the space's name, its search table, the sha256 of its stored files) for ``pruning:MODEL-KIND``; with
+    ``with_calibration``, the table also holds the removed units' calibration statistics."""
+    model, kind = parse_space(name, root)
+    candidates, units, _ = read_space(model, kind, root)
+    digest = hashlib.sha256()
+    for path in space_files(model, kind, root):
+        digest.update(path.read_bytes())
+    table = space_table(candidates, units, kind, "calibration" if with_calibration else "weights")
+    return f"{PREFIX}{model}-{kind}", table, digest.hexdigest()
