@@ -21,7 +21,7 @@ from .version import __version__
 # public name -> the module that defines it
 _EXPORTS = {
     **dict.fromkeys(["ProxySearch", "check_device", "compare", "compare_pruning", "compare_robustness", "featurize",
-                     "load_run",
+                     "load_run", "measure_pruning_space",
                      "probe_values", "prune_model", "score_model", "score_proxy"], "api"),
     **dict.fromkeys(["Benchmark", "build_model", "fetch_benchmark", "get_spec", "load_benchmark"], "benchmarks"),
     **dict.fromkeys(["ConfigError", "DataError", "NotFittedError", "UnknownNameError", "ZcDiscoverError"], "errors"),
@@ -30,7 +30,8 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", "ProxySearch", "load_benchmark", "featurize", "score_proxy", "score_model", "compare",
-           "compare_pruning", "compare_robustness", "load_run", "probe_values", "prune_model", "engine",
+           "compare_pruning", "compare_robustness", "load_run", "measure_pruning_space", "probe_values",
+           "prune_model", "engine",
            "build_model", "fetch_benchmark", "get_spec", "Benchmark", "Formula", "check_device",
            "ZcDiscoverError", "DataError", "ConfigError", "NotFittedError", "UnknownNameError"]
 

@@ -358,11 +358,51 @@ def compare_pruning(space: str, methods: list[str] | None = None, *, runs: list[
     --------
     >>> compare_pruning("pruning:llama-8-depth", ["sleb", "magnitude"])[["method", "kendall_equal_size"]]  # doctest: +SKIP
     """
-    from .pruning.compare import compare_space, parse_space
-    model, kind = parse_space(space, root)
+    from .pruning.compare import compare_space, locate_space
+    model, kind, folder = locate_space(space, root)
     loaded = [load_run(r) if not isinstance(r, Run) else r for r in runs or []]
     formulas = {f"run:{r.path}": r.formula for r in loaded}
-    return compare_space(model, kind, methods, formulas, root)
+    return compare_space(model, kind, methods, formulas, folder)
+
+
+def measure_pruning_space(model: str | Path, kind: str, out: str | Path, *, limit: int | None = None,
+                          seed: int = 0) -> dict[str, Any]:
+    """Measure one pruning space of a trained model - every candidate sub-network's held-out and calibration loss
+    and weight features, and the units' calibration statistics - and store it in the folder ``out``, where
+    ``compare_pruning``, ``ProxySearch.fit`` and the verbs read it as ``pruning:OUT/NAME-KIND``.
+
+    Parameters
+    ----------
+    model : str or path
+        A reference model's name, or a folder of your own trained Hugging Face causal LM (``config.json``,
+        ``model.safetensors`` and its ``tokenizer.json``), as ``prune_model`` takes it.
+    kind : {"depth", "heads", "ffn", "mixed"}
+    out : path
+        The folder the space's three files go to (``NAME-KIND.csv.gz``, ``NAME-KIND-units.csv.gz``,
+        ``NAME-KIND.json``; NAME: the card's name, else the model folder's).
+    limit : int, optional
+        Candidates measured (default as the shipped spaces: 300 depth, 100 heads or ffn, 200 mixed; a seeded
+        sample where the space has more).
+    seed : int
+        Seed of that sample.
+
+    Returns
+    -------
+    dict
+        The space's provenance (its ``request``: model, weights' and tokenizer's sha256, windows, ...; candidate
+        count; seconds), and ``name``: what the verbs call it.
+
+    Examples
+    --------
+    >>> measure_pruning_space("path/to/model", "depth", "spaces")["name"]   # doctest: +SKIP
+    'pruning:spaces/model-depth'
+    """
+    from .pruning.ship import resolve_model
+    from .pruning.space_values import compute_space
+    folder = resolve_model(model)
+    _, _, provenance = compute_space(folder, kind, limit=limit, seed=seed, out=out, progress=False)
+    request = provenance["request"]
+    return {**provenance, "name": f"pruning:{Path(out) / request['model']}-{request['kind']}"}
 
 
 def compare_robustness(space: str, proxies: list[str] | None = None, *, targets: list[str] | None = None,
@@ -932,6 +972,7 @@ class ProxySearch:
 
 
 __all__ = ["DEVICE_NAME", "ProxySearch", "add_steps", "check_device", "compare", "compare_pruning",
+           "measure_pruning_space",
            "compare_robustness", "featurize", "load_benchmark",
            "load_run", "search_table",
            "check_proxy_or_formula", "formula_columns", "parse_share", "probe_values", "prune_model",

@@ -137,8 +137,8 @@ def build_parser() -> Parser:
     prune.add_argument("--kind", choices=("depth", "heads", "ffn", "mixed"), default="depth",
                        help="what is removed: blocks, attention heads, feed-forward channel groups, or all three "
                        "together at a weight budget (mixed)")
-    prune.add_argument("--remove", default="25%", help="share of the units removed, e.g. 25%% (mixed: of the "
-                       "blocks' weights)")
+    prune.add_argument("--remove", default=None, help="share of the units removed, e.g. 25%% (the default; mixed: "
+                       "of the blocks' weights)")
     prune.add_argument("--proxy", nargs="+", metavar="NAME", help="criteria and run:DIR formulas to compare "
                        "(default: every criterion of the kind)")
     prune.add_argument("--limit", type=_integer(1, "--limit", high=100_000), default=None,
@@ -146,6 +146,9 @@ def build_parser() -> Parser:
     prune.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of the candidate sample")
     prune.add_argument("-o", "--output", metavar="FILE.csv", help="also write the table as CSV")
     prune.add_argument("--json", action="store_true", help="print JSON records instead of the table")
+    prune.add_argument("--store", metavar="DIR", help="instead: measure the whole space of --kind (every candidate's "
+                       "held-out loss, its weight features, the units' calibration statistics) and store it in DIR, "
+                       "where compare and search read it as pruning:DIR/NAME-KIND")
 
     work = argparse.ArgumentParser(add_help=False)
     work.add_argument("--builder", help="reading of FlexiBERT configs: as-trained, spec or legacy (default: the "
@@ -622,7 +625,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_prune(args: argparse.Namespace) -> int:
     """``zc-discover prune MODEL``: ``api.prune_model``."""
     from .api import parse_share, prune_model
-    share = parse_share(args.remove)
+    if args.store:
+        return _store_pruning_space(args)
+    share = parse_share(args.remove or "25%")
     _say_starting(args)
     if args.output:
         from .files import check_writable
@@ -641,6 +646,23 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(f"{attrs['kind']}: {what} removed, {attrs['candidates']} candidates; full model's held-out loss "
               f"{attrs['full_heldout_loss']:.3f}")
         print(table.drop(columns=["paper"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _store_pruning_space(args: argparse.Namespace) -> int:
+    """``zc-discover prune MODEL --kind KIND --store DIR``: ``api.measure_pruning_space``."""
+    from .api import measure_pruning_space
+    for option, given in (("--remove", args.remove), ("--proxy", args.proxy), ("-o", args.output),
+                          ("--json", args.json)):
+        if given:
+            raise ZcDiscoverError(f"{option} does not apply with --store (it measures every candidate of the space, "
+                                  "no method picks one); leave it out, or prune without --store")
+    check_writable(args.store, "--store", folder=True)
+    _say_starting(args)
+    meta = measure_pruning_space(args.model, args.kind, args.store, limit=args.limit, seed=args.seed)
+    print(f"{meta['name']}: {meta['candidates']} sub-networks measured in {meta['wall_seconds']:.0f} s (full "
+          f"model's held-out loss {meta['full_heldout_loss']:.3f}); zc-discover compare {meta['name']} ranks every "
+          "method on it")
     return 0
 
 

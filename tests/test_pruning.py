@@ -291,6 +291,47 @@ def test_recovery_fine_tunes_a_seeded_subset_the_same_way_twice_and_checks_its_s
         recovery.recovery_request(folder, "depth", {"stpes": 3})
 
 
+
+def test_a_model_of_your_own_is_measured_into_a_space_that_compare_and_search_read(tiny_reference, tmp_path, capsys):
+    """Issue #27's user model: a folder without a card (its own tokenizer.json, named by its folder) measured into a
+    space of its own; the same weights through the same tokenizer give the reference model's space, value for value."""
+    import hashlib
+
+    from discover import compare_pruning, measure_pruning_space
+    from discover.pruning import space_values
+    from discover.text import tokenizer
+    folder, _ = tiny_reference
+    own, spaces = tmp_path / "my model", tmp_path / "spaces"
+    own.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(folder / name, own / name)
+    with pytest.raises(DataError, match="tokenizer.json is missing"):
+        measure_pruning_space(own, "depth", spaces)
+    assert not spaces.exists()
+    (own / "tokenizer.json").write_text(tokenizer().json)
+    meta = measure_pruning_space(own, "depth", spaces)
+    assert meta["name"] == f"pruning:{spaces}/my-model-depth" and meta["candidates"] == 10
+    assert meta["request"]["tokenizer"] == hashlib.sha256((own / "tokenizer.json").read_bytes()).hexdigest()
+    reference, _, _ = space_values.compute_space(folder, "depth", out=tmp_path / "reference", progress=False)
+    mine, _, _ = space_values.read_space("my-model", "depth", spaces)
+    assert mine["arch_id"].tolist() == reference["arch_id"].tolist()
+    assert np.allclose(mine["heldout_loss"], reference["heldout_loss"], rtol=1e-9)
+    report = compare_pruning(meta["name"], ["sleb", "magnitude"])
+    assert report.attrs["request"]["model"] == "my-model" and set(report["method"]) == {"sleb", "magnitude"}
+    # the same from the command line: store a second kind, compare it, search the first
+    assert main(["prune", str(own), "--kind", "heads", "--store", str(spaces), "--limit", "8", "-q"]) == 0
+    assert f"pruning:{spaces}/my-model-heads: 8 sub-networks" in capsys.readouterr().out
+    assert main(["compare", f"pruning:{spaces}/my-model-heads", "-q"]) == 0
+    assert "llm_pruner" in capsys.readouterr().out
+    run = tmp_path / "run"
+    assert main(["search", f"pruning:{spaces}/my-model-depth", "-o", str(run), "--population", "30",
+                 "--generations", "2", "--folds", "1", "--jobs", "1", "-q"]) == 0
+    assert json.loads((run / "config.json").read_text())["arguments"]["benchmarks"] == [f"pruning:{spaces}/my-model-depth"]
+    assert main(["prune", str(own), "--store", str(tmp_path / "x"), "--proxy", "sleb"]) == 2
+    assert "--proxy does not apply with --store" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    with pytest.raises(DataError, match="no stored pruning space"):
+        compare_pruning(f"pruning:{spaces}/my-model-ffn")
+
 # --- mixed sub-networks at a fixed weight budget (pruning kind (d)) ----------------------------------------------
 
 def weights(model) -> int:

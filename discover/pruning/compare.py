@@ -47,9 +47,25 @@ def parse_space(name: str, root: str | os.PathLike | None = None) -> tuple[str, 
     if PREFIX + stem not in known:
         if kind not in KINDS or not model:
             raise UnknownNameError("pruning space", text, known)
-        raise DataError(f"no stored pruning space {PREFIX}{stem} (stored: {', '.join(known) or 'none'}); compute it "
-                        f"with 'python experiments/pruning_values.py --models {model} --kinds {kind}'")
+        where = "" if root is None else f" in {root}"
+        how = f"'python experiments/pruning_values.py --models {model} --kinds {kind}'" if root is None else \
+            f"'zc-discover prune MODEL_FOLDER --kind {kind} --store {root}'"
+        raise DataError(f"no stored pruning space {PREFIX}{stem}{where} (stored: {', '.join(known) or 'none'}); "
+                        f"compute it with {how}")
     return model, kind
+
+
+def locate_space(name: str, root: str | os.PathLike | None = None) -> tuple[str, str, Path | None]:
+    """(model, kind, folder) of a space's name: ``pruning:MODEL-KIND`` among the stored ones (under ``root``), or
+    ``pruning:DIR/MODEL-KIND`` for one stored in a folder of your own (``zc-discover prune MODEL --store DIR``)."""
+    text = str(name)
+    stem = text[len(PREFIX):] if text.startswith(PREFIX) else text
+    if "/" in stem or os.sep in stem:
+        path = Path(stem).expanduser()
+        model, kind = parse_space(path.name, path.parent)
+        return model, kind, path.parent
+    model, kind = parse_space(stem, root)
+    return model, kind, Path(root) if root is not None else None
 
 
 def baseline_scores(candidates: pd.DataFrame, units: pd.DataFrame, kind: str) -> dict[str, np.ndarray]:

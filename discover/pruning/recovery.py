@@ -24,13 +24,12 @@ import torch
 
 from .. import cache, files
 from ..benchmarks import trained
-from ..benchmarks.pruning.evaluate import mean_loss, windows
+from ..benchmarks.pruning.evaluate import mean_loss
 from ..benchmarks.pruning.space import subnetwork
 from ..errors import ConfigError, DataError
-from ..text import token_ids, tokenizer
 from .calibration import head_count
-from .space_values import (HELDOUT_WINDOWS, SEQ_LEN, gzip_csv, read_csv_gz, read_space, request, store_key,
-                           values_root)
+from .model_text import SEQ_LEN, model_token_ids, model_windows
+from .space_values import gzip_csv, read_csv_gz, read_space, request, store_key, values_root
 
 log = logging.getLogger(__name__)
 RECOVERY_VERSION = 1     # bump when the fine-tune or the stored columns change
@@ -133,9 +132,8 @@ def compute_recovery(folder: str | os.PathLike, kind: str, *, settings: dict[str
     torch.use_deterministic_algorithms(True)
     started = time.perf_counter()
     model, _ = trained.load_model(folder, task="causal-lm")
-    tok = tokenizer()
-    heldout = windows(token_ids("heldout", tok), SEQ_LEN, HELDOUT_WINDOWS)
-    batches = train_windows(token_ids("train", tok), settings)
+    heldout, _ = model_windows(folder)
+    batches = train_windows(model_token_ids(folder, "train"), settings)
     n_heads = head_count(model)
     before = dict(zip(candidates["arch_id"], candidates["heldout_loss"]))
     ids = recovery_ids(list(candidates["arch_id"]), settings["count"], settings["seed"])

@@ -12,7 +12,7 @@ import os
 
 import pandas as pd
 
-from .compare import PREFIX, parse_space
+from .compare import PREFIX, locate_space
 from .space_values import read_space, space_files
 from .table import space_table
 
@@ -24,12 +24,14 @@ def is_pruning_space(name: object) -> bool:
 
 def pruning_search_table(name: str, with_calibration: bool = False,
                          root: str | os.PathLike | None = None) -> tuple[str, pd.DataFrame, str]:
-    """(the space's name, its search table, the sha256 of its stored files) for ``pruning:MODEL-KIND``; with
-    ``with_calibration``, the table also holds the removed units' calibration statistics."""
-    model, kind = parse_space(name, root)
-    candidates, units, _ = read_space(model, kind, root)
+    """(the space's name, its search table, the sha256 of its stored files) for ``pruning:MODEL-KIND`` (or
+    ``pruning:DIR/MODEL-KIND``); with ``with_calibration``, the table also holds the removed units' calibration
+    statistics."""
+    model, kind, folder = locate_space(name, root)
+    candidates, units, _ = read_space(model, kind, folder)
     digest = hashlib.sha256()
-    for path in space_files(model, kind, root):
+    for path in space_files(model, kind, folder):
         digest.update(path.read_bytes())
     table = space_table(candidates, units, kind, "calibration" if with_calibration else "weights")
-    return f"{PREFIX}{model}-{kind}", table, digest.hexdigest()
+    own = folder is not None and root is None   # a space of your own keeps its folder in its name
+    return f"{PREFIX}{folder / model if own else model}-{kind}", table, digest.hexdigest()

@@ -18,17 +18,17 @@ import numpy as np
 import pandas as pd
 
 from ..benchmarks import hf, trained
-from ..benchmarks.pruning.evaluate import mean_loss, windows
+from ..benchmarks.pruning.evaluate import mean_loss
 from ..benchmarks.pruning.mixed import mixed_ids
 from ..benchmarks.pruning.models import models_dir
 from ..benchmarks.pruning.reference import REFERENCE_MODELS
 from ..benchmarks.pruning.space import FFN_GROUPS, KINDS, blocks_of, make_id, space_ids, subnetwork
 from ..errors import ConfigError, DataError
 from ..features.table import featurize_model
-from ..text import token_ids, tokenizer
 from .calibration import head_count, unit_statistics
 from .criteria import CRITERIA, criteria_for, get_criterion
-from .space_values import CALIBRATION_WINDOWS, HELDOUT_WINDOWS, LIMITS, SEQ_LEN
+from .model_text import model_windows
+from .space_values import LIMITS
 from .table import space_table
 
 log = logging.getLogger(__name__)
@@ -59,31 +59,6 @@ def removal_count(remove: float, units: int, kind: str) -> int:
     if count >= units:
         raise ConfigError(f"removing {remove:.0%} of {units} {kind} units removes every one; ask for less")
     return count
-
-
-def _text_windows(folder: Path):
-    """Held-out and calibration windows in the model's own tokens: the project's tokenizer where the model's card
-    names it, else the folder's ``tokenizer.json`` (parsed from JSON, no code)."""
-    card = trained.read_card(folder, required=False)
-    tok = tokenizer()
-    if card is not None and card.tokenizer == tok.digest:
-        heldout, calibration = token_ids("heldout", tok), token_ids("calibration", tok)
-    else:
-        path = folder / "tokenizer.json"
-        if not path.exists():
-            raise DataError(f"{folder}: no card naming this project's tokenizer and no tokenizer.json; the text "
-                            "cannot be put in the model's tokens (add the model's tokenizer.json)")
-        from tokenizers import Tokenizer
-
-        from .. import files
-        backend = Tokenizer.from_str(files.read_bytes(path, "tokenizer", 64 * 2**20, root=folder).decode())
-        from ..text import lm_documents
-
-        def encode(split):
-            ids = [i for doc in lm_documents(split) for i in backend.encode(doc.text).ids]
-            return np.asarray(ids, dtype=np.int64)
-        heldout, calibration = encode("heldout"), encode("calibration")
-    return windows(heldout, SEQ_LEN, HELDOUT_WINDOWS), windows(calibration, SEQ_LEN, CALIBRATION_WINDOWS)
 
 
 def _sleb_depth(model, batch, count: int) -> str:
@@ -145,7 +120,7 @@ def prune_model(model: str | os.PathLike, kind: str = "depth", remove: float = 0
         units_total = n_layers * {"depth": 1, "heads": n_heads, "ffn": FFN_GROUPS}[kind]
         count = removal_count(remove, units_total, kind)
         ids = space_ids(kind, n_layers, n_heads, counts=(count,), limit=limit or LIMITS[kind], seed=seed)
-    heldout, calibration = _text_windows(folder)
+    heldout, calibration = model_windows(folder)
     started = time.perf_counter()
     units = unit_statistics(loaded, calibration, kind)
     unit_seconds = time.perf_counter() - started

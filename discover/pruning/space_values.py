@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -26,20 +27,18 @@ import torch
 
 from .. import cache, files
 from ..benchmarks import hf, trained
-from ..benchmarks.pruning.evaluate import mean_loss, windows
+from ..benchmarks.pruning.evaluate import mean_loss
 from ..benchmarks.pruning.mixed import mixed_ids
 from ..benchmarks.pruning.space import KINDS, blocks_of, parse_id, space_ids, subnetwork
 from ..errors import DataError
 from ..features.table import featurize_model
-from ..text import token_ids, tokenizer
 from .calibration import head_count, unit_statistics
+from .model_text import (CALIBRATION_WINDOWS, HELDOUT_WINDOWS, SEQ_LEN, corpus_digest, model_windows,
+                         tokenizer_digest)
 
 log = logging.getLogger(__name__)
 VALUES_VERSION = 1          # bump when a stored column's definition changes
 MIXED_VERSION = 1           # bump when the mixed sampler or its budget changes (only mixed spaces are recomputed)
-HELDOUT_WINDOWS = 48
-CALIBRATION_WINDOWS = 32
-SEQ_LEN = 128
 LIMITS = {"depth": 300, "heads": 100, "ffn": 100, "mixed": 200}
 MIXED_SHARE = 0.25          # a mixed space's candidates each remove this share of the blocks' weights
 MAX_VALUES_BYTES = 32 * 2**20     # a stored space, compressed and expanded
@@ -50,13 +49,22 @@ def values_root() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "values" / "pruning"
 
 
+def model_name(folder: str | os.PathLike) -> str:
+    """The name a model's spaces are stored under: a reference model's card name, else its folder's name (letters,
+    digits, ``.``, ``_`` and ``-`` kept, anything else a ``-``)."""
+    card = trained.read_card(folder, required=False)
+    if card is not None:
+        return card.name
+    name = re.sub(r"[^0-9A-Za-z._-]", "-", Path(folder).resolve().name).strip(".-") or "model"
+    return name[:60]
+
+
 def request(folder: str | os.PathLike, kind: str, limit: int | None = None, seed: int = 0) -> dict[str, Any]:
     """The provenance a space of ``kind`` of the model in ``folder`` must carry to be reused."""
     if kind not in KINDS:
         raise DataError(f"unknown pruning kind {kind!r}; one of {', '.join(KINDS)}")
-    card = trained.read_card(folder)
-    return {"model": card.name, "kind": kind, "weights_sha256": trained.weights_digest(folder),
-            "corpus": card.corpus, "tokenizer": card.tokenizer, "heldout_windows": HELDOUT_WINDOWS,
+    return {"model": model_name(folder), "kind": kind, "weights_sha256": trained.weights_digest(folder),
+            "corpus": corpus_digest(folder), "tokenizer": tokenizer_digest(folder), "heldout_windows": HELDOUT_WINDOWS,
             "calibration_windows": CALIBRATION_WINDOWS, "seq_len": SEQ_LEN,
             "limit": LIMITS[kind] if limit is None else int(limit), "seed": int(seed), "version": VALUES_VERSION,
             **({"share": MIXED_SHARE, "mixed_version": MIXED_VERSION} if kind == "mixed" else {})}
@@ -130,12 +138,7 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
         torch.set_num_threads(int(threads))
     started = time.perf_counter()
     model, _ = trained.load_model(folder, task="causal-lm")
-    tok = tokenizer()
-    if tok.digest != req["tokenizer"]:
-        raise DataError(f"{folder}: trained with tokenizer {req['tokenizer'][:12]}, but the corpus now gives "
-                        f"{tok.digest[:12]}; rebuild the model (python experiments/build_reference_models.py)")
-    heldout = windows(token_ids("heldout", tok), SEQ_LEN, HELDOUT_WINDOWS)
-    calibration = windows(token_ids("calibration", tok), SEQ_LEN, CALIBRATION_WINDOWS)
+    heldout, calibration = model_windows(folder)
     n_heads = head_count(model)
     unit_started = time.perf_counter()
     units = unit_statistics(model, calibration, kind)
