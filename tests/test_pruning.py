@@ -119,6 +119,36 @@ def test_equal_size_kendall_compares_only_candidates_of_one_size():
     assert diff["difference"] == pytest.approx(2.0) and diff["low"] <= diff["difference"] <= diff["high"]
 
 
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_sub_networks_measure_a_shared_matrix_once_and_get_the_same_features(family, monkeypatch):
+    """A space's candidates share their model's untouched matrices; with a memo each distinct one costs one SVD,
+    and every feature is the value measured without it, bit for bit."""
+    from discover.benchmarks import hf
+    from discover.features.table import featurize_model
+    from primitives import features
+    model = random_model(family)
+    ids = ["drop-1", "drop-0-3", "heads-0.1-2.0", "ffn-1.2-3.0"]
+    plain = []
+    for arch_id in ids:
+        sub = subnetwork(model, arch_id, 2)
+        hf.tag_model(sub)
+        plain.append(featurize_model(sub))
+    calls = []
+    real = features.singular_values
+    monkeypatch.setattr(features, "singular_values", lambda m, name="matrix": calls.append(name) or real(m, name))
+    memo = {}
+    for arch_id, expected in zip(ids, plain):
+        sub = subnetwork(model, arch_id, 2)
+        hf.tag_model(sub)
+        got = featurize_model(sub, memo)
+        assert got.keys() == expected.keys()
+        assert all(got[k] == expected[k] or (np.isnan(got[k]) and np.isnan(expected[k])) for k in got), arch_id
+    from primitives.decompose import decompose
+    whole = sum(1 for t in decompose(model) if t.matrix() is not None and t.kind != "bias")
+    assert len(calls) == len(memo)                  # one SVD per distinct matrix ...
+    assert len(memo) < len(ids) * whole / 2         # ... and most of the candidates' matrices are the model's own
+
 # --- folders from elsewhere ----------------------------------------------------------------------------------------
 
 @pytest.fixture

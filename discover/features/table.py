@@ -254,10 +254,11 @@ def structure_table(benchmark: Benchmark, builder: str | None = None, seed: int 
     return table
 
 
-def featurize_model(model: nn.Module) -> dict[str, float]:
-    """The same features for a single model of any supported family (Hugging Face style modules included)."""
+def featurize_model(model: nn.Module, memo: dict | None = None) -> dict[str, float]:
+    """The same features for a single model of any supported family (Hugging Face style modules included); ``memo``
+    (kept across models) measures a matrix met before from its digest (``primitives.features.model_features``)."""
     with torch.no_grad():
-        features = model_features(model)
+        features = model_features(model, memo)
     features["flops"] = count_flops(model)
     return features
 

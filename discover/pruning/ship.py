@@ -130,11 +130,11 @@ def prune_model(model: str | os.PathLike, kind: str = "depth", remove: float = 0
         t0 = time.perf_counter()
         if name in runs:
             if "features" not in candidates:
-                rows = []
+                rows, memo = [], {}   # the candidates share the model's untouched matrices: one SVD each
                 for arch_id in ids:
                     sub = subnetwork(loaded, arch_id, n_heads)
                     hf.tag_model(sub)
-                    rows.append(featurize_model(sub))
+                    rows.append(featurize_model(sub, memo))
                 candidates = pd.concat([candidates, pd.DataFrame(rows)], axis=1)
                 candidates["features"] = True
             table = space_table(candidates.drop(columns=["features"]), units, kind, "calibration")

@@ -147,6 +147,7 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
         space_ids(kind, len(blocks_of(model)), n_heads, limit=req["limit"], seed=seed)
     full_weights = sum(p.numel() for p in model.parameters())
     store = cache.RecordStore(cache.cache_dir().parent / "pruning" / store_key(req), req)
+    memo: dict = {}   # the candidates share the model's untouched matrices: each is measured by one SVD
 
     def measure(arch_id: str) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -155,7 +156,7 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
         calibration_loss = mean_loss(sub, calibration)
         seconds_loss = time.perf_counter() - t0
         hf.tag_model(sub)
-        features = featurize_model(sub)
+        features = featurize_model(sub, memo)
         # a mixed space's candidates are one size (its budget, in percent): one equal-size group
         return {"heldout_loss": heldout_loss, "calibration_loss": calibration_loss,
                 "removed": round(100 * req["share"]) if kind == "mixed" else len(parse_id(arch_id)[1]),
