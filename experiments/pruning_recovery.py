@@ -6,7 +6,8 @@ For each stored pruning space of each reference model: fine-tune a seeded subset
 (``discover.pruning.recovery``: LoRA on every block's linear layers, the same seeded batches for every candidate),
 store the table beside the space, and print, over that subset, the equal-size Kendall with the *recovered* loss of
 the loss before recovery and of every published criterion - so we learn whether ranking before recovery predicts
-after. Resumable; a stored table whose provenance matches is kept.
+after. Resumable; a stored table whose provenance matches is kept. The written table also holds every other stored
+recovery that still matches its model and space, so a run for one model keeps the others' rows.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from discover.benchmarks.pruning.models import models_dir, wait_for_model
+from discover.benchmarks.pruning.reference import REFERENCE_MODELS
+from discover.benchmarks.pruning.space import KINDS
 from discover.errors import DataError
 from discover.pruning.criteria import criteria_for
 from discover.pruning.recovery import compute_recovery, read_recovery, recovery_request
@@ -72,12 +75,35 @@ def main(argv=None) -> int:
             figures = recovery_kendalls(name, kind)
             print(f"{name} {kind}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
             rows.append(summary_row(name, kind, figures))
+    rows += stored_rows(set(args.models), set(args.kinds))
     if rows:
-        table = pd.DataFrame(rows)
+        table = pd.DataFrame(rows).sort_values(["model", "kind"], key=_reference_order, kind="mergesort")
         write_table("pruning-recovery", CAPTION + "\n\n" + table.to_markdown(index=False, floatfmt=".3f"),
                     "experiments/pruning_recovery.py " + " ".join(f"--{k} {' '.join(v)}" for k, v in
                                                                  (("models", args.models), ("kinds", args.kinds))))
     return 0
+
+
+def stored_rows(models: set[str], kinds: set[str]) -> list[dict]:
+    """Rows of the recoveries stored for the models and kinds this run did not ask for, where they still match
+    their model and space: the table always holds every recovery measured, not only this run's."""
+    rows = []
+    for name in REFERENCE_MODELS:
+        folder = models_dir() / name
+        for kind in KINDS:
+            if (name in models and kind in kinds) or not folder.is_dir():
+                continue
+            try:
+                read_recovery(name, kind, expected=recovery_request(folder, kind))
+            except DataError:
+                continue
+            rows.append(summary_row(name, kind, recovery_kendalls(name, kind)))
+    return rows
+
+
+def _reference_order(column: pd.Series) -> pd.Series:
+    order = {n: i for i, n in enumerate([*REFERENCE_MODELS, *KINDS])}
+    return column.map(order)
 
 
 def summary_row(model: str, kind: str, figures: dict[str, float]) -> dict:
