@@ -70,7 +70,7 @@ def test_a_formula_reading_columns_a_pruning_space_lacks_is_one_clear_error():
 
 
 def test_names_are_checked_with_what_is_stored():
-    assert "pruning:llama-8-depth" in stored_spaces() and len(stored_spaces()) == 10
+    assert "pruning:llama-8-depth" in stored_spaces() and len(stored_spaces()) == 12   # 3 models x 4 kinds
     with pytest.raises(UnknownNameError, match="Did you mean 'pruning:llama-8-depth'"):
         parse_space("pruning:llama-8-dpth")
     with pytest.raises(DataError, match="pruning_values.py --models llama-9 --kinds depth"):
