@@ -27,7 +27,7 @@ from discover.metrics import table_quality
 from discover.pruning.compare import baseline_scores
 from discover.pruning.criteria import criteria_for
 from discover.pruning.space_values import read_space
-from discover.pruning.table import ARMS, equal_size_difference, equal_size_kendall, space_table
+from discover.pruning.table import ARMS, equal_size_difference, space_table
 from discover.search.driver import search_tables
 from discover.search.loop import SearchConfig
 

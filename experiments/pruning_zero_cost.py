@@ -21,12 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from discover.benchmarks import hf, trained
+from discover.benchmarks import trained
 from discover.benchmarks.pruning.models import models_dir
-from discover.benchmarks.pruning.space import subnetwork
-from discover.features.table import featurize_model
 from discover.pruning.calibration import head_count
-from discover.pruning.space_values import read_space, request
+from discover.pruning.space_values import candidate_features, read_space, request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import pruning_arguments, write_table  # noqa: E402
@@ -38,9 +36,7 @@ def time_space(model, ids: list[str], n_heads: int, memo: dict | None) -> tuple[
     """Seconds to make and featurize every candidate, and the features (one row per candidate)."""
     started, rows = time.perf_counter(), []
     for arch_id in ids:
-        sub = subnetwork(model, arch_id, n_heads)
-        hf.tag_model(sub)
-        rows.append({"arch_id": arch_id, **featurize_model(sub, memo)})
+        rows.append({"arch_id": arch_id, **candidate_features(model, arch_id, n_heads, memo)[1]})
     return time.perf_counter() - started, pd.DataFrame(rows)
 
 

@@ -362,6 +362,37 @@ def test_a_model_of_your_own_is_measured_into_a_space_that_compare_and_search_re
     with pytest.raises(DataError, match="no stored pruning space"):
         compare_pruning(f"pruning:{spaces}/my-model-ffn")
 
+def test_a_model_of_your_own_reads_its_text_once_cached_and_its_end_id_keeps_its_own_cache(tiny_reference, tmp_path,
+                                                                                             monkeypatch):
+    """A card-less folder's token ids are cached like the project's (keyed by its tokenizer and its end id, so ids
+    made with one end id are never read for another), and a tokenizer.json the library cannot read is refused."""
+    from discover.pruning.model_text import model_text
+    from discover.text import EOS_ID, token_ids, tokenizer
+    from discover.text import tokens
+    folder, _ = tiny_reference
+    own = tmp_path / "own"
+    own.mkdir()
+    shutil.copy(folder / "model.safetensors", own / "model.safetensors")
+    config = json.loads((folder / "config.json").read_text())
+    (own / "config.json").write_text(json.dumps({**config, "eos_token_id": EOS_ID}))
+    (own / "tokenizer.json").write_text(tokenizer().json)
+    reference = token_ids("heldout")
+    text = model_text(own)
+    assert text.card is None and text.eos == EOS_ID and np.array_equal(text.token_ids("heldout"), reference)
+    (own / "config.json").write_text(json.dumps({**config, "eos_token_id": 5}))
+    other = model_text(own).token_ids("heldout")
+    assert np.array_equal(other, np.where(reference == EOS_ID, 5, reference))
+
+    def no_text(*args, **kwargs):
+        raise AssertionError("tokenized again: the cached ids were not used")
+    monkeypatch.setattr(tokens, "lm_documents", no_text)
+    assert np.array_equal(model_text(own).token_ids("heldout"), other)
+    assert np.array_equal(token_ids("heldout"), reference)
+    (own / "tokenizer.json").write_text("{not a tokenizer")
+    with pytest.raises(DataError, match="not a tokenizer the tokenizers library reads"):
+        model_text(own)
+
+
 # --- mixed sub-networks at a fixed weight budget (pruning kind (d)) ----------------------------------------------
 
 def weights(model) -> int:

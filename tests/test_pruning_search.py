@@ -1,5 +1,6 @@
 """search on a stored pruning space (issue #27): ``zc-discover search pruning:MODEL-KIND`` runs the same GP over the
 space's table as the study does, writes an ordinary run folder, and that run scores with compare and ProxySearch."""
+import hashlib
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ from discover.errors import ConfigError, DataError, UnknownNameError
 from discover.metrics import table_quality
 from discover.pruning.compare import compare_space
 from discover.pruning.searched import pruning_search_table
-from discover.pruning.space_values import read_space
+from discover.pruning.space_values import read_space, space_files
 from discover.pruning.table import space_table
 
 QUICK = dict(population=60, generations=3, fitness="iso", jobs=1)
@@ -21,7 +22,9 @@ def test_the_search_table_is_the_studys_table_of_the_stored_space():
     candidates, units, _ = read_space("llama-8", "heads")
     for with_calibration, arm in ((False, "weights"), (True, "calibration")):
         name, table, digest = pruning_search_table("pruning:llama-8-heads", with_calibration=with_calibration)
-        assert name == "pruning:llama-8-heads" and len(digest) == 64
+        # the checksum is of the stored files' bytes, the ones the table was parsed from
+        files = b"".join(path.read_bytes() for path in space_files("llama-8", "heads"))
+        assert name == "pruning:llama-8-heads" and digest == hashlib.sha256(files).hexdigest()
         assert table.equals(space_table(candidates, units, "heads", arm))
     assert "removed_sum_removal_loss" in table and "removed_sum_removal_loss" not in \
         pruning_search_table("llama-8-heads")[1]   # the prefix may be left out, as compare allows

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import files
+from .. import files, schemas
 from ..benchmarks import trained
 from ..benchmarks.pruning.evaluate import windows
 from ..errors import DataError
-from ..text import lm_digest, lm_documents, token_ids, tokenizer
+from ..text import EOS_ID, TextTokenizer, lm_digest, token_ids, tokenizer
 
 HELDOUT_WINDOWS = 48
 CALIBRATION_WINDOWS = 32
@@ -28,64 +29,84 @@ TOKENIZER = "tokenizer.json"
 MAX_TOKENIZER_BYTES = 64 * 2**20
 
 
-def _own_tokenizer(folder: Path) -> Path | None:
-    """The folder's ``tokenizer.json``, or None for a reference model (its card names this project's tokenizer;
-    a DataError where that is no longer the corpus's)."""
+@dataclass(frozen=True)
+class ModelText:
+    """How the model in ``folder`` reads the corpus, read off the folder once: its card (a reference model, or
+    None) and the tokenizer it reads the text through, with the id that ends each document."""
+
+    folder: Path
+    card: schemas.ModelCard | None
+    tokenizer: TextTokenizer
+    eos: int | None
+    vocab_size: int | None
+
+    @property
+    def corpus(self) -> str:
+        """The identity of the text: the card's corpus for a reference model, else the corpus every space reads."""
+        return self.card.corpus if self.card is not None else lm_digest()
+
+    def token_ids(self, split: str) -> np.ndarray:
+        """The token ids of one split of the corpus (``train``, ``calibration``, ``heldout``) in the model's tokens
+        (cached, as ``text.token_ids`` caches the project's own)."""
+        ids = token_ids(split, self.tokenizer, eos=self.eos)
+        if self.vocab_size is not None and ids.size and int(ids.max()) >= self.vocab_size:
+            raise DataError(f"{self.folder / TOKENIZER}: gives token id {int(ids.max())}, but "
+                            f"{self.folder / 'config.json'} has vocab_size {self.vocab_size}; this is not the "
+                            "model's tokenizer")
+        return ids
+
+    def heldout_windows(self) -> torch.Tensor:
+        """The held-out windows every pruning space measures a model's loss on."""
+        return windows(self.token_ids("heldout"), SEQ_LEN, HELDOUT_WINDOWS)
+
+    def calibration_windows(self) -> torch.Tensor:
+        """The calibration windows the criteria that read activations measure on."""
+        return windows(self.token_ids("calibration"), SEQ_LEN, CALIBRATION_WINDOWS)
+
+
+def model_text(folder: str | os.PathLike) -> ModelText:
+    """The text source of the model in ``folder``: a reference model (its card names this project's tokenizer; a
+    DataError where that is no longer the corpus's) reads the project's token ids; a model of your own reads the
+    corpus through its folder's ``tokenizer.json``, each document ended by its config's ``eos_token_id`` (else the
+    tokenizer's ``<|endoftext|>``)."""
+    folder = Path(folder)
     card = trained.read_card(folder, required=False)
     if card is not None:
-        if card.tokenizer != tokenizer().digest:
+        own = tokenizer()
+        if card.tokenizer != own.digest:
             raise DataError(f"{folder}: trained with tokenizer {card.tokenizer[:12]}, but the corpus now gives "
-                            f"{tokenizer().digest[:12]}; rebuild the model (python "
-                            "experiments/build_reference_models.py)")
-        return None
+                            f"{own.digest[:12]}; rebuild the model (python experiments/build_reference_models.py)")
+        return ModelText(folder, card, own, EOS_ID, None)
     path = folder / TOKENIZER
     if not path.exists():
         raise DataError(f"{path} is missing: a model of your own reads the text through its own tokenizer; save it "
                         f"beside the weights (tokenizer.save_pretrained(folder) writes {TOKENIZER})")
-    return path
+    raw = files.read_bytes(path, "tokenizer", MAX_TOKENIZER_BYTES, root=folder)
+    try:
+        text = raw.decode()
+        from tokenizers import Tokenizer
+        backend = Tokenizer.from_str(text)
+    except Exception as error:   # a bad file: tokenizers raises a bare Exception, bytes a UnicodeDecodeError
+        raise DataError(f"{path}: not a tokenizer the tokenizers library reads ({str(error)[:120]})") from None
+    config = files.read_json(folder / "config.json", "model config", root=folder)
+    config = config if isinstance(config, dict) else {}
+
+    def integer(value):
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    eos = integer(config.get("eos_token_id"))
+    eos = eos if eos is not None else backend.token_to_id("<|endoftext|>")
+    tok = TextTokenizer(json=text, digest=hashlib.sha256(raw).hexdigest(), corpus=lm_digest(),
+                        vocab_size=backend.get_vocab_size())
+    return ModelText(folder, None, tok, eos, integer(config.get("vocab_size")))
 
 
 def tokenizer_digest(folder: str | os.PathLike) -> str:
     """sha256 identity of the tokenizer the model in ``folder`` reads the text through (a reference model's card
     records it; a model of your own: its ``tokenizer.json``'s bytes)."""
-    folder = Path(folder)
-    card = trained.read_card(folder, required=False)
-    if card is not None:
-        return card.tokenizer
-    path = _own_tokenizer(folder)
-    return hashlib.sha256(files.read_bytes(path, "tokenizer", MAX_TOKENIZER_BYTES, root=folder)).hexdigest()
-
-
-def corpus_digest(folder: str | os.PathLike) -> str:
-    """The identity of the text: the card's corpus for a reference model, else the corpus every space reads."""
-    card = trained.read_card(folder, required=False)
-    return card.corpus if card is not None else lm_digest()
-
-
-def model_token_ids(folder: str | os.PathLike, split: str) -> np.ndarray:
-    """The token ids of one split of the corpus (``train``, ``calibration``, ``heldout``) in the model's tokens."""
-    folder = Path(folder)
-    path = _own_tokenizer(folder)
-    if path is None:
-        return token_ids(split)
-    from tokenizers import Tokenizer
-    backend = Tokenizer.from_str(files.read_bytes(path, "tokenizer", MAX_TOKENIZER_BYTES, root=folder).decode())
-    config = files.read_json(folder / "config.json", "model config", root=folder)
-    # each document followed by the end-of-text token, as text.token_ids does: the model's own, else the tokenizer's
-    eos = config.get("eos_token_id") if isinstance(config, dict) else None
-    eos = eos if isinstance(eos, int) and not isinstance(eos, bool) else backend.token_to_id("<|endoftext|>")
-    pieces = []
-    for encoding in backend.encode_batch([doc.text for doc in lm_documents(split)]):
-        pieces.extend([encoding.ids, [] if eos is None else [eos]])
-    ids = np.fromiter((i for piece in pieces for i in piece), dtype=np.int64)
-    vocab = config.get("vocab_size") if isinstance(config, dict) else None
-    if isinstance(vocab, int) and ids.size and int(ids.max()) >= vocab:
-        raise DataError(f"{path}: gives token id {int(ids.max())}, but {folder / 'config.json'} has vocab_size "
-                        f"{vocab}; this is not the model's tokenizer")
-    return ids
+    return model_text(folder).tokenizer.digest
 
 
 def model_windows(folder: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
     """The held-out and calibration windows every pruning space measures a model on, in its tokens."""
-    return (windows(model_token_ids(folder, "heldout"), SEQ_LEN, HELDOUT_WINDOWS),
-            windows(model_token_ids(folder, "calibration"), SEQ_LEN, CALIBRATION_WINDOWS))
+    text = model_text(folder)
+    return text.heldout_windows(), text.calibration_windows()

@@ -28,7 +28,7 @@ from ..benchmarks.pruning.evaluate import mean_loss
 from ..benchmarks.pruning.space import subnetwork
 from ..errors import ConfigError, DataError
 from .calibration import head_count
-from .model_text import SEQ_LEN, model_token_ids, model_windows
+from .model_text import SEQ_LEN, ModelText, model_text
 from .space_values import gzip_csv, read_csv_gz, read_space, request, store_key, values_root
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ def recovery_ids(arch_ids: list[str], count: int, seed: int) -> list[str]:
     return [arch_ids[i] for i in sorted(chosen.tolist())]
 
 
-def recovery_request(folder: str | os.PathLike, kind: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+def recovery_request(folder: str | os.PathLike | ModelText, kind: str,
+                     settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """The provenance a recovery table must carry: the space it samples and the fine-tune's settings (``RECOVERY``,
     updated by ``settings``; a ConfigError for a key it does not have)."""
     unknown = sorted(set(settings or {}) - set(RECOVERY))
@@ -123,7 +124,8 @@ def compute_recovery(folder: str | os.PathLike, kind: str, *, settings: dict[str
     """Fine-tune a seeded subset of the stored space ``kind`` of the model in ``folder`` (read from ``root``,
     default ``data/values/pruning``, which must match the model) and store the table beside it. Returns (table,
     provenance)."""
-    req = recovery_request(folder, kind, settings)
+    text = model_text(folder)
+    req = recovery_request(text, kind, settings)
     settings = req["settings"]
     root = Path(root) if root is not None else values_root()
     candidates, _, space_provenance = read_space(req["space"]["model"], kind, root, expected=req["space"])
@@ -132,8 +134,8 @@ def compute_recovery(folder: str | os.PathLike, kind: str, *, settings: dict[str
     torch.use_deterministic_algorithms(True)
     started = time.perf_counter()
     model, _ = trained.load_model(folder, task="causal-lm")
-    heldout, _ = model_windows(folder)
-    batches = train_windows(model_token_ids(folder, "train"), settings)
+    heldout = text.heldout_windows()
+    batches = train_windows(text.token_ids("train"), settings)
     n_heads = head_count(model)
     before = dict(zip(candidates["arch_id"], candidates["heldout_loss"]))
     ids = recovery_ids(list(candidates["arch_id"]), settings["count"], settings["seed"])

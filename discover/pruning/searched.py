@@ -7,13 +7,12 @@ units' statistics - the zero-cost ones alone (``weights``) or with every statist
 """
 from __future__ import annotations
 
-import hashlib
 import os
 
 import pandas as pd
 
 from .compare import PREFIX, locate_space
-from .space_values import read_space, space_files
+from .space_values import read_space
 from .table import space_table
 
 
@@ -29,9 +28,6 @@ def pruning_search_table(name: str, with_calibration: bool = False,
     statistics."""
     model, kind, folder = locate_space(name, root)
     candidates, units, _ = read_space(model, kind, folder)
-    digest = hashlib.sha256()
-    for path in space_files(model, kind, folder):
-        digest.update(path.read_bytes())
     table = space_table(candidates, units, kind, "calibration" if with_calibration else "weights")
     own = folder is not None and root is None   # a space of your own keeps its folder in its name
-    return f"{PREFIX}{folder / model if own else model}-{kind}", table, digest.hexdigest()
+    return f"{PREFIX}{folder / model if own else model}-{kind}", table, candidates.attrs["files_sha256"]

@@ -17,18 +17,17 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..benchmarks import hf, trained
+from ..benchmarks import trained
 from ..benchmarks.pruning.evaluate import mean_loss
 from ..benchmarks.pruning.mixed import mixed_ids
 from ..benchmarks.pruning.models import models_dir
 from ..benchmarks.pruning.reference import REFERENCE_MODELS
 from ..benchmarks.pruning.space import FFN_GROUPS, KINDS, blocks_of, make_id, space_ids, subnetwork
 from ..errors import ConfigError, DataError
-from ..features.table import featurize_model
 from .calibration import head_count, unit_statistics
 from .criteria import CRITERIA, criteria_for, get_criterion
 from .model_text import model_windows
-from .space_values import LIMITS
+from .space_values import LIMITS, candidate_features
 from .table import space_table
 
 log = logging.getLogger(__name__)
@@ -130,11 +129,8 @@ def prune_model(model: str | os.PathLike, kind: str = "depth", remove: float = 0
         t0 = time.perf_counter()
         if name in runs:
             if "features" not in candidates:
-                rows, memo = [], {}   # the candidates share the model's untouched matrices: one SVD each
-                for arch_id in ids:
-                    sub = subnetwork(loaded, arch_id, n_heads)
-                    hf.tag_model(sub)
-                    rows.append(featurize_model(sub, memo))
+                memo: dict = {}
+                rows = [candidate_features(loaded, arch_id, n_heads, memo)[1] for arch_id in ids]
                 candidates = pd.concat([candidates, pd.DataFrame(rows)], axis=1)
                 candidates["features"] = True
             table = space_table(candidates.drop(columns=["features"]), units, kind, "calibration")

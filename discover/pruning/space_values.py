@@ -33,8 +33,7 @@ from ..benchmarks.pruning.space import KINDS, blocks_of, parse_id, space_ids, su
 from ..errors import DataError
 from ..features.table import featurize_model
 from .calibration import head_count, unit_statistics
-from .model_text import (CALIBRATION_WINDOWS, HELDOUT_WINDOWS, SEQ_LEN, corpus_digest, model_windows,
-                         tokenizer_digest)
+from .model_text import CALIBRATION_WINDOWS, HELDOUT_WINDOWS, SEQ_LEN, ModelText, model_text
 
 log = logging.getLogger(__name__)
 VALUES_VERSION = 1          # bump when a stored column's definition changes
@@ -49,25 +48,37 @@ def values_root() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "values" / "pruning"
 
 
-def model_name(folder: str | os.PathLike) -> str:
+def model_name(folder: str | os.PathLike | ModelText) -> str:
     """The name a model's spaces are stored under: a reference model's card name, else its folder's name (letters,
     digits, ``.``, ``_`` and ``-`` kept, anything else a ``-``)."""
-    card = trained.read_card(folder, required=False)
-    if card is not None:
-        return card.name
-    name = re.sub(r"[^0-9A-Za-z._-]", "-", Path(folder).resolve().name).strip(".-") or "model"
+    text = folder if isinstance(folder, ModelText) else model_text(folder)
+    if text.card is not None:
+        return text.card.name
+    name = re.sub(r"[^0-9A-Za-z._-]", "-", text.folder.resolve().name).strip(".-") or "model"
     return name[:60]
 
 
-def request(folder: str | os.PathLike, kind: str, limit: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """The provenance a space of ``kind`` of the model in ``folder`` must carry to be reused."""
+def request(folder: str | os.PathLike | ModelText, kind: str, limit: int | None = None,
+            seed: int = 0) -> dict[str, Any]:
+    """The provenance a space of ``kind`` of the model in ``folder`` (or its ``model_text``, read once) must carry
+    to be reused."""
     if kind not in KINDS:
         raise DataError(f"unknown pruning kind {kind!r}; one of {', '.join(KINDS)}")
-    return {"model": model_name(folder), "kind": kind, "weights_sha256": trained.weights_digest(folder),
-            "corpus": corpus_digest(folder), "tokenizer": tokenizer_digest(folder), "heldout_windows": HELDOUT_WINDOWS,
+    text = folder if isinstance(folder, ModelText) else model_text(folder)
+    return {"model": model_name(text), "kind": kind, "weights_sha256": trained.weights_digest(text.folder),
+            "corpus": text.corpus, "tokenizer": text.tokenizer.digest, "heldout_windows": HELDOUT_WINDOWS,
             "calibration_windows": CALIBRATION_WINDOWS, "seq_len": SEQ_LEN,
             "limit": LIMITS[kind] if limit is None else int(limit), "seed": int(seed), "version": VALUES_VERSION,
             **({"share": MIXED_SHARE, "mixed_version": MIXED_VERSION} if kind == "mixed" else {})}
+
+
+def candidate_features(model: torch.nn.Module, arch_id: str, n_heads: int,
+                       memo: dict | None = None) -> tuple[torch.nn.Module, dict[str, float]]:
+    """The sub-network ``arch_id`` of ``model`` and its weight features (``features.table.featurize_model``). The
+    candidates of one model share its untouched matrices: with one ``memo`` for them all, each is measured once."""
+    sub = subnetwork(model, arch_id, n_heads)
+    hf.tag_model(sub)
+    return sub, featurize_model(sub, memo)
 
 
 def _paths(root: Path, model: str, kind: str) -> tuple[Path, Path, Path]:
@@ -80,10 +91,10 @@ def space_files(model: str, kind: str, root: str | os.PathLike | None = None) ->
     return _paths(Path(root) if root is not None else values_root(), model, kind)
 
 
-def read_csv_gz(path: Path, what: str) -> pd.DataFrame:
-    """A stored gzip CSV this project wrote, bounded in size compressed and expanded; a DataError naming ``path``
-    and ``what`` it should hold for a file that is not one."""
-    raw = files.read_bytes(path, what, MAX_VALUES_BYTES)
+def read_csv_gz(path: Path, what: str, raw: bytes | None = None) -> pd.DataFrame:
+    """A stored gzip CSV this project wrote (its bytes ``raw`` where already read), bounded in size compressed and
+    expanded; a DataError naming ``path`` and ``what`` it should hold for a file that is not one."""
+    raw = files.read_bytes(path, what, MAX_VALUES_BYTES) if raw is None else raw
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
             data = handle.read(MAX_VALUES_BYTES + 1)
@@ -100,10 +111,20 @@ def read_csv_gz(path: Path, what: str) -> pd.DataFrame:
 def read_space(model: str, kind: str, root: str | os.PathLike | None = None,
                expected: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """The stored space (candidates, units, provenance) of ``model`` and ``kind``; with ``expected``, a DataError
-    when its provenance differs in any field (so values of other weights or settings are never mixed in)."""
+    when its provenance differs in any field (so values of other weights or settings are never mixed in).
+    ``candidates.attrs["files_sha256"]`` is the sha256 of the three files' bytes as read (what a run folder
+    records as the space's checksum): each file is read once, so the digest is of the values parsed."""
     root = Path(root) if root is not None else values_root()
     candidates_path, units_path, provenance_path = _paths(root, model, kind)
-    provenance = files.read_json(provenance_path, "pruning space provenance")
+    # the provenance first: a space that is not there is named by the file that says what it is
+    raw = {path: files.read_bytes(path, what, MAX_VALUES_BYTES) for path, what in
+           ((provenance_path, "pruning space provenance"), (candidates_path, "pruning candidates"),
+            (units_path, "pruning units"))}
+    try:
+        provenance = files.parse_json(raw[provenance_path].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise DataError(f"{provenance_path} (pruning space provenance): not valid JSON "
+                        f"({str(error).splitlines()[0][:120]})") from None
     if not isinstance(provenance, dict) or not isinstance(provenance.get("request"), dict):
         raise DataError(f"{provenance_path}: no 'request' object; not a pruning space this project wrote")
     if expected is not None:
@@ -113,11 +134,14 @@ def read_space(model: str, kind: str, root: str | os.PathLike | None = None,
             raise DataError(f"{provenance_path}: made with other {', '.join(differ)} than requested "
                             f"({differ[0]}: stored {provenance['request'].get(differ[0])!r}, requested "
                             f"{expected.get(differ[0])!r}); compute the space again")
-    candidates = read_csv_gz(candidates_path, "pruning candidates")
-    units = read_csv_gz(units_path, "pruning units").set_index("unit")
+    candidates = read_csv_gz(candidates_path, "pruning candidates", raw[candidates_path])
+    units = read_csv_gz(units_path, "pruning units", raw[units_path]).set_index("unit")
     if len(candidates) != provenance.get("candidates") or not np.isfinite(candidates["heldout_loss"]).all():
         raise DataError(f"{candidates_path}: {len(candidates)} rows where its provenance counts "
                         f"{provenance.get('candidates')}, or a loss that is not finite; the file is damaged")
+    candidates.attrs["files_sha256"] = hashlib.sha256(b"".join(raw[path] for path in
+                                                                (candidates_path, units_path, provenance_path))
+                                                      ).hexdigest()
     return candidates, units, provenance
 
 
@@ -133,12 +157,13 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
     """Measure every candidate of one pruning space of the reference model in ``folder`` and store it (under
     ``out``, default ``data/values/pruning``). Resumable: candidates already measured under the same provenance are
     read back. Returns (candidates, units, provenance)."""
-    req = request(folder, kind, limit, seed)
+    text = model_text(folder)
+    req = request(text, kind, limit, seed)
     if threads:
         torch.set_num_threads(int(threads))
     started = time.perf_counter()
     model, _ = trained.load_model(folder, task="causal-lm")
-    heldout, calibration = model_windows(folder)
+    heldout, calibration = text.heldout_windows(), text.calibration_windows()
     n_heads = head_count(model)
     unit_started = time.perf_counter()
     units = unit_statistics(model, calibration, kind)
@@ -151,12 +176,11 @@ def compute_space(folder: str | os.PathLike, kind: str, *, limit: int | None = N
 
     def measure(arch_id: str) -> dict[str, Any]:
         t0 = time.perf_counter()
-        sub = subnetwork(model, arch_id, n_heads)
+        sub, features = candidate_features(model, arch_id, n_heads, memo)
+        features_seconds = time.perf_counter() - t0
         heldout_loss = mean_loss(sub, heldout)
         calibration_loss = mean_loss(sub, calibration)
-        seconds_loss = time.perf_counter() - t0
-        hf.tag_model(sub)
-        features = featurize_model(sub, memo)
+        seconds_loss = time.perf_counter() - t0 - features_seconds
         # a mixed space's candidates are one size (its budget, in percent): one equal-size group
         return {"heldout_loss": heldout_loss, "calibration_loss": calibration_loss,
                 "removed": round(100 * req["share"]) if kind == "mixed" else len(parse_id(arch_id)[1]),

@@ -144,8 +144,11 @@ def tokenizer(vocab_size: int = VOCAB_SIZE, folder: str | os.PathLike | None = N
 
 
 def token_ids(split: str, tok: TextTokenizer | None = None, folder: str | os.PathLike | None = None,
-              offline: bool | None = None, corpora: tuple[str, ...] = LM_CORPORA) -> np.ndarray:
-    """The token ids of one split: its documents in order, each followed by ``<|endoftext|>`` (uint16, cached).
+              offline: bool | None = None, corpora: tuple[str, ...] = LM_CORPORA,
+              eos: int | None = EOS_ID) -> np.ndarray:
+    """The token ids of one split: its documents in order, each followed by ``eos`` (this project's
+    ``<|endoftext|>`` unless another tokenizer's end id is given; None: nothing between documents), cached.
+    uint16 where the vocabulary fits, else uint32.
 
     Examples
     --------
@@ -154,8 +157,11 @@ def token_ids(split: str, tok: TextTokenizer | None = None, folder: str | os.Pat
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; the text has {', '.join(SPLITS)}")
     tok = tok or tokenizer(folder=folder, offline=offline, corpora=corpora)
-    identity = {"kind": "ids", "split": split, "corpus": tok.corpus, "tokenizer": tok.digest}
-    stem = _text_cache() / f"ids-{split}-{tok.corpus[:12]}-{tok.digest[:12]}"
+    # another end id is part of the identity (and the name), so ids made with one are never read for another
+    own_eos = {} if eos == EOS_ID else {"eos": eos}
+    identity = {"kind": "ids", "split": split, "corpus": tok.corpus, "tokenizer": tok.digest, **own_eos}
+    stem = _text_cache() / (f"ids-{split}-{tok.corpus[:12]}-{tok.digest[:12]}" +
+                            ("" if not own_eos else f"-eos{'none' if eos is None else eos}"))
     data_path, entry_path = stem.with_suffix(".npy"), stem.with_suffix(".json")
     entry = _read_entry(entry_path, identity)
     if entry is not None and data_path.is_file():
@@ -165,11 +171,11 @@ def token_ids(split: str, tok: TextTokenizer | None = None, folder: str | os.Pat
         log.warning("cached token ids %s do not match their digest; tokenizing again", data_path)
     docs = lm_documents(split, folder, offline, corpora)
     backend = tok.backend
-    pieces = []
+    dtype = np.uint16 if max(tok.vocab_size, 0 if eos is None else eos + 1) <= 2**16 else np.uint32
+    pieces, end = [], np.asarray([] if eos is None else [eos], dtype=dtype)
     for encoding in backend.encode_batch([doc.text for doc in docs]):
-        pieces.append(np.asarray(encoding.ids, dtype=np.uint16))
-        pieces.append(np.asarray([EOS_ID], dtype=np.uint16))
-    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint16)
+        pieces.extend([np.asarray(encoding.ids, dtype=dtype), end])
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype)
     buffer = io.BytesIO()
     np.save(buffer, ids, allow_pickle=False)
     raw = buffer.getvalue()
