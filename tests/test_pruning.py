@@ -388,6 +388,9 @@ def test_a_model_of_your_own_reads_its_text_once_cached_and_its_end_id_keeps_its
     monkeypatch.setattr(tokens, "lm_documents", no_text)
     assert np.array_equal(model_text(own).token_ids("heldout"), other)
     assert np.array_equal(token_ids("heldout"), reference)
+    (own / "config.json").write_text(json.dumps({**config, "eos_token_id": 5, "vocab_size": 100}))
+    with pytest.raises(DataError, match="has vocab_size 100; this is not the model's tokenizer"):
+        model_text(own).token_ids("heldout")
     (own / "tokenizer.json").write_text("{not a tokenizer")
     with pytest.raises(DataError, match="not a tokenizer the tokenizers library reads"):
         model_text(own)
