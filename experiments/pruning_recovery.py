@@ -16,6 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from discover.benchmarks.pruning.models import models_dir, wait_for_model
@@ -25,22 +26,27 @@ from discover.errors import DataError
 from discover.pruning.criteria import criteria_for
 from discover.pruning.recovery import compute_recovery, read_recovery, recovery_request
 from discover.pruning.space_values import read_space
-from discover.pruning.table import equal_size_kendall
+from discover.pruning.table import ARMS, equal_size_kendall, space_table
+from discover.runs import load_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import pruning_arguments, write_table  # noqa: E402
 
+STUDY_RUNS = Path("results/pruning/lomo")   # pruning_study.py's leave-one-model-out run folders
 CAPTION = ("Recovery after pruning: a seeded 50 candidates of each stored space, each fine-tuned with LoRA (rank 8, "
            "alpha 16, every linear layer of its blocks, 40 steps of 8 x 128 train tokens at lr 1e-3, the same seeded "
            "batches and adapter seed for every candidate, merged back), then its loss on the space's 48 held-out "
            "windows (nats per token). Kendall: equal-size Kendall with minus the recovered loss, over those 50, of "
            "the loss before recovery and of every criterion of the kind (pairs of candidates that remove as many "
-           "units; a mixed space's are all one size).")
+           "units; a mixed space's are all one size). Discovered (arm, LOMO): the formulas pruning_study.py searched on "
+           "the other models' spaces (its run folders in results/pruning/lomo, mean over its seeds), scored unchanged "
+           "on this model's recovered candidates.")
 
 
-def recovery_kendalls(model: str, kind: str) -> dict[str, float]:
-    """Equal-size Kendall with the recovered loss, over the recovered subset: the loss before recovery and every
-    criterion of ``kind`` (higher score: lower loss, so each is scored against minus the loss)."""
+def recovery_kendalls(model: str, kind: str, studied: Path = STUDY_RUNS) -> dict[str, float]:
+    """Equal-size Kendall with the recovered loss, over the recovered subset: the loss before recovery, every
+    criterion of ``kind`` (higher score: lower loss, so each is scored against minus the loss) and, where the study's
+    leave-one-model-out runs are in ``studied``, their formulas (searched without this model; mean over seeds)."""
     table, _ = read_recovery(model, kind)
     candidates, units, _ = read_space(model, kind)
     # the recovered candidates, in the table's order (a merge: indexing by id and back fragments a wide frame)
@@ -50,6 +56,12 @@ def recovery_kendalls(model: str, kind: str) -> dict[str, float]:
     out = {"loss before recovery": equal_size_kendall(-subset["heldout_loss"].to_numpy(float), target, removed)}
     for criterion in criteria_for(kind):
         out[criterion.name] = equal_size_kendall(criterion.score(subset, units, kind), target, removed)
+    for arm in ARMS:
+        runs = sorted(studied.glob(f"{model}-{kind}-{arm}-*"))
+        if runs:
+            features = space_table(subset, units, kind, arm)
+            taus = [equal_size_kendall(load_run(run).formula.evaluate(features), target, removed) for run in runs]
+            out[f"discovered ({arm}, LOMO)"] = float(np.mean(taus))
     return out
 
 
@@ -109,14 +121,14 @@ def _reference_order(column: pd.Series) -> pd.Series:
 def summary_row(model: str, kind: str, figures: dict[str, float]) -> dict:
     """One table row: the losses before and after recovery, its cost, and every Kendall of ``figures``."""
     table, provenance = read_recovery(model, kind)
-    criteria = {k: v for k, v in figures.items() if k != "loss before recovery"}
+    criteria = {k: v for k, v in figures.items() if k != "loss before recovery" and not k.startswith("discovered")}
     best = max(criteria, key=lambda k: criteria[k] if criteria[k] == criteria[k] else -9) if criteria else None
     return {"model": model, "kind": kind, "n": len(table), "full model": provenance["full_heldout_loss"],
             "mean loss before": table["heldout_loss"].mean(), "mean loss after": table["recovered_loss"].mean(),
             "s per candidate": provenance["candidate_seconds"],
             "Kendall: loss before": figures["loss before recovery"],
             "best criterion": f"{best} {criteria[best]:.3f}" if best else "n/a",
-            **{f"Kendall: {k}": v for k, v in criteria.items()}}
+            **{f"Kendall: {k}": v for k, v in figures.items() if k != "loss before recovery"}}
 
 
 if __name__ == "__main__":
