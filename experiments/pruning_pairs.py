@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     pruning_arguments(parser)
     args = parser.parse_args(argv)
+    if "depth" not in args.kinds:
+        parser.error("pairs of units are measured for depth pruning only (--kinds depth)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads or 2)
     rows = []
